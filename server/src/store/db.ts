@@ -1,0 +1,25 @@
+/**
+ * One SQL dialect (PostgreSQL) over two engines: a real server through `pg`, or PGlite embedded in DATA_DIR.
+ * Everything above this module sees only {@link Db} and {@link Tx}.
+ */
+
+/** Anything that can run a parameterised query. Parameters are always bound, never interpolated. */
+export interface Queryable {
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
+}
+
+/** A query runner inside an open transaction. */
+export interface Tx extends Queryable {
+  readonly inTransaction: true;
+}
+
+/** A database handle. */
+export interface Db extends Queryable {
+  /** 'pg' for a PostgreSQL server, 'pglite' for the embedded engine. */
+  readonly kind: 'pg' | 'pglite';
+  /** Runs `fn` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
+  /** Executes a multi-statement script without parameters (migrations). */
+  exec(sql: string): Promise<void>;
+  close(): Promise<void>;
+}
