@@ -1,0 +1,120 @@
+/**
+ * Starts a Haven server process: definitions, storage (migrated), FHIR router, HTTP listener.
+ */
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { getResourceTypes, getSearchParameters } from '@medplum/core';
+import { developmentAuthenticator, noTokenVerifier, type Authenticator } from './auth/authenticate.ts';
+import type { HavenConfig } from './config.ts';
+import { loadDefinitions } from './fhir/definitions.ts';
+import { createApp } from './http/app.ts';
+import { buildCapabilityStatement } from './http/capability.ts';
+import { createFhirRouter } from './http/routes.ts';
+import type { Db } from './store/db.ts';
+import { openDatabase } from './store/open-db.ts';
+import { cursorSecret } from './store/settings.ts';
+
+/** A running server. */
+export interface RunningServer {
+  /** http://host:port as actually bound. */
+  readonly url: string;
+  readonly port: number;
+  readonly db: Db;
+  close(): Promise<void>;
+}
+
+/** Structured JSON log line on stderr. Callers never pass PHI. */
+export function logEvent(event: Record<string, unknown>): void {
+  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+}
+
+/** Search parameters Haven serves for a type (R4 core + profiles/, minus Medplum-only ones). */
+export function servedSearchParameters(resourceType: string): { name: string; type: string; definition?: string; documentation?: string; target?: string[] }[] {
+  const params = getSearchParameters(resourceType) ?? {};
+  return Object.entries(params)
+    .filter(([code]) => code !== '_project' && code !== '_compartment')
+    .map(([code, sp]) => ({ name: code, type: sp.type as string, definition: sp.url, documentation: sp.description, target: sp.target }))
+    .sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/**
+ * Types Medplum's registry knows that are not R4 resources: Medplum's own administrative types, and
+ * SubscriptionStatus (an R4B/R5 type shipped for the Subscriptions backport).
+ */
+const NOT_R4_TYPES = new Set([
+  'AccessPolicy', 'Agent', 'AsyncJob', 'Bot', 'BulkDataExport', 'ClientApplication', 'DomainConfiguration', 'IdentityProvider',
+  'JsonWebKey', 'Login', 'PasswordChangeRequest', 'Project', 'ProjectMembership', 'SmartAppLaunch', 'SubscriptionStatus',
+  'User', 'UserConfiguration', 'UserSecurityRequest',
+]);
+
+/** Resource types served: every R4 resource type. */
+export function servedResourceTypes(): string[] {
+  return getResourceTypes().filter((t) => !NOT_R4_TYPES.has(t)).sort();
+}
+
+/** Options for tests and embedding. */
+export interface StartOptions {
+  /** Replaces the token verifier (the SMART issue plugs in here). */
+  authenticate?: Authenticator;
+  log?: (event: Record<string, unknown>) => void;
+}
+
+/** Opens storage and starts listening; resolves once the port is bound. */
+export async function startServer(config: HavenConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const log = opts.log ?? logEvent;
+  loadDefinitions();
+  if (config.authOff) {
+    log({ level: 'warn', event: 'auth.disabled', message: 'HAVEN_AUTH=off: the FHIR API is open to anyone on this machine. Development only.' });
+  }
+  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  const secret = await cursorSecret(db);
+  const resourceTypes = servedResourceTypes();
+  const capabilityCache = new Map<string, object>();
+  const capabilityStatement = (baseUrl: string): object => {
+    let cs = capabilityCache.get(baseUrl);
+    if (!cs) {
+      cs = buildCapabilityStatement({
+        baseUrl,
+        software: { name: 'Haven', version: '0.1.0' },
+        now: new Date().toISOString(),
+        resourceTypes,
+        typeInteractions: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'],
+        systemInteractions: ['transaction', 'batch', 'search-system', 'history-system'],
+        searchParams: servedSearchParameters,
+        searchRevIncludes: true,
+        operations: [
+          { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', resourceTypes: ['Patient'] },
+          { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+        ],
+        formats: ['application/fhir+json', 'application/json'],
+        conditional: { create: true, update: true, delete: 'single', read: 'full-support' },
+      });
+      capabilityCache.set(baseUrl, cs);
+    }
+    return cs;
+  };
+  const app = createApp({
+    config, db,
+    resourceTypes: new Set(resourceTypes),
+    router: createFhirRouter(log),
+    authenticate: config.authOff ? developmentAuthenticator : (opts.authenticate ?? noTokenVerifier),
+    cursorSecret: secret,
+    capabilityStatement,
+    log,
+  });
+  const server: Server = await new Promise((resolveListen, reject) => {
+    const s = app.listen(config.port, config.host, () => resolveListen(s));
+    s.once('error', reject);
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
+    port,
+    db,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections?.();
+      await db.close();
+    },
+  };
+}

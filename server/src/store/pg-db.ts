@@ -1,0 +1,51 @@
+/**
+ * {@link Db} on a PostgreSQL server through `pg`'s connection pool.
+ */
+import pg from 'pg';
+import type { Db, Tx } from './db.ts';
+
+// int8 (bigserial, count(*)) as JS numbers: Haven's counters stay far below 2^53.
+pg.types.setTypeParser(20, (v) => Number(v));
+// numeric as JS numbers: search values are decimals of clinical magnitude.
+pg.types.setTypeParser(1700, (v) => Number(v));
+
+/** Opens a pool on `url`. `max` bounds concurrent connections from this process. */
+export function openPgDb(url: string, max = 10): Db {
+  const pool = new pg.Pool({ connectionString: url, max });
+  // An idle client that errors (server restart) must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return {
+    kind: 'pg',
+    async query(sql, params) {
+      const res = await pool.query(sql, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+    },
+    async transaction(fn) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const tx: Tx = {
+          inTransaction: true,
+          async query(sql, params) {
+            const res = await client.query(sql, params as unknown[] | undefined);
+            return { rows: res.rows, rowCount: res.rowCount ?? 0 };
+          },
+        };
+        const result = await fn(tx);
+        await client.query('COMMIT');
+        return result;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
+    async exec(sql) {
+      await pool.query(sql);
+    },
+    async close() {
+      await pool.end();
+    },
+  };
+}

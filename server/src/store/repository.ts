@@ -1,0 +1,341 @@
+/**
+ * Haven's FHIR repository on PostgreSQL/PGlite: implements `FhirRepository` from @medplum/fhir-router.
+ * Every version is kept (resource_history); deletes are soft (read → 410); writes use optimistic locking
+ * (If-Match) and a row lock, and each write is one statement inside a transaction. Every query carries
+ * the tenant. Search lives in ./search-exec.ts; this class wires it in.
+ */
+import { randomUUID } from 'node:crypto';
+import {
+  OperationOutcomeError, applyPatch, badRequest, deepClone, gone,
+  notFound, preconditionFailed, type Operation, type SearchRequest, type WithId,
+} from '@medplum/core';
+import {
+  FhirRepository, type CreateResourceOptions, type DeleteResourceOptions, type ReadHistoryOptions,
+  type RepositoryMode, type TransactionOptions, type UpdateResourceOptions,
+} from '@medplum/fhir-router';
+import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import { assertValidResource } from '../fhir/validate.ts';
+import type { Db, Queryable } from './db.ts';
+import { extractIndexRows } from './indexer.ts';
+import { executeSearch } from './search-exec.ts';
+import { buildVersionWrite } from './write-version.ts';
+
+/** Per-request settings of a repository. */
+export interface RepositoryContext {
+  readonly db: Db;
+  /** Tenant every row read or written belongs to. */
+  readonly tenant: string;
+  /** FHIR base URL of that tenant (fullUrl and paging links). */
+  readonly baseUrl: string;
+  readonly maxCount: number;
+  readonly defaultCount: number;
+  /** Prefer: handling=lenient: unknown search parameters are ignored instead of refused. */
+  readonly lenient: boolean;
+  /** Secret that signs paging cursors. */
+  readonly cursorSecret: string;
+}
+
+/** A row of `resources` or `resource_history`. */
+interface VersionRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: Date | string;
+  deleted: boolean;
+  content: Resource | null;
+  method?: string;
+}
+
+const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
+
+function isoInstant(value: Date | string): string {
+  return (value instanceof Date ? value : new Date(value)).toISOString();
+}
+
+/** Stamps id and meta onto a resource about to be written (never mutates the input). */
+function withMeta<T extends Resource>(resource: T, id: string, versionId: number, lastUpdated: string): WithId<T> {
+  const copy = deepClone(resource) as WithId<T>;
+  copy.id = id;
+  copy.meta = { ...copy.meta, versionId: String(versionId), lastUpdated };
+  return copy;
+}
+
+/** The FHIR repository for one tenant, bound to the database or to one open transaction. */
+export class HavenRepository extends FhirRepository {
+  readonly ctx: RepositoryContext;
+  /** The database, or the open transaction this repository runs in. */
+  readonly q: Queryable;
+  readonly inTransaction: boolean;
+
+  constructor(ctx: RepositoryContext, q?: Queryable, inTransaction = false) {
+    super();
+    this.ctx = ctx;
+    this.q = q ?? ctx.db;
+    this.inTransaction = inTransaction;
+  }
+
+  /** Read replicas are not used yet: both modes read the primary. */
+  setMode(_mode: RepositoryMode): void {}
+
+  generateId(): string {
+    return randomUUID();
+  }
+
+  /** Runs `callback` in one transaction (joins the current one when already inside). */
+  async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, _options?: TransactionOptions): Promise<TResult> {
+    if (this.inTransaction) return callback(this);
+    return this.ctx.db.transaction((tx) => callback(new HavenRepository(this.ctx, tx, true) as this));
+  }
+
+  async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
+    assertValidResource(resource);
+    if (options?.assignedId && resource.id) {
+      return this.writeWithLock(resource, resource.id, 'PUT', undefined);
+    }
+    const id = this.generateId();
+    const lastUpdated = new Date().toISOString();
+    const stored = withMeta(resource, id, 1, lastUpdated);
+    await this.write(stored, 'POST', false);
+    return stored;
+  }
+
+  async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
+    const row = await this.currentRow(resourceType, id, false);
+    if (!row) throw new OperationOutcomeError(notFound);
+    if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
+    return row.content as WithId<T>;
+  }
+
+  async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
+    const [type, id] = parseLocalReference(reference);
+    return this.readResource<T>(type, id);
+  }
+
+  async readReferences<T extends Resource>(references: readonly Reference<T>[]): Promise<(T | Error)[]> {
+    return Promise.all(
+      references.map((r) => this.readReference(r).catch((err: unknown) => (err instanceof Error ? err : new Error(String(err))))),
+    );
+  }
+
+  async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
+    this.assertTypeAndId(resourceType, id);
+    if (!/^\d{1,9}$/.test(vid)) throw new OperationOutcomeError(notFound);
+    const { rows } = await this.q.query<VersionRow>(
+      `SELECT resource_type, id, version_id, last_updated, deleted, content FROM resource_history
+       WHERE tenant = $1 AND resource_type = $2 AND id = $3 AND version_id = $4`,
+      [this.ctx.tenant, resourceType, id, Number(vid)],
+    );
+    const row = rows[0];
+    if (!row) throw new OperationOutcomeError(notFound);
+    if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
+    return row.content as WithId<T>;
+  }
+
+  async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
+    this.assertTypeAndId(resourceType, id);
+    const exists = await this.currentRow(resourceType, id, false);
+    if (!exists) throw new OperationOutcomeError(notFound);
+    const limit = Math.min(options?.limit ?? this.ctx.defaultCount, this.ctx.maxCount);
+    const offset = options?.offset ?? 0;
+    const { rows } = await this.q.query<VersionRow>(
+      `SELECT resource_type, id, version_id, last_updated, deleted, method, content FROM resource_history
+       WHERE tenant = $1 AND resource_type = $2 AND id = $3 ORDER BY version_id DESC LIMIT $4 OFFSET $5`,
+      [this.ctx.tenant, resourceType, id, limit, offset],
+    );
+    return {
+      resourceType: 'Bundle',
+      type: 'history',
+      total: exists.version_id,
+      entry: rows.map((r) => this.historyEntry(r)) as BundleEntry<WithId<T>>[],
+    };
+  }
+
+  /** One history Bundle entry: the version (absent for deletes) with its request and response. */
+  historyEntry(r: VersionRow): BundleEntry {
+    const fullUrl = `${this.ctx.baseUrl}/${r.resource_type}/${r.id}`;
+    const method = (r.method ?? (r.deleted ? 'DELETE' : 'PUT')) as 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+    return {
+      fullUrl,
+      ...(r.content && !r.deleted ? { resource: r.content } : {}),
+      request: {
+        method: method === 'PATCH' ? 'PATCH' : method,
+        url: method === 'POST' ? r.resource_type : `${r.resource_type}/${r.id}`,
+      },
+      response: {
+        status: r.deleted ? '204' : r.version_id === 1 ? '201' : '200',
+        etag: `W/"${r.version_id}"`,
+        lastModified: isoInstant(r.last_updated),
+      },
+    };
+  }
+
+  async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
+    assertValidResource(resource);
+    if (!resource.id) throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
+    return this.writeWithLock(resource, resource.id, 'PUT', options?.ifMatch);
+  }
+
+  async patchResource<T extends Resource>(
+    resourceType: T['resourceType'],
+    id: string,
+    patch: Operation[] | Parameters,
+    options?: UpdateResourceOptions,
+  ): Promise<WithId<T>> {
+    if (!Array.isArray(patch)) {
+      throw new OperationOutcomeError(badRequest('FHIRPath Patch (Parameters) is not supported; send JSON Patch (application/json-patch+json)'));
+    }
+    return this.withTransaction(async (repo) => {
+      const current = await repo.readResource<T>(resourceType, id);
+      if (options?.ifMatch !== undefined && options.ifMatch !== current.meta?.versionId) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      const patched = deepClone(current);
+      const errors = applyPatch(patched, patch).filter((e) => e !== null);
+      if (errors.length > 0) {
+        throw new OperationOutcomeError(badRequest(`JSON Patch failed: ${errors.map((e) => e?.message).join('; ')}`));
+      }
+      if (patched.resourceType !== resourceType || patched.id !== id) {
+        throw new OperationOutcomeError(badRequest('JSON Patch may not change resourceType or id'));
+      }
+      assertValidResource(patched);
+      return repo.writeWithLock(patched, id, 'PATCH', current.meta?.versionId);
+    });
+  }
+
+  async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
+    this.assertTypeAndId(resourceType, id);
+    await this.withTransaction(async (repo) => {
+      const row = await repo.currentRow(resourceType, id, true);
+      if (!row) throw new OperationOutcomeError(notFound);
+      if (options?.ifMatch !== undefined && options.ifMatch !== String(row.version_id)) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      if (row.deleted) return; // deleting a deleted resource changes nothing (idempotent, RFC 9110 §9.3.5)
+      const lastUpdated = new Date().toISOString();
+      const w = buildVersionWrite({
+        tenant: this.ctx.tenant, resourceType, id, versionId: row.version_id + 1, lastUpdated,
+        method: 'DELETE', content: null, index: undefined, replaces: true,
+      });
+      await repo.q.query(w.sql, w.params);
+    });
+  }
+
+  async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
+    return executeSearch(this, searchRequest) as Promise<Bundle<WithId<T>>>;
+  }
+
+  async searchByReference<T extends Resource>(
+    searchRequest: SearchRequest<T>,
+    referenceField: string,
+    references: string[],
+  ): Promise<Record<string, WithId<T>[]>> {
+    const out: Record<string, WithId<T>[]> = {};
+    for (const ref of references) {
+      const filters = [...(searchRequest.filters ?? []), { code: referenceField, operator: 'eq' as const, value: ref }];
+      out[ref] = await this.searchResources<T>({ ...searchRequest, filters });
+    }
+    return out;
+  }
+
+  /**
+   * Conditional operations take a transaction-scoped advisory lock on (tenant, criteria) so that two
+   * concurrent conditional creates with the same criteria cannot both create.
+   */
+  override async conditionalCreate<T extends Resource>(
+    resource: T,
+    search: SearchRequest<T>,
+    options?: CreateResourceOptions,
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    return this.withTransaction(async (repo) => {
+      await repo.lockCriteria(search);
+      return Reflect.apply(FhirRepository.prototype.conditionalCreate, repo, [resource, search, options]) as Promise<{ resource: WithId<T>; outcome: OperationOutcome }>;
+    });
+  }
+
+  override async conditionalUpdate<T extends Resource>(
+    resource: T,
+    search: SearchRequest,
+    options?: CreateResourceOptions & UpdateResourceOptions,
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    return this.withTransaction(async (repo) => {
+      await repo.lockCriteria(search);
+      return Reflect.apply(FhirRepository.prototype.conditionalUpdate, repo, [resource, search, options]) as Promise<{ resource: WithId<T>; outcome: OperationOutcome }>;
+    });
+  }
+
+  override async conditionalDelete(search: SearchRequest): Promise<void> {
+    return this.withTransaction(async (repo) => {
+      await repo.lockCriteria(search);
+      return Reflect.apply(FhirRepository.prototype.conditionalDelete, repo, [search]) as Promise<void>;
+    });
+  }
+
+  private async lockCriteria(search: SearchRequest): Promise<void> {
+    const key = `${this.ctx.tenant}|${search.resourceType}|${JSON.stringify(search.filters ?? [])}`;
+    await this.q.query('SELECT pg_advisory_xact_lock(hashtext($1))', [key]);
+  }
+
+  /** Reads the current row; `forUpdate` locks it until the transaction ends. */
+  private async currentRow(resourceType: string, id: string, forUpdate: boolean): Promise<VersionRow | undefined> {
+    this.assertTypeAndId(resourceType, id);
+    const { rows } = await this.q.query<VersionRow>(
+      `SELECT resource_type, id, version_id, last_updated, deleted, content FROM resources
+       WHERE tenant = $1 AND resource_type = $2 AND id = $3${forUpdate ? ' FOR UPDATE' : ''}`,
+      [this.ctx.tenant, resourceType, id],
+    );
+    return rows[0];
+  }
+
+  /** Update (or update-as-create) under a row lock, checking If-Match against the locked version. */
+  private async writeWithLock<T extends Resource>(
+    resource: T,
+    id: string,
+    method: 'PUT' | 'PATCH',
+    ifMatch: string | undefined,
+  ): Promise<WithId<T>> {
+    this.assertTypeAndId(resource.resourceType, id);
+    return this.withTransaction(async (repo) => {
+      const row = await repo.currentRow(resource.resourceType, id, true);
+      if (ifMatch !== undefined && (!row || ifMatch !== String(row.version_id))) {
+        throw new OperationOutcomeError(preconditionFailed);
+      }
+      const versionId = (row?.version_id ?? 0) + 1;
+      const stored = withMeta(resource, id, versionId, new Date().toISOString());
+      await repo.write(stored, method, row !== undefined);
+      return stored;
+    });
+  }
+
+  private async write(resource: WithId<Resource>, method: 'POST' | 'PUT' | 'PATCH', replaces: boolean): Promise<void> {
+    const w = buildVersionWrite({
+      tenant: this.ctx.tenant,
+      resourceType: resource.resourceType,
+      id: resource.id,
+      versionId: Number(resource.meta?.versionId),
+      lastUpdated: resource.meta?.lastUpdated as string,
+      method: method === 'PUT' && !replaces ? 'PUT' : method,
+      content: resource,
+      index: extractIndexRows(resource),
+      replaces,
+    });
+    await this.q.query(w.sql, w.params);
+  }
+
+  private assertTypeAndId(resourceType: string, id: string): void {
+    if (!ID_PATTERN.test(id)) {
+      throw new OperationOutcomeError(badRequest(`Invalid id "${id.slice(0, 80)}": ids are 1-64 of [A-Za-z0-9-.]`));
+    }
+    if (!/^[A-Z][A-Za-z]{1,63}$/.test(resourceType)) {
+      throw new OperationOutcomeError(badRequest(`Invalid resource type "${resourceType.slice(0, 80)}"`));
+    }
+  }
+}
+
+/** Splits a relative reference `Type/id` (history suffix ignored). */
+function parseLocalReference(reference: Reference): [string, string] {
+  const parts = reference.reference?.split('/') ?? [];
+  if (parts.length < 2 || !parts[0] || !parts[1]) {
+    throw new OperationOutcomeError(badRequest(`Cannot resolve reference "${String(reference.reference).slice(0, 100)}"`));
+  }
+  return [parts[0], parts[1]];
+}
