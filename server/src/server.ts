@@ -5,8 +5,10 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { getResourceTypes, getSearchParameters } from '@medplum/core';
 import { developmentAuthenticator, noTokenVerifier, type Authenticator } from './auth/authenticate.ts';
+import { acquireDataDirLock } from './cli/owner.ts';
 import type { HavenConfig } from './config.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
+import { startAdminChannel } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
@@ -66,7 +68,15 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   if (config.authOff) {
     log({ level: 'warn', event: 'auth.disabled', message: 'HAVEN_AUTH=off: the FHIR API is open to anyone on this machine. Development only.' });
   }
-  const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  // Embedded storage has one owner process (DESIGN.md): refuse to start while another process holds DATA_DIR.
+  const releaseLock = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
+  let db: Db;
+  try {
+    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+  } catch (err) {
+    releaseLock();
+    throw err;
+  }
   const secret = await cursorSecret(db);
   const resourceTypes = servedResourceTypes();
   const capabilityCache = new Map<string, object>();
@@ -93,10 +103,11 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     }
     return cs;
   };
+  const router = createFhirRouter(log);
   const app = createApp({
     config, db,
     resourceTypes: new Set(resourceTypes),
-    router: createFhirRouter(log),
+    router,
     authenticate: config.authOff ? developmentAuthenticator : (opts.authenticate ?? noTokenVerifier),
     cursorSecret: secret,
     capabilityStatement,
@@ -107,14 +118,17 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
+  const admin = await startAdminChannel({ config, db, router, cursorSecret: secret, servedTypes: new Set(resourceTypes), log });
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
     db,
     async close() {
+      await admin.close();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();
       await db.close();
+      releaseLock();
     },
   };
 }

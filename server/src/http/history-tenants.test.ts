@@ -92,25 +92,32 @@ describe('$everything and $validate', () => {
       json: {
         resourceType: 'Bundle', type: 'transaction',
         entry: [
-          { fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111', resource: { resourceType: 'Patient', name: [{ family: 'Ev' }] }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: 'urn:uuid:22222222-2222-4222-8222-222222222222', resource: { resourceType: 'Practitioner', name: [{ family: 'Doc' }] }, request: { method: 'POST', url: 'Practitioner' } },
+          { fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111', resource: { resourceType: 'Patient', name: [{ family: 'Ev' }], generalPractitioner: [{ reference: 'urn:uuid:22222222-2222-4222-8222-222222222222' }], link: [{ other: { reference: 'urn:uuid:33333333-3333-4333-8333-333333333333' }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } },
+          { fullUrl: 'urn:uuid:33333333-3333-4333-8333-333333333333', resource: { resourceType: 'Patient', name: [{ family: 'Linked' }] }, request: { method: 'POST', url: 'Patient' } },
+          { resource: { resourceType: 'Practitioner', name: [{ family: 'Unrelated' }] }, request: { method: 'POST', url: 'Practitioner' } },
           { resource: { resourceType: 'Observation', status: 'final', code: { text: 'a' }, subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' } }, request: { method: 'POST', url: 'Observation' } },
           { resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' } }, request: { method: 'POST', url: 'Encounter' } },
           { resource: { resourceType: 'Patient', name: [{ family: 'Other' }] }, request: { method: 'POST', url: 'Patient' } },
         ],
       },
     });
-    const pid = (tx.body.entry[0].response.location as string).split('/')[1];
+    expect(tx.status).toBe(200);
+    const pid = (tx.body.entry[1].response.location as string).split('/')[1];
     const all = await t.req(`/t/ev/fhir/Patient/${pid}/$everything`);
     expect(all.status).toBe(200);
-    expect(all.body.total).toBe(3);
+    // The patient, its compartment, and the practitioner it refers to; not the linked or the other patient.
+    expect(all.body.total).toBe(4);
     expect(all.body.entry[0].resource.resourceType).toBe('Patient');
-    expect(all.body.entry.map((e: any) => e.resource.resourceType).sort()).toEqual(['Encounter', 'Observation', 'Patient']);
+    expect(all.body.entry[0].resource.id).toBe(pid);
+    expect(all.body.entry.map((e: any) => e.resource.resourceType).sort()).toEqual(['Encounter', 'Observation', 'Patient', 'Practitioner']);
+    expect(all.body.entry.find((e: any) => e.resource.resourceType === 'Practitioner').resource.name[0].family).toBe('Doc');
     const onlyObs = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_type=Observation`);
     expect(onlyObs.body.entry.map((e: any) => e.resource.resourceType)).toEqual(['Observation']);
     const future = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
     expect(future.body.total).toBe(0);
-    const paged = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_count=2`);
-    expect(paged.body.entry).toHaveLength(2);
+    const paged = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_count=3`);
+    expect(paged.body.entry).toHaveLength(3);
     const next = await t.req(paged.body.link.find((l: any) => l.relation === 'next').url);
     expect(next.body.entry).toHaveLength(1);
     expect((await t.req('/t/ev/fhir/Patient/none/$everything')).status).toBe(404);

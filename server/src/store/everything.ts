@@ -1,6 +1,7 @@
 /**
  * Patient/$everything (FHIR R4 patient-operation-everything): the patient, every resource in its
- * compartment (per the R4 Patient CompartmentDefinition), optionally limited by `_since` and `_type`, paged.
+ * compartment (per the R4 Patient CompartmentDefinition) and the non-patient resources those refer to,
+ * optionally limited by `_since` and `_type`, paged.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -8,6 +9,7 @@ import { OperationOutcomeError, notFound } from '@medplum/core';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
 import type { HavenRepository } from './repository.ts';
 import { SqlParams } from './sql.ts';
+import { fromStored } from './stored.ts';
 
 const require = createRequire(import.meta.url);
 
@@ -35,16 +37,28 @@ export async function readEverythingPage(repo: HavenRepository, q: EverythingQue
   const pid = p.add(q.patientId);
   const pairs = p.add(patientCompartmentParams());
   const filters: string[] = [];
-  if (q.since) filters.push(`r.last_updated >= ${p.add(q.since)}`);
-  if (q.types?.length) filters.push(`r.resource_type = ANY(${p.add(q.types)})`);
+  if (q.since) filters.push(`e.last_updated >= ${p.add(q.since)}`);
+  if (q.types?.length) filters.push(`e.resource_type = ANY(${p.add(q.types)})`);
   const extra = filters.length ? ` AND ${filters.join(' AND ')}` : '';
+  // The compartment, then what its members refer to (practitioners, organizations, medications...).
+  // Other patients are never pulled in through references: $everything is one patient's record.
   const members = `
-    SELECT r.resource_type, r.id, r.content, CASE WHEN r.resource_type = 'Patient' AND r.id = ${pid} THEN 0 ELSE 1 END AS rank
-    FROM resources r
-    WHERE r.tenant = ${tenant} AND NOT r.deleted${extra} AND (
-      (r.resource_type = 'Patient' AND r.id = ${pid})
-      OR EXISTS (SELECT 1 FROM sp_reference s WHERE s.tenant = r.tenant AND s.resource_type = r.resource_type AND s.id = r.id
-                 AND s.target_type = 'Patient' AND s.target_id = ${pid} AND (s.resource_type || ':' || s.code) = ANY(${pairs})))`;
+    WITH compartment AS (
+      SELECT r.resource_type, r.id, r.content, r.last_updated FROM resources r
+      WHERE r.tenant = ${tenant} AND NOT r.deleted AND (
+        (r.resource_type = 'Patient' AND r.id = ${pid})
+        OR EXISTS (SELECT 1 FROM sp_reference s WHERE s.tenant = r.tenant AND s.resource_type = r.resource_type AND s.id = r.id
+                   AND s.target_type = 'Patient' AND s.target_id = ${pid} AND (s.resource_type || ':' || s.code) = ANY(${pairs})))
+    ),
+    referenced AS (
+      SELECT DISTINCT t.resource_type, t.id, t.content, t.last_updated FROM compartment c
+      JOIN sp_reference s ON s.tenant = ${tenant} AND s.resource_type = c.resource_type AND s.id = c.id
+      JOIN resources t ON t.tenant = s.tenant AND t.resource_type = s.target_type AND t.id = s.target_id
+      WHERE NOT t.deleted AND t.resource_type <> 'Patient'
+    ),
+    everything AS (SELECT * FROM compartment UNION SELECT * FROM referenced)
+    SELECT e.resource_type, e.id, e.content, CASE WHEN e.resource_type = 'Patient' AND e.id = ${pid} THEN 0 ELSE 1 END AS rank
+    FROM everything e WHERE true${extra}`;
   const { rows: countRows } = await repo.q.query<{ n: number }>(`SELECT count(*) AS n FROM (${members}) m`, p.values);
   const limit = p.add(q.count);
   const offset = p.add(q.offset);
@@ -53,5 +67,5 @@ export async function readEverythingPage(repo: HavenRepository, q: EverythingQue
     p.values,
   );
   if (!rows.length && q.offset === 0 && !q.since && !q.types?.length) throw new OperationOutcomeError(notFound);
-  return { total: Number(countRows[0]?.n ?? 0), resources: rows.map((r) => r.content) };
+  return { total: Number(countRows[0]?.n ?? 0), resources: rows.map((r) => fromStored(r.content)) };
 }

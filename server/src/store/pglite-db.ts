@@ -9,6 +9,9 @@ function toNumber(v: string): number {
   return Number(v);
 }
 
+// PGlite reports affectedRows = 0 for a SELECT; rowCount must count returned rows there (as pg does), or
+// `migrate` sees no applied migrations when it reopens an existing DATA_DIR and runs them again.
+
 /** Opens (creating if needed) the embedded database in `dataDir`; `undefined` keeps it in memory. */
 export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
   const lite = await PGlite.create(dataDir, {
@@ -19,7 +22,7 @@ export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
     kind: 'pglite',
     async query(sql, params) {
       const res = await lite.query(sql, params as unknown[] | undefined);
-      return { rows: res.rows as never[], rowCount: res.affectedRows ?? res.rows.length };
+      return { rows: res.rows as never[], rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
     },
     async transaction(fn) {
       return lite.transaction(async (t) => {
@@ -27,7 +30,7 @@ export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
           inTransaction: true,
           async query(sql, params) {
             const res = await t.query(sql, params as unknown[] | undefined);
-            return { rows: res.rows as never[], rowCount: res.affectedRows ?? res.rows.length };
+            return { rows: res.rows as never[], rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
           },
         };
         return fn(tx);

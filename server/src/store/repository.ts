@@ -18,6 +18,7 @@ import { assertValidResource } from '../fhir/validate.ts';
 import type { Db, Queryable } from './db.ts';
 import { extractIndexRows } from './indexer.ts';
 import { executeSearch } from './search-exec.ts';
+import { fromStored } from './stored.ts';
 import { buildVersionWrite } from './write-version.ts';
 
 /** Per-request settings of a repository. */
@@ -103,7 +104,7 @@ export class HavenRepository extends FhirRepository {
     const row = await this.currentRow(resourceType, id, false);
     if (!row) throw new OperationOutcomeError(notFound);
     if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
-    return row.content as WithId<T>;
+    return fromStored<WithId<T>>(row.content);
   }
 
   async readReference<T extends Resource>(reference: Reference<T>): Promise<WithId<T>> {
@@ -128,7 +129,7 @@ export class HavenRepository extends FhirRepository {
     const row = rows[0];
     if (!row) throw new OperationOutcomeError(notFound);
     if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
-    return row.content as WithId<T>;
+    return fromStored<WithId<T>>(row.content);
   }
 
   async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
@@ -156,7 +157,7 @@ export class HavenRepository extends FhirRepository {
     const method = (r.method ?? (r.deleted ? 'DELETE' : 'PUT')) as 'POST' | 'PUT' | 'PATCH' | 'DELETE';
     return {
       fullUrl,
-      ...(r.content && !r.deleted ? { resource: r.content } : {}),
+      ...(r.content && !r.deleted ? { resource: fromStored(r.content) } : {}),
       request: {
         method: method === 'PATCH' ? 'PATCH' : method,
         url: method === 'POST' ? r.resource_type : `${r.resource_type}/${r.id}`,

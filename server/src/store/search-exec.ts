@@ -5,7 +5,9 @@
 import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { pageLinks, requestedOffset, type PageRequest, type QueryParams } from './paging.ts';
+import { indexedSearchParameters } from './indexer.ts';
 import type { HavenRepository } from './repository.ts';
+import { fromStored } from './stored.ts';
 import { compileSearch, fetchIncludes, type SearchContext } from './search/index.ts';
 
 /** A SearchRequest that remembers the client's parameters as sent (for paging links). */
@@ -22,6 +24,8 @@ export function searchContext(repo: HavenRepository): SearchContext {
     defaultCount: repo.ctx.defaultCount,
     maxChainDepth: MAX_CHAIN_DEPTH,
     lenient: repo.ctx.lenient,
+    // The indexer's own list: a parameter it does not index is "unknown", never a silent empty result.
+    searchParameters: indexedSearchParameters,
   };
 }
 
@@ -48,14 +52,14 @@ export async function executeSearch(repo: HavenRepository, req: SearchRequestWit
   if (!summaryCount && compiled.count > 0) {
     const { rows } = await repo.q.query<{ resource_type: string; id: string; content: Resource }>(compiled.sql, compiled.params);
     hasNext = rows.length > compiled.count;
-    matches = rows.slice(0, compiled.count).map((r) => r.content);
+    matches = rows.slice(0, compiled.count).map((r) => fromStored(r.content));
     for (const resource of matches) {
       entries.push({ fullUrl: `${repo.ctx.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (req.include?.length || req.revInclude?.length)) {
       const included = await fetchIncludes(repo.q, req, matches.map((m) => ({ resourceType: m.resourceType, id: m.id as string })), ctx);
       for (const row of included.rows) {
-        const resource = row.content as Resource;
+        const resource = fromStored(row.content);
         entries.push({ fullUrl: `${repo.ctx.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' } });
       }
       includesTruncated = included.truncated;

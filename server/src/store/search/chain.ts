@@ -1,13 +1,13 @@
 /**
- * A whole filter key on an owner row: plain parameters, forward chains (R4 3.1.1.4.5) and reverse chains
- * (`_has`, R4 3.1.1.4.6). Every `resources` row a chain reaches is pinned to the tenant, must not be
+ * A whole filter key on an owner row: plain parameters, forward chains (search.html#chaining) and reverse
+ * chains (`_has`, search.html#has). Every `resources` row a chain reaches is pinned to the tenant, must not be
  * deleted, and passes `ctx.restrict` for its concrete type, so a chain can never observe a row the
  * caller could not read directly.
  */
 import { INDEX_TABLES } from '../index-rows.ts';
 import { invalid, SearchError, unknown } from './errors.ts';
 import { paramCondition } from './filters.ts';
-import { ParamKind, resolveParam } from './params.ts';
+import { allResourceTypes, ParamKind, resolveParam } from './params.ts';
 import type { FilterKey } from './params.ts';
 import { nextAlias, ownerOf, restrictSql } from './types.ts';
 import type { Build, Owner } from './types.ts';
@@ -31,6 +31,9 @@ export function keyCondition(b: Build, owner: Owner, key: FilterKey, value: stri
   }
 }
 
+/** Most target types one untyped chain link may fan out to before `:Type` is required. */
+const MAX_CHAIN_TYPES = 10;
+
 /** True when `key` can be evaluated on rows of `type` (used to narrow an untyped chain link). */
 function appliesTo(b: Build, type: string, key: FilterKey, whole: string): boolean {
   if (key.kind === 'has') return true;
@@ -51,12 +54,13 @@ function chainTargets(b: Build, ref: { code: string; targets?: readonly string[]
     }
     return [key.targetType];
   }
-  if (!ref.targets) {
-    throw invalid(whole, `Ambiguous chain ${whole}: ${ref.code} may reference any type; name one, e.g. ${ref.code}:Patient.…`);
-  }
-  const found = ref.targets.filter((type) => appliesTo(b, type, key.next, whole));
+  const found = (ref.targets ?? allResourceTypes()).filter((type) => appliesTo(b, type, key.next, whole));
   if (found.length === 0) {
-    throw unknown(whole, `Invalid chain ${whole}: no target of ${ref.code} (${ref.targets.join(', ')}) can be searched by the rest of the chain`);
+    throw unknown(whole, `Invalid chain ${whole}: no target of ${ref.code} can be searched by the rest of the chain`);
+  }
+  if (found.length > MAX_CHAIN_TYPES) {
+    // Each candidate type is a branch of the SQL; a Reference(Any) link would make dozens.
+    throw invalid(whole, `Ambiguous chain ${whole}: ${ref.code} may reference ${found.length} types that fit; name one, e.g. ${ref.code}:${found[0]}.…`);
   }
   return found;
 }

@@ -1,5 +1,5 @@
 /**
- * Search request → SQL (R4 3.1.1 "Search", https://hl7.org/fhir/R4/search.html).
+ * Search request → SQL (FHIR R4 search, https://hl7.org/fhir/R4/search.html).
  *
  * Shape of the page query (every filter is an `EXISTS` over the owner's index rows, so a resource with
  * several matching rows is returned once and the (tenant, resource_type, code, ...) indexes apply):
@@ -70,7 +70,7 @@ function pageSize(req: SearchRequest, ctx: SearchContext): { count: number; offs
 /**
  * Compiles a search request into a page query and a count query.
  *
- * `req` should come from {@link parseSearch} (which keeps modifiers and composite parameters as written);
+ * `req` should come from `parseSearch` (./request.ts), which keeps modifiers and composites as written;
  * a request from medplum's `parseSearchRequest` also compiles, minus what that parser already dropped.
  * Throws a 400 {@link SearchError} (an OperationOutcomeError) naming the parameter on bad input; under
  * `ctx.lenient`, unknown or unsupported parameters, `_sort` keys and include targets are skipped and listed

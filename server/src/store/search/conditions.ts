@@ -15,14 +15,14 @@ export function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, '\\$&');
 }
 
-/** String match (R4 3.1.1.5.3): starts-with on the normalised column, or contains. */
+/** String match (search.html#string): starts-with on the normalised column, or contains. */
 export function stringCond(p: SqlParams, normCol: string, value: string, contains: boolean): string {
   const needle = likeEscape(normalizeString(value));
   return `${normCol} LIKE ${p.add(contains ? `%${needle}%` : `${needle}%`)}`;
 }
 
 /**
- * Token match (R4 3.1.1.5.4): `code` (any system), `system|code`, `|code` (no system), `system|` (any code).
+ * Token match (search.html#token): `code` (any system), `system|code`, `|code` (no system), `system|` (any code).
  * @param value - one OR-part, still escaped.
  */
 export function tokenCond(p: SqlParams, systemCol: string, valueCol: string, value: string, key: string): string {
@@ -44,34 +44,37 @@ export function tokenTextCond(p: SqlParams, displayCol: string, value: string): 
 }
 
 /**
- * Date range match (R4 3.1.1.5.6 prefixes, range semantics). The stored value is the inclusive range
- * [low, high]; the search value is [q, next). Comparing highs against the exclusive `next` keeps the
- * result independent of how finely the indexer rounds inclusive ends (.999 or .999999).
+ * Date range match (search.html#prefix, with the range semantics of search.html#date). The stored value
+ * is the inclusive range [low, high]; the search value is [q, next). Comparing highs against the exclusive
+ * `next` keeps the result independent of how finely the indexer rounds inclusive ends (.999 or .999999).
  */
 export function dateCond(p: SqlParams, lowCol: string, highCol: string, prefix: Prefix, range: DateRange, now: Date): string {
   const r = prefix === 'ap' ? approximateRange(range, now) : range;
-  const q = `${p.add(r.low.toISOString())}::timestamptz`;
-  const next = `${p.add(r.next.toISOString())}::timestamptz`;
-  const within = `${lowCol} >= ${q} AND ${highCol} < ${next}`;
+  // Bound on first use: Postgres refuses a placeholder that the statement never references.
+  let qp: string | undefined;
+  let np: string | undefined;
+  const q = () => (qp ??= `${p.add(r.low.toISOString())}::timestamptz`);
+  const next = () => (np ??= `${p.add(r.next.toISOString())}::timestamptz`);
+  const within = () => `${lowCol} >= ${q()} AND ${highCol} < ${next()}`;
   switch (prefix) {
     case 'eq':
-      return within; // the search range fully contains the stored range
+      return within(); // the search range fully contains the stored range
     case 'ne':
-      return `NOT (${within})`;
+      return `NOT (${within()})`;
     case 'gt':
-      return `${highCol} >= ${next}`; // the stored range reaches past the search range
+      return `${highCol} >= ${next()}`; // the stored range reaches past the search range
     case 'lt':
-      return `${lowCol} < ${q}`;
+      return `${lowCol} < ${q()}`;
     case 'ge':
-      return `(${highCol} >= ${next} OR (${within}))`;
+      return `(${highCol} >= ${next()} OR (${within()}))`;
     case 'le':
-      return `(${lowCol} < ${q} OR (${within}))`;
+      return `(${lowCol} < ${q()} OR (${within()}))`;
     case 'sa':
-      return `${lowCol} >= ${next}`; // starts after the search range ends
+      return `${lowCol} >= ${next()}`; // starts after the search range ends
     case 'eb':
-      return `${highCol} < ${q}`; // ends before the search range starts
+      return `${highCol} < ${q()}`; // ends before the search range starts
     case 'ap':
-      return `${lowCol} < ${next} AND ${highCol} >= ${q}`; // overlaps the widened range
+      return `${lowCol} < ${next()} AND ${highCol} >= ${q()}`; // overlaps the widened range
     default:
       return prefix satisfies never;
   }
@@ -84,13 +87,15 @@ export function parseDateValue(key: string, value: string): { prefix: Prefix; ra
 }
 
 /**
- * Number match (R4 3.1.1.5.1): `eq`/`ne` use the implicit precision range of the written value; the
+ * Number match (search.html#number): `eq`/`ne` use the implicit precision range of the written value; the
  * ordering prefixes compare with the exact value; `sa`/`eb` equal `gt`/`lt` for a point value; `ap` is ±10%.
  */
 export function numberCond(p: SqlParams, col: string, prefix: Prefix, num: NumberValue): string {
   const v = `${p.add(num.value)}::numeric`;
-  const lo = () => `(${v} - ${p.add(num.half)}::numeric)`;
-  const hi = () => `(${v} + ${p.add(num.half)}::numeric)`;
+  let hp: string | undefined;
+  const half = () => (hp ??= `${p.add(num.half)}::numeric`);
+  const lo = () => `(${v} - ${half()})`;
+  const hi = () => `(${v} + ${half()})`;
   switch (prefix) {
     case 'eq':
       return `${col} >= ${lo()} AND ${col} < ${hi()}`;
@@ -128,7 +133,7 @@ export interface QuantityCols {
 }
 
 /**
- * Quantity match (R4 3.1.1.5.7): `[prefix]number`, `[prefix]number|system|code`, `[prefix]number||code`
+ * Quantity match (search.html#quantity): `[prefix]number`, `[prefix]number|system|code`, `[prefix]number||code`
  * (code matches Quantity.code or Quantity.unit). Units are compared as written: no UCUM conversion.
  */
 export function quantityCond(p: SqlParams, cols: QuantityCols, value: string, key: string): string {
@@ -155,7 +160,7 @@ export function withoutVersion(url: string): string {
 }
 
 /**
- * URI match (R4 3.1.1.5.8): exact (a canonical `url|version` is compared as written, which the indexer
+ * URI match (search.html#uri): exact (a canonical `url|version` is compared as written, which the indexer
  * also stores for versioned canonicals), `:below` (the value or anything under it as a path), `:above`
  * (the value or any of its parent paths); the hierarchy modifiers ignore a `|version`.
  */

@@ -1,6 +1,6 @@
 /**
  * Search refusals as OperationOutcome values (HTTP 400). The refusal kind decides whether
- * `Prefer: handling=lenient` may skip the parameter instead (R4 3.1.1.4 "Handling errors"): unknown and
+ * `Prefer: handling=lenient` may skip the parameter instead (search.html#errors): unknown and
  * unsupported parameters may be skipped and reported back; malformed values and guard limits never are,
  * because skipping them would silently widen the result set the client asked for.
  */

@@ -1,6 +1,6 @@
 /**
  * One parameter (no chain) on one owner row, as SQL: modifiers checked per type, comma values ORed inside a
- * single `EXISTS` over the owner's index rows (R4 3.1.1.4 "Modifiers", 3.1.1.5 "Search types").
+ * single `EXISTS` over the owner's index rows (search.html#modifiers, search.html#ptypes).
  */
 import { INDEX_TABLES } from '../index-rows.ts';
 import { invalid, unknown, unsupported } from './errors.ts';
@@ -93,7 +93,7 @@ function checkModifier(param: ResolvedParam, modifier: string | undefined, key: 
   throw unknown(key, `Unknown modifier :${modifier} on ${param.code}`);
 }
 
-/** Comma-separated OR values (R4 3.1.1.4.7), each still escaped; empty alternatives are refused. */
+/** Comma-separated OR values (search.html#combining), each still escaped; empty alternatives are refused. */
 function orValues(key: string, value: string): string[] {
   const parts = splitEscaped(value, ',');
   if (parts.some((part) => part === '')) throw invalid(key, `Empty value in ${key}=${value}`);
@@ -121,12 +121,19 @@ export function paramCondition(b: Build, owner: Owner, param: ResolvedParam, mod
   switch (param.kind) {
     case ParamKind.String:
       return indexExists(b, owner, param, (a) =>
-        anyOf(values.map((v) => (modifier === 'exact' ? `${a}.raw = ${p.add(unescapeValue(v))}` : stringCond(p, `${a}.norm`, unescapeValue(v), modifier === 'contains')))),
+        anyOf(values.map((v) => {
+          const text = unescapeValue(v);
+          return modifier === 'exact' ? `${a}.raw = ${p.add(text)}` : stringCond(p, `${a}.norm`, text, modifier === 'contains');
+        })),
       );
     case ParamKind.Token: {
-      if (modifier === 'text') return indexExists(b, owner, param, (a) => anyOf(values.map((v) => tokenTextCond(p, `${a}.display`, v))));
-      const exists = indexExists(b, owner, param, (a) => anyOf(values.map((v) => tokenCond(p, `${a}.system`, `${a}.value`, v, key))));
-      return modifier === 'not' ? `NOT ${exists}` : exists; // :not = no value matches (R4 3.1.1.5.4)
+      if (modifier === 'text') {
+        return indexExists(b, owner, param, (a) => anyOf(values.map((v) => tokenTextCond(p, `${a}.display`, v))));
+      }
+      const exists = indexExists(b, owner, param, (a) =>
+        anyOf(values.map((v) => tokenCond(p, `${a}.system`, `${a}.value`, v, key))),
+      );
+      return modifier === 'not' ? `NOT ${exists}` : exists; // :not = no value matches (search.html#token)
     }
     case ParamKind.Reference:
       return indexExists(b, owner, param, (a) => anyOf(values.map((v) => referenceCond(b, a, param, modifier, v, key))));
@@ -170,8 +177,8 @@ export function paramCondition(b: Build, owner: Owner, param: ResolvedParam, mod
 
 /**
  * One uri value. `url=http://x|1.0` on a canonical resource (whose `url` element is a plain uri, indexed
- * without version) also matches the pair url = `http://x` and `version` = `1.0` (R4 3.1.1.5.8, canonical
- * references), when the type has a `version` token parameter.
+ * without version) also matches the pair url = `http://x` and `version` = `1.0` (search.html#uri and
+ * canonical references), when the type has a `version` token parameter.
  */
 function uriParamCond(b: Build, owner: Owner, param: ResolvedParam, modifier: 'below' | 'above' | undefined, value: string, key: string): string {
   const exact = indexExists(b, owner, param, (a) => uriCond(b.params, `${a}.value`, value, modifier));
@@ -190,7 +197,7 @@ function uriParamCond(b: Build, owner: Owner, param: ResolvedParam, modifier: 'b
 }
 
 /**
- * Reference match (R4 3.1.1.5.5): `Type/id` (a trailing `/_history/n` is ignored: the index keeps no
+ * Reference match (search.html#reference): `Type/id` (a trailing `/_history/n` is ignored: the index keeps no
  * versions), a bare `id` (any declared target type), an absolute or canonical URL (`|version` ignored),
  * `:identifier` (`system|value` on Reference.identifier) and `:[Type]` (id of that type).
  */
@@ -221,7 +228,7 @@ function referenceCond(b: Build, a: string, param: ResolvedParam, modifier: stri
 }
 
 /**
- * Composite match (R4 3.1.1.5.9): `first$second`, the first component a token (`c1_*`), the second in the
+ * Composite match (search.html#composite): `first$second`, the first component a token (`c1_*`), the second in the
  * columns of its kind. Other shapes are not indexed (see migrations/001_resources.sql sp_composite).
  */
 function compositeCond(b: Build, a: string, param: ResolvedParam, value: string, key: string): string {

@@ -1,5 +1,5 @@
 /**
- * `_include` and `_revinclude` (R4 3.1.1.5.4 "Including other resources in result"), with `:iterate`.
+ * `_include` and `_revinclude` (search.html#include, search.html#revinclude), with `:iterate`.
  *
  * One round is one SQL statement: the (type, id) pairs reached from the round's source rows through the
  * named reference parameters (relative references via `target_*`, canonical ones via the target's `url`),
@@ -23,6 +23,9 @@ export interface IncludeLimits {
   maxRows: number;
 }
 export const DEFAULT_INCLUDE_LIMITS: IncludeLimits = { maxRounds: 3, maxRows: 1000 };
+
+const REF = INDEX_TABLES.reference;
+const URI = INDEX_TABLES.uri;
 
 function shown(kind: '_include' | '_revinclude', t: IncludeTarget): string {
   return `${kind}${t.modifier ? ':iterate' : ''}=${t.resourceType}:${t.searchParam}${t.targetType ? `:${t.targetType}` : ''}`;
@@ -62,7 +65,7 @@ export function checkIncludes(
         return true;
       } catch (err) {
         if (lenient && err instanceof SearchError && err.refusal !== 'invalid') {
-          ignored.push(shown(kind, t));
+          ignored.push(t.modifier ? `${kind}:iterate` : kind); // the name as written, like every other entry
           return false;
         }
         throw err;
@@ -111,15 +114,15 @@ export function compileIncludes(
     const targets = t.targetType ? [t.targetType] : param.targets;
     if (targets) targets.forEach((x) => types.add(x));
     else anyType = true;
-    const match = `x.tenant = ${tenant} AND x.resource_type = ${params.add(t.resourceType)} AND x.code = ${params.add(param.code)} AND x.id = ANY(${params.add(ids)}::text[])`;
+    const match =
+      `x.tenant = ${tenant} AND x.resource_type = ${params.add(t.resourceType)}` +
+      ` AND x.code = ${params.add(param.code)} AND x.id = ANY(${params.add(ids)}::text[])`;
     const typed = t.targetType ? `x.target_type = ${params.add(t.targetType)}` : 'x.target_type IS NOT NULL';
-    parts.push(`SELECT x.target_type, x.target_id FROM ${INDEX_TABLES.reference} x WHERE ${match} AND ${typed}`);
+    parts.push(`SELECT x.target_type, x.target_id FROM ${REF} x WHERE ${match} AND ${typed}`);
     if (targets) {
       // Canonical references resolve through the target's own `url` (version ignored, as in the index).
-      parts.push(
-        `SELECT u.resource_type, u.id FROM ${INDEX_TABLES.reference} x JOIN ${INDEX_TABLES.uri} u ON u.tenant = ${tenant}` +
-          ` AND u.resource_type = ANY(${params.add(targets)}::text[]) AND u.code = 'url' AND u.value = x.url WHERE ${match} AND x.url IS NOT NULL`,
-      );
+      const target = `u.tenant = ${tenant} AND u.resource_type = ANY(${params.add(targets)}::text[]) AND u.code = 'url' AND u.value = x.url`;
+      parts.push(`SELECT u.resource_type, u.id FROM ${REF} x JOIN ${URI} u ON ${target} WHERE ${match} AND x.url IS NOT NULL`);
     }
   }
 
@@ -130,11 +133,13 @@ export function compileIncludes(
     );
     if (wanted.length === 0) continue;
     types.add(t.resourceType);
-    const from = `SELECT x.resource_type, x.id FROM ${INDEX_TABLES.reference} x WHERE x.tenant = ${tenant} AND x.resource_type = ${params.add(t.resourceType)} AND x.code = ${params.add(param.code)}`;
+    const from =
+      `SELECT x.resource_type, x.id FROM ${REF} x` +
+      ` WHERE x.tenant = ${tenant} AND x.resource_type = ${params.add(t.resourceType)} AND x.code = ${params.add(param.code)}`;
     parts.push(`${from} AND (x.target_type, x.target_id) IN (${keyArrays(params, wanted)})`);
-    parts.push(
-      `${from} AND x.url IN (SELECT u.value FROM ${INDEX_TABLES.uri} u WHERE u.tenant = ${tenant} AND u.code = 'url' AND (u.resource_type, u.id) IN (${keyArrays(params, wanted)}))`,
-    );
+    // Canonical references to the sources: through the sources' own `url`.
+    const urls = `SELECT u.value FROM ${URI} u WHERE u.tenant = ${tenant} AND u.code = 'url' AND (u.resource_type, u.id) IN (${keyArrays(params, wanted)})`;
+    parts.push(`${from} AND x.url IN (${urls})`);
   }
   if (parts.length === 0) return undefined;
 
@@ -146,7 +151,9 @@ export function compileIncludes(
   if (round.exclude.length > 0) where.push(`(t.resource_type, t.id) NOT IN (${keyArrays(params, round.exclude)})`);
   const restricted = restrictSql(b, owner);
   if (restricted) where.push(`(${restricted})`);
-  const sql = `SELECT t.resource_type, t.id, t.content FROM resources t WHERE ${where.join(' AND ')} ORDER BY t.resource_type, t.id LIMIT ${params.add(round.limit)}`;
+  const sql =
+    `SELECT t.resource_type, t.id, t.content FROM resources t WHERE ${where.join(' AND ')}` +
+    ` ORDER BY t.resource_type, t.id LIMIT ${params.add(round.limit)}`;
   return { sql, params: params.values };
 }
 
@@ -169,6 +176,9 @@ export async function fetchIncludes(
   ctx: SearchContext,
   limits: IncludeLimits = DEFAULT_INCLUDE_LIMITS,
 ): Promise<{ rows: ResourceRow[]; truncated: boolean }> {
+  // Same targets as the compiled search: under lenient handling unknown ones are skipped, not thrown here.
+  const usable = checkIncludes(ctx.searchParameters ?? defaultLookup, req, ctx.lenient);
+  req = { ...req, include: usable.include, revInclude: usable.revInclude };
   const rows: ResourceRow[] = [];
   const seen: ResourceKey[] = [...matches];
   let sources: readonly ResourceKey[] = matches;

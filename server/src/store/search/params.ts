@@ -1,5 +1,5 @@
 /**
- * Search parameter resolution and the grammar of parameter names and values (R4 3.1.1.4-3.1.1.5,
+ * Search parameter resolution and the grammar of parameter names and values (FHIR R4,
  * https://hl7.org/fhir/R4/search.html): `name[:modifier]`, chains `ref[:Type].name`, reverse chains
  * `_has:Type:ref:name`, comma (OR), `|` and `$` separators with backslash escapes, and value prefixes.
  */
@@ -35,7 +35,7 @@ export interface ResolvedParam {
   components?: readonly ResolvedParam[];
 }
 
-/** R4 3.1.1.1 "Parameters for all resources" that Haven indexes, whatever the type. */
+/** search.html#all "Parameters for all resources" that Haven indexes, whatever the type. */
 const COMMON: Record<string, ResolvedParam> = {
   _id: { code: '_id', kind: ParamKind.Id },
   _lastUpdated: { code: '_lastUpdated', kind: ParamKind.LastUpdated },
@@ -86,7 +86,7 @@ function fromDefinition(lookup: ParamLookup, type: string, sp: SearchParameter, 
 
 /**
  * Resolves `code` on every type in `types`: a parameter must exist with the same kind on all of them
- * (R4 3.1.1.3: with `_type`, only parameters common to all types may be used). Reference targets are
+ * (search.html: with `_type`, only parameters common to all types may be used). Reference targets are
  * merged. Throws an `unknown` refusal (400) naming the parameter otherwise.
  * @param key - the parameter as written, for the diagnostic.
  */
@@ -121,7 +121,7 @@ export type FilterKey =
   | { kind: 'chain'; code: string; targetType: string | undefined; next: FilterKey }
   | { kind: 'has'; sourceType: string; refCode: string; next: FilterKey };
 
-/** Parses a parameter name as written in the query (R4 3.1.1.4.5 chained, 3.1.1.4.6 reverse chained). */
+/** Parses a parameter name as written in the query (search.html#chaining, search.html#has). */
 export function parseFilterKey(key: string, whole: string = key): FilterKey {
   if (key.startsWith('_has:')) {
     const parts = key.split(':');
@@ -157,7 +157,7 @@ export function chainDepth(key: FilterKey): number {
 }
 
 /**
- * Splits on an unescaped separator, keeping every escape in the parts (R4 3.1.1.4.1 "Escaping"): a
+ * Splits on an unescaped separator, keeping every escape in the parts (search.html#escaping): a
  * value is split on `,` first, then on `|` or `$`, so `\|` must survive the first split. (`splitSearchOnComma`
  * from @medplum/core removes all backslashes at once, which would turn `a\|b` into a separator later.)
  */
@@ -185,7 +185,7 @@ export function unescapeValue(input: string): string {
   return input.replace(/\\(.)/g, '$1');
 }
 
-/** R4 3.1.1.5.6 prefixes for number, date and quantity. */
+/** search.html#prefix: prefixes for number, date and quantity. */
 export const PREFIXES = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'] as const;
 export type Prefix = (typeof PREFIXES)[number];
 

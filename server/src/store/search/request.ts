@@ -12,7 +12,7 @@ import { Operator, parseSearchRequest } from '@medplum/core';
 import type { Filter, SearchRequest } from '@medplum/core';
 
 /**
- * Parameters that control the result rather than filter it (R4 3.1.1.5 "Managing returned resources");
+ * Parameters that control the result rather than filter it (search.html#return);
  * the compiler or the HTTP layer handles them and never treats them as filters. `_` is a cache buster
  * some clients add; `_fields` is medplum's alias of `_elements`.
  */

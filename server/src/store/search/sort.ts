@@ -1,5 +1,5 @@
 /**
- * `_sort` keys (R4 3.1.1.4.3 "Sorting"). A resource with several values sorts by its lowest value when
+ * `_sort` keys (search.html#_sort). A resource with several values sorts by its lowest value when
  * ascending and its highest when descending (for dates: the earliest start / the latest end); resources
  * without a value sort last in both directions. The caller appends the id tie-break that makes paging stable.
  */
@@ -39,8 +39,10 @@ export function sortKey(b: Build, owner: Owner, rule: SortRule): string {
   if (!spec) throw unsupported('_sort', `Invalid ${shown}: ${param.kind} parameters cannot be sorted`);
   const a = nextAlias(b, 'o');
   const agg = rule.descending ? 'max' : 'min';
+  // Text keys compare bytewise (COLLATE "C") so that PGlite and servers with any locale page identically.
+  const collate = param.kind === ParamKind.Date || param.kind === ParamKind.Number || param.kind === ParamKind.Quantity ? '' : ' COLLATE "C"';
   return (
-    `(SELECT ${agg}(${spec.column(a, rule.descending === true)}) FROM ${spec.table} ${a}` +
+    `(SELECT ${agg}(${spec.column(a, rule.descending === true)}${collate}) FROM ${spec.table} ${a}` +
     ` WHERE ${a}.tenant = ${b.tenant} AND ${a}.resource_type = ${owner.typeSql} AND ${a}.id = ${owner.alias}.id` +
     ` AND ${a}.code = ${b.params.add(param.code)}) ${dir}`
   );

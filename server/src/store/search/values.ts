@@ -1,6 +1,6 @@
 /**
  * Value parsing for ordered types: the implicit range of a date or number search value
- * (R4 3.1.1.5.1 number, 3.1.1.5.2 date, 3.1.1.5.6 prefixes).
+ * (search.html#number, #date, #prefix).
  */
 import { invalid } from './errors.ts';
 
@@ -57,7 +57,7 @@ export function parseDateRange(key: string, value: string): DateRange {
 
 /**
  * `ap` on dates: the range widened by 10% of the distance between now and the value on each side
- * (R4 3.1.1.5.6 recommends "10% of the gap between now and the date").
+ * (search.html#prefix recommends "10% of the gap between now and the date").
  */
 export function approximateRange(range: DateRange, now: Date): DateRange {
   const margin = Math.abs(now.getTime() - range.low.getTime()) / 10;
@@ -74,10 +74,10 @@ export interface NumberValue {
 const NUMBER = /^[+-]?(\d+)?(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/;
 
 /**
- * Parses a decimal search value with its implicit precision (R4 3.1.1.5.1): `100` matches [99.5, 100.5),
- * `100.00` matches [99.995, 100.005), `1e2` matches [50, 150) (half a unit of the last written digit,
- * scaled by the exponent; the spec's own `1e2` example reads [95, 105), which contradicts its
- * "one significant figure" wording, so Haven follows the rule rather than the example).
+ * Parses a decimal search value with its implicit precision (search.html#number): `100` matches
+ * [99.5, 100.5), `100.00` matches [99.995, 100.005), `1e2` matches [50, 150): half a unit of the last
+ * written digit, scaled by the exponent. (The spec's own `1e2` example quotes a narrower range than its
+ * "one significant figure" wording gives; Haven follows the rule.)
  */
 export function parseNumber(key: string, value: string): NumberValue {
   const m = NUMBER.exec(value);

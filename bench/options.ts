@@ -1,0 +1,114 @@
+/**
+ * Command-line flags and their environment equivalents. Flags win over the environment.
+ */
+import type { StorageKind } from './server-process.ts';
+
+export interface BenchOptions {
+  /** Patients to ingest (about 100 resources each). Ignored when `targetResources` is set. */
+  readonly patients: number;
+  /** Ingest until at least this many resources are stored (large mode). */
+  readonly targetResources: number | undefined;
+  /** Seconds per load scenario. */
+  readonly duration: number;
+  /** Unrecorded seconds before each load scenario (JIT, caches, connection setup). */
+  readonly warmup: number;
+  readonly storages: readonly StorageKind[];
+  readonly ingestConcurrency: number;
+  readonly connections: number;
+  readonly seed: string;
+  /** PostgreSQL URL allowed to CREATE/DROP DATABASE; the bench creates a scratch database there. */
+  readonly pgAdminUrl: string;
+  /** Load phases to run after ingest. */
+  readonly phases: readonly ('crud' | 'search')[];
+  /** postgres: ANALYZE after ingest, as autovacuum eventually would (see README "Planner statistics"). */
+  readonly analyze: boolean;
+  /** Run the server with --cpu-prof and summarise where its time went. */
+  readonly cpuProf: boolean;
+  readonly help: boolean;
+}
+
+export const DEFAULT_PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/test';
+export const LARGE_TARGET = 1_000_000;
+
+export const USAGE = `npm run bench -- [options]      (or: node bench/run.ts [options])
+
+  --patients N        patients to ingest, ~100 resources each (default 50 → ~5,000 resources)  BENCH_PATIENTS
+  --duration S        seconds per load scenario (default 15)                                      BENCH_DURATION
+  --warmup S          unrecorded warm-up seconds before each scenario (default 2)                BENCH_WARMUP
+  --storage KIND      embedded | postgres | both (default both; --large defaults to postgres)    BENCH_STORAGE
+  --large             ingest until 1,000,000 resources are stored (the search target's size)     BENCH_LARGE=1
+  --resources N       ingest until N resources are stored (e.g. 200000); implies large mode       BENCH_RESOURCES
+  --concurrency N     concurrent transaction bundles during ingest (default 4)                   BENCH_CONCURRENCY
+  --connections N     autocannon connections for CRUD and search (default 8)                     BENCH_CONNECTIONS
+  --seed TEXT         data generator seed (default haven-bench)                                   BENCH_SEED
+  --pg-url URL        PostgreSQL URL allowed to CREATE DATABASE; a scratch database with a      BENCH_PG_URL
+                      random name is created there and dropped at the end                        (or DATABASE_URL)
+                      (default ${DEFAULT_PG_ADMIN_URL})
+  --phases LIST       load phases after ingest: crud,search (default both; "none" = ingest only)  BENCH_PHASES
+  --analyze           postgres: run ANALYZE after ingest (steady state; autovacuum may not have   BENCH_ANALYZE=1
+                      run yet). Embedded cannot be analyzed from outside the server
+  --cpu-prof          profile the server (node --cpu-prof) and print its hottest functions        BENCH_CPU_PROF=1
+  --help`;
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw.replace(/_/g, ''));
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got "${raw}"`);
+  return n;
+}
+
+function nonNegative(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return n;
+}
+
+function truthy(raw: string | undefined): boolean {
+  return raw !== undefined && /^(1|true|yes|on)$/i.test(raw);
+}
+
+/** Parses argv (after the script name) and the environment; throws a readable message on bad input. */
+export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
+  const flags = new Map<string, string>();
+  const VALUE_FLAGS = new Set(['patients', 'duration', 'warmup', 'storage', 'resources', 'concurrency', 'connections', 'seed', 'pg-url', 'phases']);
+  const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'analyze', 'help']);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
+    if (!m) throw new Error(`unexpected argument "${arg}"\n\n${USAGE}`);
+    const [, name, inline] = m;
+    if (BOOL_FLAGS.has(name)) flags.set(name, inline ?? 'true');
+    else if (VALUE_FLAGS.has(name)) {
+      const value = inline ?? argv[++i];
+      if (value === undefined) throw new Error(`--${name} needs a value`);
+      flags.set(name, value);
+    } else if (name === 'h') flags.set('help', 'true');
+    else throw new Error(`unknown option --${name}\n\n${USAGE}`);
+  }
+  const get = (flag: string, envName: string): string | undefined => flags.get(flag) ?? env[envName];
+
+  const large = truthy(get('large', 'BENCH_LARGE'));
+  const resourcesRaw = get('resources', 'BENCH_RESOURCES');
+  const targetResources = resourcesRaw ? positiveInt('--resources', resourcesRaw, 0) : large ? LARGE_TARGET : undefined;
+  const storageRaw = get('storage', 'BENCH_STORAGE') ?? (targetResources ? 'postgres' : 'both');
+  if (!['embedded', 'postgres', 'both'].includes(storageRaw)) throw new Error(`--storage must be embedded, postgres or both, got "${storageRaw}"`);
+  const storages: StorageKind[] = storageRaw === 'both' ? ['embedded', 'postgres'] : [storageRaw as StorageKind];
+  const phasesRaw = (get('phases', 'BENCH_PHASES') ?? 'crud,search').split(',').map((x) => x.trim()).filter((x) => x && x !== 'none');
+  for (const p of phasesRaw) if (p !== 'crud' && p !== 'search') throw new Error(`--phases takes crud, search or none, got "${p}"`);
+  return {
+    phases: phasesRaw as ('crud' | 'search')[],
+    patients: positiveInt('--patients', get('patients', 'BENCH_PATIENTS'), 50),
+    targetResources,
+    duration: positiveInt('--duration', get('duration', 'BENCH_DURATION'), 15),
+    warmup: nonNegative('--warmup', get('warmup', 'BENCH_WARMUP'), 2),
+    storages,
+    ingestConcurrency: positiveInt('--concurrency', get('concurrency', 'BENCH_CONCURRENCY'), 4),
+    connections: positiveInt('--connections', get('connections', 'BENCH_CONNECTIONS'), 8),
+    seed: get('seed', 'BENCH_SEED') || 'haven-bench',
+    pgAdminUrl: get('pg-url', 'BENCH_PG_URL') || env.DATABASE_URL || DEFAULT_PG_ADMIN_URL,
+    cpuProf: truthy(get('cpu-prof', 'BENCH_CPU_PROF')),
+    analyze: truthy(get('analyze', 'BENCH_ANALYZE')),
+    help: truthy(flags.get('help')),
+  };
+}

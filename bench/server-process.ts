@@ -1,0 +1,266 @@
+/**
+ * The server under test runs as a child process (`node server/src/main.ts`), so the load generator in this
+ * process does not share its event loop. Each run gets scratch storage: a temporary DATA_DIR for PGlite, or
+ * a PostgreSQL database with a random name, dropped afterwards (the same pattern as the test harness).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import pg from 'pg';
+
+export type StorageKind = 'embedded' | 'postgres';
+
+/** Scratch storage for one server run. */
+export interface BenchStorage {
+  readonly kind: StorageKind;
+  /** Temporary directory: DATA_DIR, server log, CPU profiles. */
+  readonly dir: string;
+  readonly dataDir: string;
+  readonly databaseUrl: string | undefined;
+  /** Bytes on disk (embedded: DATA_DIR; postgres: pg_database_size). */
+  sizeBytes(): Promise<number>;
+  /** Server version and the settings that change write throughput. */
+  describe(): Promise<Record<string, string>>;
+  /**
+   * Which tables have planner statistics (postgres: ANALYZE or autovacuum has run). Search plans depend on
+   * them; PGlite has no autovacuum, so there it is undefined (unknown from outside the server).
+   */
+  statistics(): Promise<string | undefined>;
+  /** Runs ANALYZE (postgres only: PGlite belongs to the server process). Returns false when not possible. */
+  analyze(): Promise<boolean>;
+  /** Statements running in the scratch database (postgres), undefined where unknown (embedded). */
+  activeQueries(): Promise<number | undefined>;
+  drop(): Promise<void>;
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
+function dirSize(path: string): number {
+  let total = 0;
+  for (const entry of readdirSync(path, { withFileTypes: true })) {
+    const p = join(path, entry.name);
+    if (entry.isDirectory()) total += dirSize(p);
+    else if (entry.isFile()) total += statSync(p).size;
+  }
+  return total;
+}
+
+/** Creates scratch storage under `tmpRoot`. For postgres, `adminUrl` must allow CREATE DATABASE. */
+export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl: string): Promise<BenchStorage> {
+  const dir = join(tmpRoot, kind);
+  const dataDir = join(dir, 'data');
+  mkdirSync(dataDir, { recursive: true });
+  if (kind === 'embedded') {
+    return {
+      kind, dir, dataDir, databaseUrl: undefined,
+      async sizeBytes() { return existsSync(dataDir) ? dirSize(dataDir) : 0; },
+      async describe() { return { engine: 'PGlite (PostgreSQL in WASM, in the server process)' }; },
+      async statistics() { return undefined; },
+      async analyze() { return false; },
+      async activeQueries() { return undefined; },
+      async drop() { rmSync(dir, { recursive: true, force: true }); },
+    };
+  }
+  const name = `haven_bench_${randomBytes(6).toString('hex')}`;
+  await withClient(adminUrl, (c) => c.query(`CREATE DATABASE ${name}`));
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  let dropped = false;
+  return {
+    kind, dir, dataDir, databaseUrl: url.toString(),
+    async sizeBytes() {
+      return withClient(adminUrl, async (c) => Number((await c.query('SELECT pg_database_size($1) AS n', [name])).rows[0].n));
+    },
+    async describe() {
+      return withClient(adminUrl, async (c) => {
+        const out: Record<string, string> = { engine: 'PostgreSQL (local server)' };
+        out.version = String((await c.query('SHOW server_version')).rows[0].server_version);
+        for (const s of ['shared_buffers', 'synchronous_commit', 'fsync', 'max_connections']) {
+          out[s] = String((await c.query(`SHOW ${s}`)).rows[0][s]);
+        }
+        return out;
+      });
+    },
+    async statistics() {
+      return withClient(url.toString(), async (c) => {
+        const { rows } = await c.query<{ relname: string; analyzed: boolean }>(
+          `SELECT relname, (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) AS analyzed
+           FROM pg_stat_user_tables WHERE relname = 'resources' OR relname LIKE 'sp\\_%' ORDER BY relname`);
+        const done = rows.filter((r) => r.analyzed).map((r) => r.relname);
+        return `${done.length}/${rows.length} of resources and sp_* tables analyzed${done.length ? ` (${done.join(', ')})` : ''}`;
+      });
+    },
+    async analyze() {
+      await withClient(url.toString(), (c) => c.query('ANALYZE'));
+      return true;
+    },
+    async activeQueries() {
+      return withClient(adminUrl, async (c) => Number((await c.query(
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid()`, [name])).rows[0].n));
+    },
+    async drop() {
+      if (dropped) return;
+      dropped = true;
+      try {
+        await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  };
+}
+
+/** Asks the kernel for a free TCP port on loopback. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const addr = s.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const CLOCK_TICKS = 100; // USER_HZ on Linux
+
+/** utime + stime of a process in seconds, from /proc (0 when unavailable, e.g. not Linux). */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // After "pid (comm) ": state is field 3, so utime (14) and stime (15) are at offsets 11 and 12.
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Current and peak resident memory of a process in bytes. */
+export function processMemory(pid: number): { rss: number; peak: number } {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024;
+    return { rss: kb('VmRSS'), peak: kb('VmHWM') };
+  } catch {
+    return { rss: 0, peak: 0 };
+  }
+}
+
+/** CPU seconds of every process named `postgres` (the server's backends, checkpointer, WAL writer…). */
+export function postgresCpuSeconds(): number {
+  let total = 0;
+  try {
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += processCpuSeconds(Number(entry));
+      } catch { /* process ended */ }
+    }
+  } catch { /* no /proc */ }
+  return total;
+}
+
+/** Machine-wide busy and total CPU seconds (all cores) from /proc/stat. */
+export function machineCpuSeconds(): { busy: number; total: number } {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+    const n = line.trim().split(/\s+/).slice(1).map(Number);
+    const total = n.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = n[3] + n[4];
+    return { busy: (total - idle) / CLOCK_TICKS, total: total / CLOCK_TICKS };
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+}
+
+/** A running server child process. */
+export interface ServerProcess {
+  readonly url: string;
+  readonly fhirBase: string;
+  readonly port: number;
+  readonly pid: number;
+  readonly logFile: string;
+  /** performance.now() when the child was spawned: phase windows in its CPU profile are relative to it. */
+  readonly spawnedAt: number;
+  /** Non-null once the child has exited. */
+  exitCode(): number | null;
+  stop(): Promise<void>;
+}
+
+function tail(file: string, lines: number): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Starts `node server/src/main.ts` on a free port and waits until /healthz answers 200. */
+export async function startServerProcess(opts: {
+  repoRoot: string;
+  storage: BenchStorage;
+  cpuProfDir?: string;
+  startTimeoutMs?: number;
+}): Promise<ServerProcess> {
+  const port = await freePort();
+  const logFile = join(opts.storage.dir, 'server.log');
+  const out = openSync(logFile, 'a');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    BASE_URL: `http://127.0.0.1:${port}`,
+    HAVEN_AUTH: 'off',
+    DATA_DIR: opts.storage.dataDir,
+  };
+  delete env.DATABASE_URL;
+  if (opts.storage.databaseUrl) env.DATABASE_URL = opts.storage.databaseUrl;
+  const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
+  const spawnedAt = performance.now();
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'server/src/main.ts'], {
+    cwd: opts.repoRoot, env, stdio: ['ignore', out, out],
+  });
+  closeSync(out);
+  let code: number | null = null;
+  const exited = new Promise<void>((resolve) => child.once('exit', (c, signal) => {
+    code = c ?? (signal ? 128 : 1);
+    resolve();
+  }));
+  const url = `http://127.0.0.1:${port}`;
+  const proc: ServerProcess = {
+    url, fhirBase: `${url}/fhir`, port, pid: child.pid ?? 0, logFile, spawnedAt,
+    exitCode: () => code,
+    async stop() {
+      if (code !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 180_000);
+  while (Date.now() < deadline) {
+    if (code !== null) {
+      throw new Error(`server exited with code ${code} before it was ready; last log lines:\n${tail(logFile, 15)}`);
+    }
+    try {
+      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      if (res.ok) return proc;
+    } catch { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await proc.stop();
+  throw new Error(`server did not answer /healthz within ${(opts.startTimeoutMs ?? 180_000) / 1000} s; see ${logFile}`);
+}

@@ -1,0 +1,159 @@
+/**
+ * Where CLI commands act: the storage itself, or a running server's admin channel. The choice follows
+ * DESIGN.md: PostgreSQL (DATABASE_URL) is multi-process safe, so the CLI opens it directly; embedded
+ * storage has one owner, so while a live server publishes DATA_DIR/admin.json the CLI goes through it,
+ * and otherwise the CLI takes DATA_DIR/.lock itself before opening PGlite.
+ */
+import { request } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { HavenConfig } from '../config.ts';
+import { loadDefinitions } from '../fhir/definitions.ts';
+import { fhirBase } from '../http/fhir-api.ts';
+import { createFhirRouter } from '../http/routes.ts';
+import { servedResourceTypes } from '../server.ts';
+import {
+  BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, restoreBackup, writeBackup,
+  type BackupSummary,
+} from '../store/backup.ts';
+import { openDatabase } from '../store/open-db.ts';
+import { importDocument, importResources, type ImportContext, type ImportItem, type ImportResult } from '../store/import.ts';
+import { cursorSecret } from '../store/settings.ts';
+import { acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
+
+/** The operations the CLI needs, wherever they run. */
+export interface Target {
+  /** Human description for messages, e.g. "server pid 4242 (admin channel)". */
+  readonly description: string;
+  importDocument(tenant: string, doc: unknown): Promise<ImportResult>;
+  importResources(tenant: string, items: ImportItem[], locate: 'line' | 'entry'): Promise<ImportResult>;
+  exportTypeCounts(tenant: string, types?: readonly string[]): Promise<{ type: string; count: number }[]>;
+  exportLines(tenant: string, type: string): AsyncIterable<string>;
+  backup(out: NodeJS.WritableStream): Promise<BackupSummary>;
+  restore(input: AsyncIterable<Buffer>, force: boolean): Promise<BackupSummary>;
+  close(): Promise<void>;
+}
+
+/** Opens storage in this process (PGlite under DATA_DIR/.lock, or PostgreSQL). */
+async function openLocal(config: HavenConfig): Promise<Target> {
+  const release = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
+  try {
+    loadDefinitions();
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const secret = await cursorSecret(db);
+    // Internal router errors are already turned into a generic outcome; their detail is for server logs.
+    const router = createFhirRouter(() => {});
+    const servedTypes = new Set(servedResourceTypes());
+    const ctx = (tenant: string): ImportContext => ({ db, router, tenant, baseUrl: fhirBase(config, tenant), cursorSecret: secret, servedTypes });
+    return {
+      description: config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded storage in ${config.dataDir}`,
+      importDocument: (tenant, doc) => importDocument(ctx(tenant), doc),
+      importResources: (tenant, items, locate) => importResources(ctx(tenant), items, locate),
+      exportTypeCounts: (tenant, types) => exportTypeCounts(db, tenant, types),
+      exportLines: (tenant, type) => exportLines(db, tenant, type),
+      backup: (out) => writeBackup(db, out),
+      restore: (input, force) => restoreBackup(db, input, { force }),
+      async close() {
+        try { await db.close(); } finally { release(); }
+      },
+    };
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/** A failed admin call, with the server's diagnostic. */
+export class AdminCallError extends Error {}
+
+function call(cred: AdminCredential, method: string, path: string, opts: { json?: unknown; body?: AsyncIterable<Buffer>; contentType?: string } = {}): Promise<IncomingMessage> {
+  const url = new URL(path, cred.url);
+  return new Promise((resolveCall, reject) => {
+    // node:http rather than fetch: no response timeout, which a long restore or import would hit.
+    const req = request(url, {
+      method,
+      headers: {
+        authorization: `Bearer ${cred.token}`,
+        ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+      },
+    }, resolveCall);
+    req.once('error', (err) => reject(new AdminCallError(`admin channel at ${cred.url} failed: ${err.message}`)));
+    if (opts.json !== undefined) {
+      req.end(JSON.stringify(opts.json));
+    } else if (opts.body) {
+      (async () => {
+        for await (const chunk of opts.body!) if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
+        req.end();
+      })().catch((err: unknown) => req.destroy(err as Error));
+    } else {
+      req.end();
+    }
+  });
+}
+
+async function readAll(res: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of res) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Parses a JSON answer; maps error statuses back to the errors the local path would throw. */
+async function answer<T>(res: IncomingMessage): Promise<T> {
+  const text = await readAll(res);
+  const status = res.statusCode ?? 0;
+  if (status < 400) return JSON.parse(text) as T;
+  let message = `HTTP ${status}`;
+  try {
+    const o = JSON.parse(text) as { issue?: { diagnostics?: string }[] };
+    message = o.issue?.[0]?.diagnostics ?? message;
+  } catch { /* keep the status */ }
+  if (status === 409) throw new RestoreRefusedError(message);
+  if (status === 422) throw new BackupFormatError(message);
+  throw new AdminCallError(`server refused (${status}): ${message}`);
+}
+
+async function* splitLines(res: IncomingMessage): AsyncGenerator<string> {
+  let rest = '';
+  res.setEncoding('utf8');
+  for await (const chunk of res as AsyncIterable<string>) {
+    const parts = (rest + chunk).split('\n');
+    rest = parts.pop() ?? '';
+    for (const p of parts) if (p) yield p;
+  }
+  if (!res.complete) throw new AdminCallError('export stream was cut off by the server');
+  if (rest) yield rest;
+}
+
+/** Goes through a running server's admin channel. */
+async function openRemote(cred: AdminCredential): Promise<Target> {
+  const status = await answer<{ pid: number; storage: string }>(await call(cred, 'GET', '/admin/status'));
+  const q = (tenant: string, extra = ''): string => `?tenant=${encodeURIComponent(tenant)}${extra}`;
+  return {
+    description: `server pid ${status.pid} (admin channel)`,
+    importDocument: async (tenant, doc) => answer(await call(cred, 'POST', `/admin/import/document${q(tenant)}`, { json: doc })),
+    importResources: async (tenant, items, locate) => answer(await call(cred, 'POST', `/admin/import/resources${q(tenant)}`, { json: { items, locate } })),
+    exportTypeCounts: async (tenant, types) => answer(await call(cred, 'GET', `/admin/export${q(tenant, types ? `&type=${encodeURIComponent(types.join(','))}` : '')}`)),
+    async *exportLines(tenant, type) {
+      const res = await call(cred, 'GET', `/admin/export/${encodeURIComponent(type)}${q(tenant)}`);
+      if ((res.statusCode ?? 0) >= 400) await answer(res);
+      yield* splitLines(res);
+    },
+    async backup(out) {
+      const res = await call(cred, 'GET', '/admin/backup');
+      if ((res.statusCode ?? 0) >= 400) return answer(res);
+      for await (const chunk of res) if (!out.write(chunk as Buffer)) await new Promise((r) => out.once('drain', r));
+      if (!res.complete) throw new AdminCallError('backup stream was cut off by the server');
+      // The summary is recomputed by the caller's verification pass; the stream carries no separate one.
+      return { createdAt: '', schemaVersion: 0, rows: {} };
+    },
+    restore: async (input, force) => answer(await call(cred, 'POST', `/admin/restore${force ? '?force=true' : ''}`, { body: input, contentType: 'application/gzip' })),
+    async close() {},
+  };
+}
+
+/** Picks the target for `config` (see the module comment). */
+export async function openTarget(config: HavenConfig): Promise<Target> {
+  if (config.databaseUrl) return openLocal(config);
+  const cred = liveAdminCredential(config.dataDir);
+  return cred ? openRemote(cred) : openLocal(config);
+}
