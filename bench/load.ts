@@ -34,6 +34,47 @@ export interface LoadResult {
   readonly statusCodes: Record<string, number>;
   /** First distinct error diagnostics (OperationOutcome text), to see why a phase failed. */
   readonly errorSamples: string[];
+  /** Set when the scenario was not load-tested because a single request was already too slow. */
+  readonly skipped?: string;
+  /** That single request's latency (ms): a lower bound for every percentile under load. */
+  readonly probeMs?: number;
+}
+
+/** One request on its own: how long it took, or that it timed out. */
+export interface ProbeResult {
+  readonly ms: number;
+  readonly status: number | undefined;
+  readonly timedOut: boolean;
+  readonly diagnostics?: string;
+}
+
+/** Sends one request of `scenario` and times it; never throws. */
+export async function probe(serverUrl: string, scenario: Scenario, timeoutMs: number): Promise<ProbeResult> {
+  const n = scenario.next();
+  const t0 = performance.now();
+  try {
+    const res = await fetch(`${serverUrl}${n.path}`, {
+      method: scenario.method,
+      headers: { accept: 'application/fhir+json', ...(n.body !== undefined ? { 'content-type': 'application/fhir+json' } : {}) },
+      body: n.body,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    const text = await res.text();
+    const ok = res.status >= 200 && res.status < 300;
+    return { ms: performance.now() - t0, status: res.status, timedOut: false, ...(ok ? {} : { diagnostics: diagnostics(res.status, text) }) };
+  } catch {
+    return { ms: performance.now() - t0, status: undefined, timedOut: true };
+  }
+}
+
+/** The result of a scenario that was not load-tested (see {@link probe}). */
+export function skippedResult(scenario: Scenario, p: ProbeResult, reason: string, connections: number): LoadResult {
+  return {
+    name: scenario.name, method: scenario.method, example: '', seconds: 0, connections,
+    ok: 0, non2xx: 0, errors: 0, requestsPerSecond: Number.NaN,
+    latency: summarize([]), statusCodes: p.status ? { [p.status]: 1 } : {},
+    errorSamples: p.diagnostics ? [p.diagnostics] : [], skipped: reason, probeMs: Math.round(p.ms),
+  };
 }
 
 function diagnostics(status: number, body: string): string {

@@ -80,8 +80,11 @@ async function main(opts: BenchOptions): Promise<void> {
   for (const line of targetLines(results)) log(line);
 
   const targets = results.flatMap((r) => {
-    const values = new Map(metricsOf(r).map((x) => [x.name, x.value]));
-    return TARGETS.map((t) => ({ storage: r.kind, ...t, measured: values.get(t.metric) ?? null, verdict: verdict(t, values.get(t.metric), r.storedResources) }));
+    const values = new Map(metricsOf(r).map((x) => [x.name, x]));
+    return TARGETS.map((t) => {
+      const m = values.get(t.metric);
+      return { storage: r.kind, ...t, measured: m?.value ?? null, atLeast: m?.atLeast ?? false, verdict: verdict(t, m?.value, r.storedResources, m?.atLeast) };
+    });
   });
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${stamp}.json`);

@@ -32,6 +32,8 @@ export interface BenchStorage {
   analyze(): Promise<boolean>;
   /** Statements running in the scratch database (postgres), undefined where unknown (embedded). */
   activeQueries(): Promise<number | undefined>;
+  /** Cancels the statements running in the scratch database (postgres); returns how many. */
+  cancelActive(): Promise<number>;
   drop(): Promise<void>;
 }
 
@@ -68,6 +70,7 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
       async statistics() { return undefined; },
       async analyze() { return false; },
       async activeQueries() { return undefined; },
+      async cancelActive() { return 0; },
       async drop() { rmSync(dir, { recursive: true, force: true }); },
     };
   }
@@ -106,7 +109,11 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
     },
     async activeQueries() {
       return withClient(adminUrl, async (c) => Number((await c.query(
-        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid()`, [name])).rows[0].n));
+        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [name])).rows[0].n));
+    },
+    async cancelActive() {
+      return withClient(adminUrl, async (c) => (await c.query(
+        `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [name])).rowCount ?? 0);
     },
     async drop() {
       if (dropped) return;

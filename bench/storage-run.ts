@@ -6,7 +6,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { emptyPopulation, ingest, type IngestProgress } from './ingest.ts';
-import { runLoad, type Scenario } from './load.ts';
+import { probe, runLoad, skippedResult, type Scenario } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { summarizeProfile, type PhaseWindow } from './profile.ts';
 import { fmt, fmtDuration, ingestLine, loadLine } from './report.ts';
@@ -95,31 +95,52 @@ function progressPrinter(target: number, label: string): (p: IngestProgress) => 
 }
 
 const DRAIN_LIMIT_MS = 300_000;
+/** Postgres statements still running this long after a scenario are cancelled (their clients are gone). */
+const CANCEL_AFTER_MS = 5_000;
+/** A single request slower than this is not load-tested: 8 connections would only pile up work. */
+const PROBE_LIMIT_MS = 3_000;
 
 /**
  * Waits until requests still running when autocannon stopped have finished, so a slow scenario does not
  * bleed into the next one's numbers. Embedded: /healthz queues behind PGlite's running queries.
- * Postgres: no statement left in pg_stat_activity for the scratch database.
+ * Postgres: no statement left in pg_stat_activity for the scratch database; stragglers are cancelled.
  */
 async function drain(server: ServerProcess, storage: BenchStorage, log: (s: string) => void): Promise<void> {
   const t0 = performance.now();
-  const left = (): number => DRAIN_LIMIT_MS - (performance.now() - t0);
+  const elapsed = (): number => performance.now() - t0;
+  let cancelled = 0;
   try {
     await fetch(`${server.url}/healthz`, { signal: AbortSignal.timeout(DRAIN_LIMIT_MS) }).then((r) => r.text());
-    while (left() > 0 && ((await storage.activeQueries()) ?? 0) > 0) await new Promise((r) => setTimeout(r, 200));
+    while (elapsed() < DRAIN_LIMIT_MS && ((await storage.activeQueries()) ?? 0) > 0) {
+      if (elapsed() > CANCEL_AFTER_MS) cancelled += await storage.cancelActive();
+      await new Promise((r) => setTimeout(r, 200));
+    }
   } catch { /* timed out: go on, the log line says so */ }
-  const waited = (performance.now() - t0) / 1000;
-  if (waited > 1) log(`      (waited ${fmt(waited)} s for requests still running after the scenario${left() <= 0 ? '; gave up' : ''})`);
+  const waited = elapsed() / 1000;
+  if (waited > 1) {
+    log(`      (waited ${fmt(waited)} s for requests still running after the scenario` +
+      `${cancelled ? `; cancelled ${cancelled} statements` : ''}${elapsed() >= DRAIN_LIMIT_MS ? '; gave up' : ''})`);
+  }
 }
 
 async function measured(server: ServerProcess, storage: BenchStorage, scenario: Scenario, opts: BenchOptions, log: (s: string) => void): Promise<MeasuredLoad> {
+  const before = snapshot(server.pid, storage.kind);
+  const p = await probe(server.url, scenario, PROBE_LIMIT_MS * 10);
+  if (p.timedOut || p.ms > PROBE_LIMIT_MS) {
+    const reason = `one request alone took ${p.timedOut ? `more than ${fmt(p.ms / 1000)} s (timed out)` : `${fmt(p.ms / 1000)} s`}; not load-tested`;
+    await drain(server, storage, log);
+    const cpu = cpuSince(before, snapshot(server.pid, storage.kind));
+    const result = skippedResult(scenario, p, reason, opts.connections);
+    for (const line of loadLine(result, cpu)) log(line);
+    return { ...result, cpu };
+  }
   if (opts.warmup > 0) {
     await runLoad(server.url, scenario, { connections: opts.connections, seconds: opts.warmup });
     await drain(server, storage, log);
   }
-  const before = snapshot(server.pid, storage.kind);
+  const start = snapshot(server.pid, storage.kind);
   const result = await runLoad(server.url, scenario, { connections: opts.connections, seconds: opts.duration });
-  const cpu = cpuSince(before, snapshot(server.pid, storage.kind));
+  const cpu = cpuSince(start, snapshot(server.pid, storage.kind));
   for (const line of loadLine(result, cpu)) log(line);
   await drain(server, storage, log);
   return { ...result, cpu };
@@ -188,6 +209,11 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
     if (population.patients.size === 0) throw new Error('ingest stored no patients; CRUD and search phases skipped');
     const store = storage;
     if (opts.analyze) {
+      const stats = await storage.statistics().catch(() => undefined);
+      if (stats) {
+        result.info.statisticsAfterIngest = stats;
+        log(`  planner statistics after ingest (autovacuum): ${stats}`);
+      }
       const t = performance.now();
       if (await storage.analyze()) log(`  ANALYZE (--analyze) took ${fmt((performance.now() - t) / 1000)} s`);
       else log('  --analyze: not possible on embedded storage (PGlite belongs to the server process); skipped');

@@ -46,7 +46,11 @@ export function createProgress(err: OutStream, label: string, totalBytes: number
         bar.update(Math.min(done, totalBytes), { doneMb: mb(done), totalMb: mb(totalBytes), resources: c.resources, failed: c.failed, file: c.file });
       },
       log(line) { multi.log(line + '\n'); },
-      stop() { multi.stop(); },
+      stop() {
+        // MultiBar prints logged lines only on its next redraw, and stop() does not redraw: force one.
+        multi.update();
+        multi.stop();
+      },
     };
   }
   let last = 0;

@@ -15,7 +15,8 @@ import type {
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import type { CompositeRow, IndexRows, ReferenceRow } from './index-rows.ts';
-import { dateRange, extractIndexRows, indexedSearchParameters } from './indexer.ts';
+import { dateRange } from './index-dates.ts';
+import { extractIndexRows, indexedSearchParameters } from './indexer.ts';
 
 beforeAll(() => {
   loadDefinitions();
