@@ -18,7 +18,7 @@ import {
 import { openDatabase } from '../store/open-db.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem, type ImportResult } from '../store/import.ts';
 import { cursorSecret } from '../store/settings.ts';
-import { acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
+import { ADMIN_FILE, LOCK_FILE, acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
 
 /** The operations the CLI needs, wherever they run. */
 export interface Target {
@@ -126,7 +126,13 @@ async function* splitLines(res: IncomingMessage): AsyncGenerator<string> {
 
 /** Goes through a running server's admin channel. */
 async function openRemote(cred: AdminCredential): Promise<Target> {
-  const status = await answer<{ pid: number; storage: string }>(await call(cred, 'GET', '/admin/status'));
+  let status: { pid: number; storage: string };
+  try {
+    status = await answer(await call(cred, 'GET', '/admin/status'));
+  } catch (err) {
+    throw new AdminCallError(`${(err as Error).message}. Process ${cred.pid} is named as the owner of DATA_DIR in ${ADMIN_FILE}; ` +
+      `if no Haven server runs, remove that file and ${LOCK_FILE}`);
+  }
   const q = (tenant: string, extra = ''): string => `?tenant=${encodeURIComponent(tenant)}${extra}`;
   return {
     description: `server pid ${status.pid} (admin channel)`,

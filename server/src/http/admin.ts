@@ -7,6 +7,7 @@
  * `DATA_DIR/admin.json` (mode 0600, removed on close) and compared in constant time.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { once } from 'node:events';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FhirRouter } from '@medplum/fhir-router';
@@ -57,18 +58,19 @@ function fail(res: Response, status: number, code: 'forbidden' | 'login' | 'inva
   else res.destroy();
 }
 
-function tenantParam(req: Request): string {
-  const t = typeof req.query.tenant === 'string' ? req.query.tenant : 'default';
-  if (!TENANT_PATTERN.test(t)) throw new HttpFailure(400, `Invalid tenant "${t.slice(0, 64)}"`);
-  return t;
-}
-
+/** A request the admin API refuses with a 4xx and a message. */
 class HttpFailure extends Error {
   readonly status: number;
   constructor(status: number, message: string) {
     super(message);
     this.status = status;
   }
+}
+
+function tenantParam(req: Request): string {
+  const t = typeof req.query.tenant === 'string' ? req.query.tenant : 'default';
+  if (!TENANT_PATTERN.test(t)) throw new HttpFailure(400, `Invalid tenant "${t.slice(0, 64)}"`);
+  return t;
 }
 
 /** Builds the admin express app; `token` is the bearer credential it accepts. */
@@ -123,7 +125,8 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
     const tenant = tenantParam(req);
     res.type('application/fhir+ndjson');
     for await (const line of exportLines(deps.db, tenant, type)) {
-      if (!res.write(line + '\n')) await new Promise((r) => res.once('drain', r));
+      if (res.destroyed) return; // the client went away: stop reading pages
+      if (!res.write(line + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
     }
     res.end();
   }));

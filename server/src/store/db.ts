@@ -21,5 +21,7 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Executes a multi-statement script without parameters (migrations). */
   exec(sql: string): Promise<void>;
+  /** Refreshes planner statistics (embedded storage has no autovacuum); a no-op where the server does it. */
+  analyze(): Promise<void>;
   close(): Promise<void>;
 }

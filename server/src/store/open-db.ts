@@ -24,6 +24,7 @@ export async function openDatabase(opts: { databaseUrl?: string; dataDir: string
   }
   try {
     await migrate(db);
+    await db.analyze();
   } catch (err) {
     await db.close();
     throw err;

@@ -44,6 +44,9 @@ export function openPgDb(url: string, max = 10): Db {
     async exec(sql) {
       await pool.query(sql);
     },
+    async analyze() {
+      // PostgreSQL's autovacuum keeps statistics current.
+    },
     async close() {
       await pool.end();
     },

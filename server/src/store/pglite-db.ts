@@ -1,6 +1,11 @@
 /**
  * {@link Db} on PGlite (PostgreSQL compiled to WASM) stored in a folder. PGlite has one connection and
  * runs queries on the Node thread; its own mutex serialises transactions against other queries.
+ *
+ * PGlite runs no autovacuum, so planner statistics would never be collected and lookups by key would
+ * degrade into scans as tables grow. This wrapper runs ANALYZE after migrations and then again each time
+ * the number of committed write transactions since the last ANALYZE passes a threshold that grows with
+ * the database (see {@link AnalyzeSchedule}).
  */
 import { PGlite } from '@electric-sql/pglite';
 import type { Db, Tx } from './db.ts';
@@ -9,8 +14,35 @@ function toNumber(v: string): number {
   return Number(v);
 }
 
+/**
+ * When to refresh statistics: after `threshold` committed transactions; each run raises the threshold
+ * by half (up to `max`), so a growing database is analysed about as often as autovacuum would.
+ */
+export class AnalyzeSchedule {
+  private sinceLast = 0;
+  private threshold: number;
+  private readonly max: number;
+
+  constructor(initial = 200, max = 20_000) {
+    this.threshold = initial;
+    this.max = max;
+  }
+
+  /** Records one committed transaction; true when ANALYZE is due now. */
+  noteCommit(): boolean {
+    this.sinceLast += 1;
+    if (this.sinceLast < this.threshold) return false;
+    this.sinceLast = 0;
+    this.threshold = Math.min(this.max, Math.ceil(this.threshold * 1.5));
+    return true;
+  }
+}
+
 // PGlite reports affectedRows = 0 for a SELECT; rowCount must count returned rows there (as pg does), or
 // `migrate` sees no applied migrations when it reopens an existing DATA_DIR and runs them again.
+function rowCountOf(res: { affectedRows?: number; rows: unknown[] }): number {
+  return Math.max(res.affectedRows ?? 0, res.rows.length);
+}
 
 /** Opens (creating if needed) the embedded database in `dataDir`; `undefined` keeps it in memory. */
 export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
@@ -18,28 +50,40 @@ export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
     // Same JS shapes as pg-db.ts: int8 and numeric as numbers.
     parsers: { 20: toNumber, 1700: toNumber },
   });
+  const schedule = new AnalyzeSchedule();
+  let closed = false;
+  const analyzeSoon = (): void => {
+    // Not awaited: it queues behind PGlite's mutex and must not delay the commit that triggered it.
+    if (!closed) lite.exec('ANALYZE').catch(() => undefined);
+  };
   return {
     kind: 'pglite',
     async query(sql, params) {
       const res = await lite.query(sql, params as unknown[] | undefined);
-      return { rows: res.rows as never[], rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
+      return { rows: res.rows as never[], rowCount: rowCountOf(res) };
     },
     async transaction(fn) {
-      return lite.transaction(async (t) => {
+      const result = await lite.transaction(async (t) => {
         const tx: Tx = {
           inTransaction: true,
           async query(sql, params) {
             const res = await t.query(sql, params as unknown[] | undefined);
-            return { rows: res.rows as never[], rowCount: Math.max(res.affectedRows ?? 0, res.rows.length) };
+            return { rows: res.rows as never[], rowCount: rowCountOf(res) };
           },
         };
         return fn(tx);
       });
+      if (schedule.noteCommit()) analyzeSoon();
+      return result;
     },
     async exec(sql) {
       await lite.exec(sql);
     },
+    async analyze() {
+      await lite.exec('ANALYZE');
+    },
     async close() {
+      closed = true;
       await lite.close();
     },
   };
