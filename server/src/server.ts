@@ -13,6 +13,7 @@ import { createApp } from './http/app.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
 import type { Db } from './store/db.ts';
+import { indexedSearchParameters } from './store/indexer.ts';
 import { openDatabase } from './store/open-db.ts';
 import { cursorSecret } from './store/settings.ts';
 
@@ -30,12 +31,12 @@ export function logEvent(event: Record<string, unknown>): void {
   process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
 }
 
-/** Search parameters Haven serves for a type (R4 core + profiles/, minus Medplum-only ones). */
+/** Search parameters Haven serves for a type: what the indexer indexes, plus `_id` and `_lastUpdated`. */
 export function servedSearchParameters(resourceType: string): { name: string; type: string; definition?: string; documentation?: string; target?: string[] }[] {
-  const params = getSearchParameters(resourceType) ?? {};
-  return Object.entries(params)
-    .filter(([code]) => code !== '_project' && code !== '_compartment')
-    .map(([code, sp]) => ({ name: code, type: sp.type as string, definition: sp.url, documentation: sp.description, target: sp.target }))
+  const all = getSearchParameters(resourceType) ?? {};
+  const params = [...['_id', '_lastUpdated'].map((code) => all[code]).filter((sp) => sp !== undefined), ...indexedSearchParameters(resourceType)];
+  return params
+    .map((sp) => ({ name: sp.code as string, type: sp.type as string, definition: sp.url, documentation: sp.description, target: sp.target }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
