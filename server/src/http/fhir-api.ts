@@ -107,7 +107,8 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}", error="invalid_token"`);
         throw new HttpError(401, 'login', 'Authentication required: send an access token as "Authorization: Bearer <token>"');
       }
-      const url = req.originalUrl.slice(req.originalUrl.indexOf('/fhir') + 5).replace(/^\/+/, '');
+      // Relative to the mount point (/fhir or /t/{tenant}/fhir): express strips it from req.url.
+      const url = req.url.replace(/^\/+/, '');
       const firstSegment = url.split(/[/?]/)[0];
       if (firstSegment && !firstSegment.startsWith('$') && !firstSegment.startsWith('_') && !deps.resourceTypes.has(firstSegment)) {
         throw new HttpError(404, 'not-supported', `Unknown resource type "${decodeURIComponent(firstSegment).slice(0, 64)}"`);

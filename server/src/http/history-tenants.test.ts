@@ -80,6 +80,14 @@ describe('tenants', () => {
     expect(tampered.status).toBe(400);
   });
 
+  it('a tenant whose name starts with "fhir" routes like any other', async () => {
+    const created = await t.req('/t/fhirdemo/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Routed' }] } });
+    expect(created.status).toBe(201);
+    expect(created.headers.get('location')).toBe(`${t.server.url}/t/fhirdemo/fhir/Patient/${created.body.id}/_history/1`);
+    expect((await t.req(`/t/fhirdemo/fhir/Patient/${created.body.id}`)).body.name[0].family).toBe('Routed');
+    expect((await t.req('/t/fhir/fhir/Patient?_count=1')).status).toBe(200);
+  });
+
   it('refuses malformed tenant names', async () => {
     expect((await t.req('/t/Bad_Tenant/fhir/Patient')).status).toBe(404);
   });
