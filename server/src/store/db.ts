@@ -21,7 +21,10 @@ export interface Db extends Queryable {
   transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Executes a multi-statement script without parameters (migrations). */
   exec(sql: string): Promise<void>;
-  /** Refreshes planner statistics (embedded storage has no autovacuum); a no-op where the server does it. */
+  /**
+   * Refreshes planner statistics now and keeps them fresh after writes when nothing else does (PGlite has
+   * no autovacuum; PostgreSQL may run with it off). A no-op on a server with autovacuum on.
+   */
   analyze(): Promise<void>;
   close(): Promise<void>;
 }

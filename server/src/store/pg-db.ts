@@ -2,6 +2,7 @@
  * {@link Db} on a PostgreSQL server through `pg`'s connection pool.
  */
 import pg from 'pg';
+import { AnalyzeSchedule } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 
 // int8 (bigserial, count(*)) as JS numbers: Haven's counters stay far below 2^53.
@@ -14,6 +15,8 @@ export function openPgDb(url: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max });
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  // Set by analyze() when the server runs with autovacuum off: Haven then refreshes statistics itself.
+  let schedule: AnalyzeSchedule | undefined;
   return {
     kind: 'pg',
     async query(sql, params) {
@@ -33,6 +36,7 @@ export function openPgDb(url: string, max = 10): Db {
         };
         const result = await fn(tx);
         await client.query('COMMIT');
+        if (schedule?.noteCommit()) pool.query('ANALYZE').catch(() => undefined);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -45,7 +49,12 @@ export function openPgDb(url: string, max = 10): Db {
       await pool.query(sql);
     },
     async analyze() {
-      // PostgreSQL's autovacuum keeps statistics current.
+      // With autovacuum on, PostgreSQL keeps statistics current. With it off, stale statistics turn key
+      // lookups into scans as tables grow, so analyse now and on the same schedule as embedded storage.
+      const { rows } = await pool.query<{ autovacuum: string }>('SHOW autovacuum');
+      if (rows[0]?.autovacuum === 'on') return;
+      schedule ??= new AnalyzeSchedule();
+      await pool.query('ANALYZE');
     },
     async close() {
       await pool.end();

@@ -5,37 +5,14 @@
  * PGlite runs no autovacuum, so planner statistics would never be collected and lookups by key would
  * degrade into scans as tables grow. This wrapper runs ANALYZE after migrations and then again each time
  * the number of committed write transactions since the last ANALYZE passes a threshold that grows with
- * the database (see {@link AnalyzeSchedule}).
+ * the database (see ./analyze-schedule.ts).
  */
 import { PGlite } from '@electric-sql/pglite';
+import { AnalyzeSchedule } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 
 function toNumber(v: string): number {
   return Number(v);
-}
-
-/**
- * When to refresh statistics: after `threshold` committed transactions; each run raises the threshold
- * by half (up to `max`), so a growing database is analysed about as often as autovacuum would.
- */
-export class AnalyzeSchedule {
-  private sinceLast = 0;
-  private threshold: number;
-  private readonly max: number;
-
-  constructor(initial = 200, max = 20_000) {
-    this.threshold = initial;
-    this.max = max;
-  }
-
-  /** Records one committed transaction; true when ANALYZE is due now. */
-  noteCommit(): boolean {
-    this.sinceLast += 1;
-    if (this.sinceLast < this.threshold) return false;
-    this.sinceLast = 0;
-    this.threshold = Math.min(this.max, Math.ceil(this.threshold * 1.5));
-    return true;
-  }
 }
 
 // PGlite reports affectedRows = 0 for a SELECT; rowCount must count returned rows there (as pg does), or

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule } from './pglite-db.ts';
+import { AnalyzeSchedule } from './analyze-schedule.ts';
 
 describe('AnalyzeSchedule', () => {
   it('is due after the initial threshold, then after thresholds growing by half, up to the cap', () => {
