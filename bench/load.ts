@@ -45,6 +45,8 @@ export interface ProbeResult {
   readonly ms: number;
   readonly status: number | undefined;
   readonly timedOut: boolean;
+  /** A network failure other than the timeout (connection refused, reset). */
+  readonly error?: string;
   readonly diagnostics?: string;
 }
 
@@ -62,8 +64,10 @@ export async function probe(serverUrl: string, scenario: Scenario, timeoutMs: nu
     const text = await res.text();
     const ok = res.status >= 200 && res.status < 300;
     return { ms: performance.now() - t0, status: res.status, timedOut: false, ...(ok ? {} : { diagnostics: diagnostics(res.status, text) }) };
-  } catch {
-    return { ms: performance.now() - t0, status: undefined, timedOut: true };
+  } catch (err) {
+    const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
+    if (e.name === 'TimeoutError') return { ms: performance.now() - t0, status: undefined, timedOut: true };
+    return { ms: performance.now() - t0, status: undefined, timedOut: false, error: e.cause?.code ?? e.cause?.message ?? e.message ?? String(err) };
   }
 }
 

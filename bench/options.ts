@@ -20,8 +20,11 @@ export interface BenchOptions {
   readonly pgAdminUrl: string;
   /** Load phases to run after ingest. */
   readonly phases: readonly ('crud' | 'search')[];
-  /** postgres: ANALYZE after ingest, as autovacuum eventually would (see README "Planner statistics"). */
-  readonly analyze: boolean;
+  /**
+   * postgres: ANALYZE after ingest, as autovacuum would. `auto`: only when the server runs with
+   * autovacuum off (see README "Planner statistics").
+   */
+  readonly analyze: 'auto' | 'on' | 'off';
   /** Run the server with --cpu-prof and summarise where its time went. */
   readonly cpuProf: boolean;
   readonly help: boolean;
@@ -45,8 +48,9 @@ export const USAGE = `npm run bench -- [options]      (or: node bench/run.ts [op
                       random name is created there and dropped at the end                        (or DATABASE_URL)
                       (default ${DEFAULT_PG_ADMIN_URL})
   --phases LIST       load phases after ingest: crud,search (default both; "none" = ingest only)  BENCH_PHASES
-  --analyze           postgres: run ANALYZE after ingest (steady state; autovacuum may not have   BENCH_ANALYZE=1
-                      run yet). Embedded cannot be analyzed from outside the server
+  --analyze[=auto|on|off]  postgres: ANALYZE the scratch database after ingest, as autovacuum  BENCH_ANALYZE
+                      would. auto (default): only when the server has autovacuum=off; --analyze = on;
+                      --no-analyze = off (measure a never-analyzed database)
   --cpu-prof          profile the server (node --cpu-prof) and print its hottest functions        BENCH_CPU_PROF=1
   --help`;
 
@@ -68,11 +72,18 @@ function truthy(raw: string | undefined): boolean {
   return raw !== undefined && /^(1|true|yes|on)$/i.test(raw);
 }
 
+function analyzeMode(raw: string | undefined): BenchOptions['analyze'] {
+  if (raw === undefined || raw === '' || raw === 'auto') return 'auto';
+  if (truthy(raw) || raw === 'on') return 'on';
+  if (/^(0|false|no|off)$/i.test(raw)) return 'off';
+  throw new Error(`--analyze takes auto, on or off, got "${raw}"`);
+}
+
 /** Parses argv (after the script name) and the environment; throws a readable message on bad input. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const flags = new Map<string, string>();
   const VALUE_FLAGS = new Set(['patients', 'duration', 'warmup', 'storage', 'resources', 'concurrency', 'connections', 'seed', 'pg-url', 'phases']);
-  const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'analyze', 'help']);
+  const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'analyze', 'no-analyze', 'help']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
@@ -108,7 +119,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     seed: get('seed', 'BENCH_SEED') || 'haven-bench',
     pgAdminUrl: get('pg-url', 'BENCH_PG_URL') || env.DATABASE_URL || DEFAULT_PG_ADMIN_URL,
     cpuProf: truthy(get('cpu-prof', 'BENCH_CPU_PROF')),
-    analyze: truthy(get('analyze', 'BENCH_ANALYZE')),
+    analyze: analyzeMode(flags.has('no-analyze') ? 'off' : get('analyze', 'BENCH_ANALYZE')),
     help: truthy(flags.get('help')),
   };
 }

@@ -13,7 +13,7 @@ export interface PhaseCpu {
   readonly serverPct: number;
   /** This process: data generation and the load generator. */
   readonly benchPct: number;
-  /** All `postgres` processes on the machine (postgres storage only). */
+  /** PostgreSQL processes serving the scratch database, plus its shared background processes (postgres only). */
   readonly postgresPct: number | undefined;
   /** Whole machine, as a share of all cores (100 = every core busy). */
   readonly machineBusyPct: number;

@@ -62,6 +62,17 @@ async function main(opts: BenchOptions): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // A reader that goes away (`npm run bench | head`) must not kill the run before it drops its database.
+  process.stdout.on('error', () => undefined);
+  const onCrash = (err: unknown): void => {
+    process.stderr.write(`bench crashed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    void Promise.allSettled([...cleanups].map((fn) => fn())).then(() => {
+      rmSync(tmpRoot, { recursive: true, force: true });
+      process.exit(1);
+    });
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
 
   const results: StorageResult[] = [];
   try {
@@ -72,8 +83,10 @@ async function main(opts: BenchOptions): Promise<void> {
       }));
     }
   } finally {
-    rmSync(tmpRoot, { recursive: true, force: true });
+    if (!interrupted) rmSync(tmpRoot, { recursive: true, force: true });
   }
+  // The signal handler drops the storage and exits (130); no partial results file.
+  if (interrupted) await new Promise<never>(() => undefined);
 
   for (const r of results) for (const line of storageTable(r)) log(line);
   for (const line of comparisonTable(results)) log(line);

@@ -32,6 +32,11 @@ export interface BenchStorage {
   analyze(): Promise<boolean>;
   /** Statements running in the scratch database (postgres), undefined where unknown (embedded). */
   activeQueries(): Promise<number | undefined>;
+  /**
+   * PostgreSQL processes working for the scratch database: its backends plus the shared background
+   * processes (WAL writer, checkpointer…), not other databases' backends. Undefined for embedded.
+   */
+  postgresPids(): Promise<Set<number> | undefined>;
   /** Cancels the statements running in the scratch database (postgres); returns how many. */
   cancelActive(): Promise<number>;
   drop(): Promise<void>;
@@ -71,6 +76,7 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
       async analyze() { return false; },
       async activeQueries() { return undefined; },
       async cancelActive() { return 0; },
+      async postgresPids() { return undefined; },
       async drop() { rmSync(dir, { recursive: true, force: true }); },
     };
   }
@@ -88,7 +94,7 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
       return withClient(adminUrl, async (c) => {
         const out: Record<string, string> = { engine: 'PostgreSQL (local server)' };
         out.version = String((await c.query('SHOW server_version')).rows[0].server_version);
-        for (const s of ['shared_buffers', 'synchronous_commit', 'fsync', 'max_connections']) {
+        for (const s of ['shared_buffers', 'synchronous_commit', 'fsync', 'max_connections', 'autovacuum']) {
           out[s] = String((await c.query(`SHOW ${s}`)).rows[0][s]);
         }
         return out;
@@ -110,6 +116,10 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
     async activeQueries() {
       return withClient(adminUrl, async (c) => Number((await c.query(
         `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [name])).rows[0].n));
+    },
+    async postgresPids() {
+      return withClient(adminUrl, async (c) => new Set((await c.query<{ pid: number }>(
+        `SELECT pid FROM pg_stat_activity WHERE (datname = $1 OR datname IS NULL) AND pid <> pg_backend_pid()`, [name])).rows.map((r) => r.pid)));
     },
     async cancelActive() {
       return withClient(adminUrl, async (c) => (await c.query(
@@ -165,18 +175,14 @@ export function processMemory(pid: number): { rss: number; peak: number } {
   }
 }
 
-/** CPU seconds of every process named `postgres` (the server's backends, checkpointer, WAL writer…). */
-export function postgresCpuSeconds(): number {
-  let total = 0;
-  try {
-    for (const entry of readdirSync('/proc')) {
-      if (!/^\d+$/.test(entry)) continue;
-      try {
-        if (readFileSync(`/proc/${entry}/comm`, 'utf8').trim() === 'postgres') total += processCpuSeconds(Number(entry));
-      } catch { /* process ended */ }
-    }
-  } catch { /* no /proc */ }
-  return total;
+/** CPU seconds per pid of the given PostgreSQL processes (those still alive). */
+export function postgresCpuByPid(pids: Iterable<number>): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const pid of pids) {
+    const cpu = processCpuSeconds(pid);
+    if (cpu > 0) out.set(pid, cpu);
+  }
+  return out;
 }
 
 /** Machine-wide busy and total CPU seconds (all cores) from /proc/stat. */
@@ -203,7 +209,10 @@ export interface ServerProcess {
   readonly spawnedAt: number;
   /** Non-null once the child has exited. */
   exitCode(): number | null;
+  /** SIGTERM (graceful: the server closes its database), SIGKILL after 60 s. */
   stop(): Promise<void>;
+  /** SIGKILL at once (Ctrl-C of the bench: the data is scratch anyway). */
+  kill(): Promise<void>;
 }
 
 function tail(file: string, lines: number): string {
@@ -255,6 +264,11 @@ export async function startServerProcess(opts: {
       const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
       await exited;
       clearTimeout(timer);
+    },
+    async kill() {
+      if (code !== null) return;
+      child.kill('SIGKILL');
+      await exited;
     },
   };
   const deadline = Date.now() + (opts.startTimeoutMs ?? 180_000);

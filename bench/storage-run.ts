@@ -13,7 +13,7 @@ import { fmt, fmtDuration, ingestLine, loadLine } from './report.ts';
 import type { MeasuredLoad, PhaseCpu, StorageResult } from './results-model.ts';
 import { crudScenarios, searchScenarios } from './scenarios.ts';
 import {
-  createStorage, machineCpuSeconds, postgresCpuSeconds, processCpuSeconds, processMemory, startServerProcess,
+  createStorage, machineCpuSeconds, postgresCpuByPid, processCpuSeconds, processMemory, startServerProcess,
   type BenchStorage, type ServerProcess, type StorageKind,
 } from './server-process.ts';
 
@@ -24,32 +24,46 @@ interface CpuSnapshot {
   wall: number;
   server: number;
   bench: number;
-  postgres: number | undefined;
+  /** CPU seconds per PostgreSQL pid working for the scratch database (postgres storage only). */
+  postgres: Map<number, number> | undefined;
   machine: { busy: number; total: number };
 }
 
-function snapshot(pid: number, kind: StorageKind): CpuSnapshot {
+async function snapshot(pid: number, storage: BenchStorage): Promise<CpuSnapshot> {
+  const pids = await storage.postgresPids().catch(() => undefined);
   const u = process.cpuUsage();
   return {
     wall: performance.now(),
     server: processCpuSeconds(pid),
     bench: (u.user + u.system) / 1e6,
-    postgres: kind === 'postgres' ? postgresCpuSeconds() : undefined,
+    postgres: pids ? postgresCpuByPid(pids) : undefined,
     machine: machineCpuSeconds(),
   };
+}
+
+/**
+ * PostgreSQL CPU between two snapshots, per process: a process that started in between counts from zero,
+ * one that ended is lost (pool connections idle out and reconnect), so the sum can undercount, never go
+ * negative.
+ */
+function postgresDelta(a: Map<number, number>, b: Map<number, number>): number {
+  let total = 0;
+  for (const [pid, cpu] of b) total += Math.max(0, cpu - (a.get(pid) ?? 0));
+  return total;
 }
 
 function cpuSince(a: CpuSnapshot, b: CpuSnapshot): PhaseCpu {
   const seconds = (b.wall - a.wall) / 1000;
   const pct = (x: number): number => Math.round((1000 * x) / Math.max(seconds, 1e-9)) / 10;
   const machineTotal = b.machine.total - a.machine.total;
+  const pg = a.postgres && b.postgres ? postgresDelta(a.postgres, b.postgres) : undefined;
   return {
     seconds: Math.round(seconds * 100) / 100,
     serverPct: pct(b.server - a.server),
     benchPct: pct(b.bench - a.bench),
-    postgresPct: a.postgres === undefined || b.postgres === undefined ? undefined : pct(b.postgres - a.postgres),
+    postgresPct: pg === undefined ? undefined : pct(pg),
     machineBusyPct: machineTotal > 0 ? Math.round((1000 * (b.machine.busy - a.machine.busy)) / machineTotal) / 10 : 0,
-    otherPct: Math.max(0, pct((b.machine.busy - a.machine.busy) - (b.server - a.server) - (b.bench - a.bench) - ((b.postgres ?? 0) - (a.postgres ?? 0)))),
+    otherPct: Math.max(0, pct((b.machine.busy - a.machine.busy) - (b.server - a.server) - (b.bench - a.bench) - (pg ?? 0))),
   };
 }
 
@@ -124,12 +138,14 @@ async function drain(server: ServerProcess, storage: BenchStorage, log: (s: stri
 }
 
 async function measured(server: ServerProcess, storage: BenchStorage, scenario: Scenario, opts: BenchOptions, log: (s: string) => void): Promise<MeasuredLoad> {
-  const before = snapshot(server.pid, storage.kind);
+  if (server.exitCode() !== null) throw new Error(`server exited (code ${server.exitCode()}); see its log`);
+  const before = await snapshot(server.pid, storage);
   const p = await probe(server.url, scenario, PROBE_LIMIT_MS * 10);
+  if (p.error) throw new Error(`${scenario.name}: request failed (${p.error}); is the server still running?`);
   if (p.timedOut || p.ms > PROBE_LIMIT_MS) {
     const reason = `one request alone took ${p.timedOut ? `more than ${fmt(p.ms / 1000)} s (timed out)` : `${fmt(p.ms / 1000)} s`}; not load-tested`;
     await drain(server, storage, log);
-    const cpu = cpuSince(before, snapshot(server.pid, storage.kind));
+    const cpu = cpuSince(before, await snapshot(server.pid, storage));
     const result = skippedResult(scenario, p, reason, opts.connections);
     for (const line of loadLine(result, cpu)) log(line);
     return { ...result, cpu };
@@ -138,9 +154,9 @@ async function measured(server: ServerProcess, storage: BenchStorage, scenario: 
     await runLoad(server.url, scenario, { connections: opts.connections, seconds: opts.warmup });
     await drain(server, storage, log);
   }
-  const start = snapshot(server.pid, storage.kind);
+  const start = await snapshot(server.pid, storage);
   const result = await runLoad(server.url, scenario, { connections: opts.connections, seconds: opts.duration });
-  const cpu = cpuSince(start, snapshot(server.pid, storage.kind));
+  const cpu = cpuSince(start, await snapshot(server.pid, storage));
   for (const line of loadLine(result, cpu)) log(line);
   await drain(server, storage, log);
   return { ...result, cpu };
@@ -160,11 +176,11 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
   const result: StorageResult = { kind, info: {}, crud: [], search: [], storedResources: 0 };
   let storage: BenchStorage | undefined;
   let server: ServerProcess | undefined;
-  const cleanup = async (): Promise<void> => {
-    await server?.stop().catch(() => undefined);
+  const cleanup = async (force = false): Promise<void> => {
+    await (force ? server?.kill() : server?.stop())?.catch(() => undefined);
     await storage?.drop().catch((err: unknown) => log(`  could not drop scratch storage: ${String(err)}`));
   };
-  const unregister = ctx.onInterrupt(cleanup);
+  const unregister = ctx.onInterrupt(() => cleanup(true));
   const profDir = opts.cpuProf ? join(ctx.resultsDir, `${ctx.stamp}-${kind}-profile`) : undefined;
   const windows: PhaseWindow[] = [];
   const phase = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -195,37 +211,36 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
     const expected = target ?? Math.round(opts.patients * RESOURCES_PER_PATIENT);
     log(`  ingest: ${target ? `until ${fmt(target)} resources are stored` : `${opts.patients} patients (~${fmt(expected)} resources)`}, ` +
       `transaction bundles at concurrency ${opts.ingestConcurrency}`);
-    const before = snapshot(server.pid, kind);
+    const before = await snapshot(running.pid, storage);
     const ing = await phase('ingest', () => ingest({
       fhirBase: running.fhirBase, seed: opts.seed, first: 0, count: patients, targetResources: target,
       concurrency: opts.ingestConcurrency, population,
       onProgress: progressPrinter(expected, 'ingest'), progressEveryMs: target ? 2_000 : 5_000,
     }));
     if (process.stderr.isTTY) process.stderr.write('\n');
-    const cpu = cpuSince(before, snapshot(server.pid, kind));
+    const cpu = cpuSince(before, await snapshot(running.pid, storage));
     result.ingest = { ...ing, cpu };
     result.storedResources = population.storedResources;
     for (const line of ingestLine(ing, cpu)) log(line);
     if (population.patients.size === 0) throw new Error('ingest stored no patients; CRUD and search phases skipped');
     const store = storage;
-    if (opts.analyze) {
+    const analyze = kind === 'postgres' && (opts.analyze === 'on' || (opts.analyze === 'auto' && result.info.autovacuum === 'off'));
+    if (analyze) {
       const stats = await storage.statistics().catch(() => undefined);
       if (stats) {
         result.info.statisticsAfterIngest = stats;
-        log(`  planner statistics after ingest (autovacuum): ${stats}`);
+        log(`  planner statistics after ingest: ${stats}`);
       }
       const t = performance.now();
-      if (await storage.analyze()) log(`  ANALYZE (--analyze) took ${fmt((performance.now() - t) / 1000)} s`);
-      else log('  --analyze: not possible on embedded storage (PGlite belongs to the server process); skipped');
-      result.info.analyzedAfterIngest = String(kind === 'postgres');
+      await storage.analyze();
+      log(`  ANALYZE after ingest took ${fmt((performance.now() - t) / 1000)} s (` +
+        `${opts.analyze === 'on' ? '--analyze' : 'the server runs with autovacuum=off, so the bench stands in for it; --no-analyze to skip'})`);
     }
+    result.info.analyzedAfterIngest = String(analyze);
 
     // --- CRUD, then search, each scenario its own autocannon run
     const runAll = async (scenarios: Scenario[], into: MeasuredLoad[]): Promise<void> => {
-      for (const s of scenarios) {
-        if (running.exitCode() !== null) throw new Error(`server exited (code ${running.exitCode()})`);
-        into.push(await measured(running, store, s, opts, log));
-      }
+      for (const s of scenarios) into.push(await measured(running, store, s, opts, log));
     };
     if (opts.phases.includes('crud')) {
       log(`  CRUD: ${opts.connections} connections, ${opts.duration} s per kind (after ${opts.warmup} s warm-up)`);
@@ -236,7 +251,7 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
       if (stats) {
         result.info.statisticsBeforeSearch = stats;
         log(`  planner statistics before search: ${stats}`);
-        if (stats.startsWith('0/')) log('    (autovacuum has not analyzed the new tables yet: plans use default estimates; --analyze shows the steady state)');
+        if (stats.startsWith('0/')) log('    (no statistics yet: plans use default estimates; --analyze shows the steady state)');
       }
       log(`  search: ${opts.connections} connections, ${opts.duration} s per query (after ${opts.warmup} s warm-up)`);
       await phase('search', () => runAll(searchScenarios(population, opts.seed), result.search));
