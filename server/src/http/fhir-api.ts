@@ -2,10 +2,12 @@
  * The FHIR REST API of one tenant base (`/fhir` or `/t/{tenant}/fhir`): content negotiation, the
  * authentication hook, `metadata`, then dispatch into the FHIR router with a tenant-bound repository.
  */
+import { getStatus } from '@medplum/core';
 import type { FhirRequest, FhirRouter } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { HavenConfig } from '../config.ts';
+import { compilePolicy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository } from '../store/repository.ts';
 import { HttpError, errorOutcome, toHttpError } from './outcome.ts';
@@ -114,11 +116,18 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         throw new HttpError(404, 'not-supported', `Unknown resource type "${decodeURIComponent(firstSegment).slice(0, 64)}"`);
       }
       const baseUrl = fhirBase(deps.config, tenant);
+      if (principal.tenant !== tenant) {
+        // A token is issued for one FHIR base (its `aud`); it never opens another tenant (RFC 6750 §3.1).
+        res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}", error="invalid_token"`);
+        throw new HttpError(401, 'login', 'This access token was not issued for this FHIR base');
+      }
       const repo = new HavenRepository({
         db: deps.db, tenant, baseUrl,
         maxCount: deps.config.maxCount, defaultCount: deps.config.defaultCount,
         lenient: /handling=lenient/.test(req.get('prefer') ?? ''),
         cursorSecret: deps.cursorSecret,
+        // The caller's SMART grants, enforced on every path below (../policy).
+        access: compilePolicy(principal),
       });
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {
@@ -137,6 +146,10 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
       };
       const summary = summaryOptions(req.query as Record<string, unknown>);
       const result = await deps.router.handleRequest(fhirReq, repo);
+      if (getStatus(result[0]) === 403) {
+        // RFC 6750 §3.1: a valid token without the scope the request needs.
+        res.setHeader('WWW-Authenticate', `Bearer realm="${baseUrl}", error="insufficient_scope"`);
+      }
       const isRead = req.method === 'GET' && /^[A-Za-z]+\/[^/?]+(\/_history\/[^/?]+)?(\?|$)/.test(url) && !/\/_history(\?|$)/.test(url);
       sendFhirResponse(req, res, result, baseUrl, isRead, summary);
     } catch (err) {

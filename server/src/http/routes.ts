@@ -1,12 +1,15 @@
 /**
  * Haven's FHIR interaction table: @medplum/fhir-router's routes (CRUD, search, batch/transaction, patch,
  * conditional operations) plus what Haven adds: type/system history, instance history with _since/_at,
- * Patient/$everything and $validate.
+ * Patient/$everything and $validate. Access policy is enforced below the handlers, in the repository,
+ * history, $everything and search (../policy); $validate reads no data but still needs some grant on the type.
  */
 import { OperationOutcomeError, allOk, badRequest, conflict, created, isOk } from '@medplum/core';
 import { FhirRouter, type FhirRequest, type FhirResponse, type FhirRouteHandler } from '@medplum/fhir-router';
 import type { Bundle, Parameters, Resource } from '@medplum/fhirtypes';
 import { validateFhirResource } from '../fhir/validate.ts';
+import { grantsAny } from '../policy/access.ts';
+import { forbidden, isRestricted } from '../policy/guard.ts';
 import { readEverythingPage } from '../store/everything.ts';
 import { parseHistoryInstant, readHistoryPage } from '../store/history.ts';
 import { pageLinks, requestedCount, requestedOffset, type PageRequest } from '../store/paging.ts';
@@ -91,8 +94,16 @@ const everything: FhirRouteHandler = async (req, fhirRepo) => {
   return [allOk, bundle];
 };
 
-/** $validate on a type (R4 resource-operation-validate): the resource in the body or in Parameters.resource. */
-const validate: FhirRouteHandler = async (req) => {
+/**
+ * $validate on a type (R4 resource-operation-validate): the resource in the body or in Parameters.resource.
+ * It touches no stored data, so any grant on the type (c, r, u, d or s) is enough.
+ */
+const validate: FhirRouteHandler = async (req, fhirRepo) => {
+  const access = (fhirRepo as HavenRepository).ctx.access;
+  const type = req.params.resourceType;
+  if (isRestricted(access) && !grantsAny(access, type)) {
+    throw forbidden(`Insufficient scope: $validate on ${type} needs some scope on ${type} (e.g. patient/${type}.c or user/${type}.r)`);
+  }
   let resource = req.body as Resource | Parameters | undefined;
   if (resource?.resourceType === 'Parameters') {
     resource = (resource as Parameters).parameter?.find((p) => p.name === 'resource')?.resource;

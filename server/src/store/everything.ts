@@ -2,12 +2,20 @@
  * Patient/$everything (FHIR R4 patient-operation-everything): the patient, every resource in its
  * compartment (per the R4 Patient CompartmentDefinition) and the non-patient resources those refer to,
  * optionally limited by `_since` and `_type`, paged.
+ *
+ * Access policy: the patient itself must be readable by the caller (403 without a Patient read grant, 404
+ * when that patient is outside the grants), and every returned row must be visible to the caller (a read
+ * or search grant reaching it, ../policy/sql.ts `multiTypeSql`), in the count as in the page.
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { OperationOutcomeError, notFound } from '@medplum/core';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { VISIBLE } from '../policy/access.ts';
+import { isRestricted } from '../policy/guard.ts';
+import { multiTypeSql } from '../policy/sql.ts';
 import type { HavenRepository } from './repository.ts';
+import { allResourceTypes } from './search/params.ts';
 import { SqlParams } from './sql.ts';
 import { fromStored } from './stored.ts';
 
@@ -39,6 +47,10 @@ export async function readEverythingPage(repo: HavenRepository, q: EverythingQue
   const filters: string[] = [];
   if (q.since) filters.push(`e.last_updated >= ${p.add(q.since)}`);
   if (q.types?.length) filters.push(`e.resource_type = ANY(${p.add(q.types)})`);
+  if (isRestricted(repo.ctx.access)) {
+    const visible = multiTypeSql(repo.ctx.access, VISIBLE, 'e', q.types?.length ? q.types : allResourceTypes(), p, repo.ctx.tenant);
+    if (visible) filters.push(visible);
+  }
   const extra = filters.length ? ` AND ${filters.join(' AND ')}` : '';
   // The compartment, then what its members refer to (practitioners, organizations, medications...).
   // Other patients are never pulled in through references: $everything is one patient's record.

@@ -1,11 +1,21 @@
 /**
  * History at type and system level, and instance history with `_since`/`_at` (FHIR R4 §3.1.0.4 history).
  * Newest first; deletes appear as entries without a resource.
+ *
+ * Restricted callers (SMART grants that filter rows, ../policy) see a version only when the resource as
+ * it is now is live and within their grants (SQL, on the current row's index) and the version's own
+ * content is within them too (in memory, ../policy/sql.ts `resourceAllowed`); types they hold no grant for
+ * are left out. Totals and paging count only what they see. See ../policy/README.md.
  */
 import { OperationOutcomeError, badRequest, notFound } from '@medplum/core';
-import type { Bundle } from '@medplum/fhirtypes';
+import type { Bundle, Resource } from '@medplum/fhirtypes';
+import { rowRule, type Policy, type RowRule } from '../policy/access.ts';
+import { forbidden, isRestricted, requireGrant } from '../policy/guard.ts';
+import { multiTypeSql, resourceAllowed } from '../policy/sql.ts';
 import type { HavenRepository } from './repository.ts';
+import { allResourceTypes } from './search/params.ts';
 import { SqlParams } from './sql.ts';
+import { fromStored } from './stored.ts';
 
 /** Parsed history parameters. */
 export interface HistoryQuery {
@@ -19,6 +29,12 @@ export interface HistoryQuery {
   offset: number;
 }
 
+/**
+ * Most versions a restricted history reads before filtering by content: past it the request is refused
+ * (narrow it with `_since`, `_at` or a type) rather than answered with a total that is not exact.
+ */
+export const RESTRICTED_HISTORY_SCAN = 10_000;
+
 /** Parses a FHIR instant/dateTime parameter value; 400 when it is not one. */
 export function parseHistoryInstant(name: string, value: string): string {
   const ok = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/.test(value);
@@ -29,6 +45,36 @@ export function parseHistoryInstant(name: string, value: string): string {
   return date.toISOString();
 }
 
+interface HistoryRow { resource_type: string; id: string; version_id: number; last_updated: string; deleted: boolean; method: string; content: Resource | null }
+
+/**
+ * The policy's part of the WHERE clause: fully granted types as they are, restricted types only while
+ * their current row is live and within the grants, the rest left out. Returns the rules of the restricted
+ * types (their versions are then checked one by one), or undefined when nothing is restricted.
+ */
+function policyWhere(policy: Policy, q: HistoryQuery, p: SqlParams, tenant: string, where: string[]): Map<string, RowRule> | undefined {
+  const need = q.id ? 'r' : 's';
+  if (q.resourceType) requireGrant(policy, need, q.resourceType, q.id ? 'history' : 'type history');
+  const types = q.resourceType ? [q.resourceType] : allResourceTypes();
+  const free: string[] = [];
+  const restricted = new Map<string, RowRule>();
+  for (const type of types) {
+    const rule = rowRule(policy, need, type);
+    if (rule.kind === 'all') free.push(type);
+    else if (rule.kind === 'some') restricted.set(type, rule);
+  }
+  if (free.length === types.length) return undefined;
+  if (free.length === 0 && restricted.size === 0) throw forbidden('Insufficient scope: system history needs a search grant (e.g. system/*.s or patient/*.s)');
+  const parts: string[] = [];
+  if (free.length > 0) parts.push(`h.resource_type = ANY(${p.add(free)}::text[])`);
+  if (restricted.size > 0) {
+    const live = multiTypeSql(policy, need, 'cr', [...restricted.keys()], p, tenant) ?? 'true';
+    parts.push(`EXISTS (SELECT 1 FROM resources cr WHERE cr.tenant = h.tenant AND cr.resource_type = h.resource_type AND cr.id = h.id AND NOT cr.deleted AND ${live})`);
+  }
+  where.push(`(${parts.join(' OR ')})`);
+  return restricted.size > 0 ? restricted : undefined;
+}
+
 /** Reads one page of history. */
 export async function readHistoryPage(repo: HavenRepository, q: HistoryQuery): Promise<Bundle> {
   const p = new SqlParams();
@@ -36,26 +82,44 @@ export async function readHistoryPage(repo: HavenRepository, q: HistoryQuery): P
   if (q.resourceType) where.push(`h.resource_type = ${p.add(q.resourceType)}`);
   if (q.id) where.push(`h.id = ${p.add(q.id)}`);
   if (q.since) where.push(`h.last_updated >= ${p.add(q.since)}`);
-  let from = 'resource_history h';
   if (q.at) {
     // Per resource, the version current at `at`: the newest one written at or before it.
     const at = p.add(q.at);
     where.push(`h.last_updated <= ${at}`);
     where.push(`NOT EXISTS (SELECT 1 FROM resource_history n WHERE n.tenant = h.tenant AND n.resource_type = h.resource_type
       AND n.id = h.id AND n.version_id > h.version_id AND n.last_updated <= ${at})`);
-    from = 'resource_history h';
   }
+  const access = repo.ctx.access;
+  const perVersion = isRestricted(access) ? policyWhere(access, q, p, repo.ctx.tenant, where) : undefined;
   const whereSql = where.join(' AND ');
-  const { rows: countRows } = await repo.q.query<{ n: number }>(`SELECT count(*) AS n FROM ${from} WHERE ${whereSql}`, p.values);
-  const total = Number(countRows[0]?.n ?? 0);
+  const columns = 'h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content';
+  const order = 'ORDER BY h.last_updated DESC, h.seq DESC';
+
+  let total: number;
+  let rows: HistoryRow[];
+  if (perVersion) {
+    // Content checks happen in memory, so count and page after them (bounded by RESTRICTED_HISTORY_SCAN).
+    const { rows: all } = await repo.q.query<HistoryRow>(
+      `SELECT ${columns} FROM resource_history h WHERE ${whereSql} ${order} LIMIT ${p.add(RESTRICTED_HISTORY_SCAN + 1)}`,
+      p.values,
+    );
+    if (all.length > RESTRICTED_HISTORY_SCAN) {
+      throw new OperationOutcomeError(badRequest(`History too large to filter for this token (over ${RESTRICTED_HISTORY_SCAN} versions): narrow it with _since, _at or a resource type`));
+    }
+    const seen = all.filter((r) => {
+      const rule = perVersion.get(r.resource_type);
+      return !rule || !r.content || resourceAllowed(rule, fromStored<Resource>(r.content));
+    });
+    total = seen.length;
+    rows = seen.slice(q.offset, q.offset + q.count);
+  } else {
+    const { rows: countRows } = await repo.q.query<{ n: number }>(`SELECT count(*) AS n FROM resource_history h WHERE ${whereSql}`, p.values);
+    total = Number(countRows[0]?.n ?? 0);
+    const limit = p.add(q.count);
+    const offset = p.add(q.offset);
+    rows = (await repo.q.query<HistoryRow>(`SELECT ${columns} FROM resource_history h WHERE ${whereSql} ${order} LIMIT ${limit} OFFSET ${offset}`, p.values)).rows;
+  }
   if (q.id && total === 0 && !q.since && !q.at) throw new OperationOutcomeError(notFound);
-  const limit = p.add(q.count);
-  const offset = p.add(q.offset);
-  const { rows } = await repo.q.query(
-    `SELECT h.resource_type, h.id, h.version_id, h.last_updated, h.deleted, h.method, h.content FROM ${from}
-     WHERE ${whereSql} ORDER BY h.last_updated DESC, h.seq DESC LIMIT ${limit} OFFSET ${offset}`,
-    p.values,
-  );
   return {
     resourceType: 'Bundle',
     type: 'history',

@@ -3,6 +3,10 @@
  * Every version is kept (resource_history); deletes are soft (read → 410); writes use optimistic locking
  * (If-Match) and a row lock, and each write is one statement inside a transaction. Every query carries
  * the tenant. Search lives in ./search-exec.ts; this class wires it in.
+ *
+ * Access policy (../policy): every method checks the caller's SMART grants before touching a row (403 when
+ * the interaction is not granted on the type, 404 when the row is outside the grants), and every write
+ * re-checks the written row inside its transaction (403 and rollback when the result leaves the grants).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -15,8 +19,12 @@ import {
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import { assertValidResource } from '../fhir/validate.ts';
+import { rowRule, type Policy } from '../policy/access.ts';
+import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
+import { resourceAllowed } from '../policy/sql.ts';
 import type { Db, Queryable } from './db.ts';
 import { extractIndexRows } from './indexer.ts';
+import { readHistoryPage } from './history.ts';
 import { executeSearch } from './search-exec.ts';
 import { fromStored } from './stored.ts';
 import { buildVersionWrite } from './write-version.ts';
@@ -34,6 +42,11 @@ export interface RepositoryContext {
   readonly lenient: boolean;
   /** Secret that signs paging cursors. */
   readonly cursorSecret: string;
+  /**
+   * The caller's compiled SMART grants (../policy/access.ts). The FHIR API always sets it; only trusted
+   * internal callers (import, the local admin channel) leave it undefined, which means full access.
+   */
+  readonly access?: Policy;
 }
 
 /** A row of `resources` or `resource_history`. */
@@ -90,19 +103,36 @@ export class HavenRepository extends FhirRepository {
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
     assertValidResource(resource);
+    requireGrant(this.ctx.access, 'c', resource.resourceType);
     if (options?.assignedId && resource.id) {
-      return this.writeWithLock(resource, resource.id, 'PUT', undefined);
+      return this.writeWithLock(resource, resource.id, 'PUT', undefined, 'c');
     }
     const id = this.generateId();
     const lastUpdated = new Date().toISOString();
     const stored = withMeta(resource, id, 1, lastUpdated);
-    await this.write(stored, 'POST', false);
-    return stored;
+    if (!isRestricted(this.ctx.access)) {
+      await this.write(stored, 'POST', false);
+      return stored;
+    }
+    // Restricted callers: write, then check the written row's index rows against the create grants.
+    return this.withTransaction(async (repo) => {
+      await repo.write(stored, 'POST', false);
+      await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, 'c', stored.resourceType, id);
+      return stored;
+    });
   }
 
   async readResource<T extends Resource>(resourceType: string, id: string): Promise<WithId<T>> {
-    const row = await this.currentRow(resourceType, id, false);
+    return this.readCurrent<T>(resourceType, id, 'r', 'read', false);
+  }
+
+  /** The current version, if `permission` reaches it (404 when hidden, 403 when visible but not granted). */
+  private async readCurrent<T extends Resource>(resourceType: string, id: string, permission: 'r' | 'u', what: string, forUpdate: boolean): Promise<WithId<T>> {
+    this.assertTypeAndId(resourceType, id);
+    requireGrant(this.ctx.access, permission, resourceType, what);
+    const row = await this.currentRow(resourceType, id, forUpdate);
     if (!row) throw new OperationOutcomeError(notFound);
+    await assertRow(this.q, this.ctx.tenant, this.ctx.access, permission, resourceType, id, what);
     if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
     return fromStored<WithId<T>>(row.content);
   }
@@ -120,7 +150,10 @@ export class HavenRepository extends FhirRepository {
 
   async readVersion<T extends Resource>(resourceType: string, id: string, vid: string): Promise<WithId<T>> {
     this.assertTypeAndId(resourceType, id);
+    requireGrant(this.ctx.access, 'r', resourceType, 'vread');
     if (!/^\d{1,9}$/.test(vid)) throw new OperationOutcomeError(notFound);
+    // History visibility (../policy/README.md): the resource as it is now, and the version's own content.
+    await assertRow(this.q, this.ctx.tenant, this.ctx.access, 'r', resourceType, id, 'vread');
     const { rows } = await this.q.query<VersionRow>(
       `SELECT resource_type, id, version_id, last_updated, deleted, content FROM resource_history
        WHERE tenant = $1 AND resource_type = $2 AND id = $3 AND version_id = $4`,
@@ -129,15 +162,24 @@ export class HavenRepository extends FhirRepository {
     const row = rows[0];
     if (!row) throw new OperationOutcomeError(notFound);
     if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
-    return fromStored<WithId<T>>(row.content);
+    const version = fromStored<WithId<T>>(row.content);
+    const access = this.ctx.access;
+    if (isRestricted(access) && !resourceAllowed(rowRule(access, 'r', resourceType), version)) throw new OperationOutcomeError(notFound);
+    return version;
   }
 
   async readHistory<T extends Resource>(resourceType: string, id: string, options?: ReadHistoryOptions): Promise<Bundle<WithId<T>>> {
     this.assertTypeAndId(resourceType, id);
-    const exists = await this.currentRow(resourceType, id, false);
-    if (!exists) throw new OperationOutcomeError(notFound);
     const limit = Math.min(options?.limit ?? this.ctx.defaultCount, this.ctx.maxCount);
     const offset = options?.offset ?? 0;
+    if (isRestricted(this.ctx.access)) {
+      // The policy-aware history (../policy/README.md) serves restricted callers.
+      requireGrant(this.ctx.access, 'r', resourceType, 'history');
+      await assertRow(this.q, this.ctx.tenant, this.ctx.access, 'r', resourceType, id, 'history');
+      return readHistoryPage(this, { resourceType, id, count: limit, offset }) as Promise<Bundle<WithId<T>>>;
+    }
+    const exists = await this.currentRow(resourceType, id, false);
+    if (!exists) throw new OperationOutcomeError(notFound);
     const { rows } = await this.q.query<VersionRow>(
       `SELECT resource_type, id, version_id, last_updated, deleted, method, content FROM resource_history
        WHERE tenant = $1 AND resource_type = $2 AND id = $3 ORDER BY version_id DESC LIMIT $4 OFFSET $5`,
@@ -173,7 +215,8 @@ export class HavenRepository extends FhirRepository {
   async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
     assertValidResource(resource);
     if (!resource.id) throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
-    return this.writeWithLock(resource, resource.id, 'PUT', options?.ifMatch);
+    requireGrant(this.ctx.access, 'u', resource.resourceType);
+    return this.writeWithLock(resource, resource.id, 'PUT', options?.ifMatch, 'u');
   }
 
   async patchResource<T extends Resource>(
@@ -185,8 +228,9 @@ export class HavenRepository extends FhirRepository {
     if (!Array.isArray(patch)) {
       throw new OperationOutcomeError(badRequest('FHIRPath Patch (Parameters) is not supported; send JSON Patch (application/json-patch+json)'));
     }
+    requireGrant(this.ctx.access, 'u', resourceType, 'patch');
     return this.withTransaction(async (repo) => {
-      const current = await repo.readResource<T>(resourceType, id);
+      const current = await repo.readCurrent<T>(resourceType, id, 'u', 'patch', true);
       if (options?.ifMatch !== undefined && options.ifMatch !== current.meta?.versionId) {
         throw new OperationOutcomeError(preconditionFailed);
       }
@@ -199,15 +243,17 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(badRequest('JSON Patch may not change resourceType or id'));
       }
       assertValidResource(patched);
-      return repo.writeWithLock(patched, id, 'PATCH', current.meta?.versionId);
+      return repo.writeWithLock(patched, id, 'PATCH', current.meta?.versionId, 'u');
     });
   }
 
   async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
     this.assertTypeAndId(resourceType, id);
+    requireGrant(this.ctx.access, 'd', resourceType);
     await this.withTransaction(async (repo) => {
       const row = await repo.currentRow(resourceType, id, true);
       if (!row) throw new OperationOutcomeError(notFound);
+      await assertRow(repo.q, this.ctx.tenant, this.ctx.access, 'd', resourceType, id, 'delete');
       if (options?.ifMatch !== undefined && options.ifMatch !== String(row.version_id)) {
         throw new OperationOutcomeError(preconditionFailed);
       }
@@ -287,22 +333,30 @@ export class HavenRepository extends FhirRepository {
     return rows[0];
   }
 
-  /** Update (or update-as-create) under a row lock, checking If-Match against the locked version. */
+  /**
+   * Update (or update-as-create) under a row lock, checking If-Match against the locked version.
+   * `permission` (`u`, or `c` for a batch create with a preassigned id) must reach the current row before
+   * the write (checked before If-Match, so a 412 never reveals a hidden row) and the written row after it.
+   */
   private async writeWithLock<T extends Resource>(
     resource: T,
     id: string,
     method: 'PUT' | 'PATCH',
     ifMatch: string | undefined,
+    permission: 'c' | 'u',
   ): Promise<WithId<T>> {
     this.assertTypeAndId(resource.resourceType, id);
     return this.withTransaction(async (repo) => {
       const row = await repo.currentRow(resource.resourceType, id, true);
+      const what = permission === 'c' ? 'create' : method === 'PATCH' ? 'patch' : 'update';
+      if (row) await assertRow(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id, what);
       if (ifMatch !== undefined && (!row || ifMatch !== String(row.version_id))) {
         throw new OperationOutcomeError(preconditionFailed);
       }
       const versionId = (row?.version_id ?? 0) + 1;
       const stored = withMeta(resource, id, versionId, new Date().toISOString());
       await repo.write(stored, method, row !== undefined);
+      await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
   }

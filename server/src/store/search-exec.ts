@@ -1,9 +1,15 @@
 /**
  * Runs a search: compiles it (./search), executes the page and the total, adds _include/_revinclude
  * entries, and builds the searchset Bundle with paging links (R4 §3.1.1 search, §3.1.1.6 paging).
+ *
+ * Access policy: the searched types need a search grant (403 otherwise), and the caller's row restriction
+ * goes into the compiler's `restrict` hook, so the page, `_total`, paging, chains, `_has` and includes
+ * all run over the same permitted rows (../policy/sql.ts `searchRestrict`).
  */
 import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import { requireGrant } from '../policy/guard.ts';
+import { searchRestrict } from '../policy/sql.ts';
 import { pageLinks, requestedOffset, type PageRequest, type QueryParams } from './paging.ts';
 import { indexedSearchParameters } from './indexer.ts';
 import type { HavenRepository } from './repository.ts';
@@ -26,6 +32,7 @@ export function searchContext(repo: HavenRepository): SearchContext {
     lenient: repo.ctx.lenient,
     // The indexer's own list: a parameter it does not index is "unknown", never a silent empty result.
     searchParameters: indexedSearchParameters,
+    restrict: searchRestrict(repo.ctx.access, repo.ctx.tenant),
   };
 }
 
@@ -36,6 +43,8 @@ function requestQuery(req: SearchRequestWithQuery): QueryParams {
 
 /** Executes `req` for the repository's tenant. */
 export async function executeSearch(repo: HavenRepository, req: SearchRequestWithQuery): Promise<Bundle> {
+  const searched: string[] = req.resourceType === ('MultipleTypes' as string) ? (req.types ?? []) : [req.resourceType];
+  for (const type of searched) requireGrant(repo.ctx.access, 's', type, 'search');
   const ctx = searchContext(repo);
   const path = req.resourceType === ('MultipleTypes' as string) ? '' : req.resourceType;
   const rawQuery = requestQuery(req);
