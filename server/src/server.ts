@@ -4,12 +4,15 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { getResourceTypes, getSearchParameters } from '@medplum/core';
-import { developmentAuthenticator, noTokenVerifier, type Authenticator } from './auth/authenticate.ts';
+import { developmentAuthenticator, type Authenticator } from './auth/authenticate.ts';
+import { createAuthAdminRouter, localAuthAdmin } from './auth/admin.ts';
+import { createAuthServer, type AuthServer } from './auth/auth-server.ts';
 import { acquireDataDirLock } from './cli/owner.ts';
 import type { HavenConfig } from './config.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
 import { startAdminChannel } from './http/admin.ts';
 import { createApp } from './http/app.ts';
+import { smartSecurityBlock } from './auth/discovery.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
 import type { Db } from './store/db.ts';
@@ -99,32 +102,53 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
         ],
         formats: ['application/fhir+json', 'application/json'],
         conditional: { create: true, update: true, delete: 'single', read: 'full-support' },
+        // The SMART block is advertised only when the authorization server runs (not with HAVEN_AUTH=off).
+        security: config.authOff ? undefined : smartSecurityBlock(baseUrl),
       });
       capabilityCache.set(baseUrl, cs);
     }
     return cs;
   };
   const router = createFhirRouter(log);
+  // The SMART authorization server runs unless HAVEN_AUTH=off (then the FHIR API is open and nothing
+  // would honour its tokens, so it is not offered at all).
+  let auth: AuthServer | undefined;
+  if (!config.authOff) {
+    try {
+      auth = await createAuthServer({ config, db, resourceTypes: new Set(resourceTypes), log });
+    } catch (err) {
+      await db.close();
+      releaseLock();
+      throw err;
+    }
+  }
+  const authenticate: Authenticator = config.authOff ? developmentAuthenticator : (opts.authenticate ?? auth!.authenticate);
   const app = createApp({
     config, db,
     resourceTypes: new Set(resourceTypes),
     router,
-    authenticate: config.authOff ? developmentAuthenticator : (opts.authenticate ?? noTokenVerifier),
+    authenticate,
     cursorSecret: secret,
     capabilityStatement,
     log,
+    ...(auth ? { auth } : {}),
   });
   const server: Server = await new Promise((resolveListen, reject) => {
     const s = app.listen(config.port, config.host, () => resolveListen(s));
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
-  const admin = await startAdminChannel({ config, db, router, cursorSecret: secret, servedTypes: new Set(resourceTypes), log });
+  const admin = await startAdminChannel({
+    config, db, router, cursorSecret: secret, servedTypes: new Set(resourceTypes), log,
+    // `haven clients|users|keys` reach embedded storage through here while this server owns it.
+    routes: createAuthAdminRouter(localAuthAdmin(db, config, process.env, auth?.deps.keys)),
+  });
   return {
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
     db,
     async close() {
+      auth?.close();
       await admin.close();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();

@@ -2,9 +2,11 @@
  * The `haven` command line: argument parsing (node:util parseArgs, strict), help, dispatch, exit codes.
  * Exit codes: 0 done, 1 failed or partly failed, 2 usage or configuration error, 130 interrupted.
  */
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
+import { AUTH_COMMANDS } from './auth-cmd.ts';
+import { UsageError, tenantOf, tenantOption, type Command } from './command.ts';
 import { runBackup, runExport, runRestore } from './dump-cmd.ts';
 import { listImportFiles, runImport, type CliIo } from './import-cmd.ts';
 import { DataDirBusyError } from './owner.ts';
@@ -12,33 +14,9 @@ import { openTarget, type Target } from './target.ts';
 
 /** Exit codes of the CLI. */
 export const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
+export { UsageError };
 
-const TENANT_PATTERN = /^[a-z0-9][a-z0-9-]{0,62}$/;
 const TYPE_PATTERN = /^[A-Z][A-Za-z]{1,63}$/;
-
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-interface Command {
-  summary: string;
-  usage: string;
-  details: string;
-  options: Options;
-  /** Allowed number of positionals: [min, max]. */
-  positionals: [number, number];
-  /** Checks the arguments (throwing {@link UsageError}) before any storage is opened; returns the action. */
-  prepare(positionals: string[], values: Record<string, string | boolean | undefined>): (target: Target, io: CliIo) => Promise<number>;
-}
-
-const tenantOption = { tenant: { type: 'string' } } as const satisfies Options;
-
-function tenantOf(values: Record<string, unknown>): string {
-  const t = (values.tenant as string | undefined) ?? 'default';
-  if (!TENANT_PATTERN.test(t)) throw new UsageError(`invalid --tenant "${t}" (lower-case letters, digits and '-', up to 63)`);
-  return t;
-}
-
-/** A problem with the command line itself (exit 2). */
-export class UsageError extends Error {}
 
 const COMMANDS: Record<string, Command> = {
   import: {
@@ -102,6 +80,7 @@ or corrupted backup changes nothing. Refuses a database that already holds resou
     positionals: [1, 1],
     prepare: (pos, values) => (target, io) => runRestore(target, pos[0], values.force === true, io),
   },
+  ...AUTH_COMMANDS,
 };
 
 function mainHelp(): string {
@@ -134,7 +113,14 @@ function describeFailure(err: unknown): string {
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io: CliIo): Promise<number> {
-  const [name, ...rest] = argv;
+  let [name, ...rest] = argv;
+  // Two-word commands (`clients add`): the group and its subcommand name one command.
+  if (name !== undefined && rest[0] !== undefined && Object.hasOwn(COMMANDS, `${name} ${rest[0]}`)) {
+    name = `${name} ${rest[0]}`;
+    rest = rest.slice(1);
+  } else if (name === 'help' && rest.length >= 2 && Object.hasOwn(COMMANDS, `${rest[0]} ${rest[1]}`)) {
+    rest = [`${rest[0]} ${rest[1]}`];
+  }
   if (name === undefined || name === '--help' || name === '-h') {
     (name === undefined ? io.stderr : io.stdout).write(mainHelp());
     return name === undefined ? EXIT.usage : EXIT.ok;
@@ -148,6 +134,11 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   }
   const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
+    const subs = Object.keys(COMMANDS).filter((c) => c.startsWith(`${name} `));
+    if (subs.length > 0) {
+      io.stderr.write(`haven ${name}: expected one of: ${subs.map((c) => c.slice(name!.length + 1)).join(', ')}. Run 'haven help ${subs[0]}'.\n`);
+      return EXIT.usage;
+    }
     io.stderr.write(`haven: unknown command '${name}'. Run 'haven --help'.\n`);
     return EXIT.usage;
   }
@@ -174,7 +165,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   }
   let target: Target | undefined;
   try {
-    target = await openTarget(config);
+    target = await openTarget(config, env);
     const code = await action(target, io);
     return io.signal?.aborted ? EXIT.interrupted : code;
   } catch (err) {

@@ -17,6 +17,8 @@ export interface CliIo {
   stdout: OutStream;
   stderr: OutStream;
   signal?: AbortSignal;
+  /** Standard input (`haven users add` reads the password from it). */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?(mode: boolean): unknown };
 }
 
 const IMPORTABLE = /\.(ndjson|jsonl|json)(\.gz)?$/i;

@@ -15,5 +15,6 @@ process.on('SIGINT', () => {
 process.exitCode = await runCli(process.argv.slice(2), process.env, {
   stdout: process.stdout,
   stderr: process.stderr,
+  stdin: process.stdin,
   signal: controller.signal,
 });

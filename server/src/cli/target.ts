@@ -6,6 +6,7 @@
  */
 import { request } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import { AuthAdminInputError, localAuthAdmin, type AuthAdmin } from '../auth/admin.ts';
 import type { HavenConfig } from '../config.ts';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { fhirBase } from '../http/fhir-api.ts';
@@ -30,11 +31,13 @@ export interface Target {
   exportLines(tenant: string, type: string): AsyncIterable<string>;
   backup(out: NodeJS.WritableStream): Promise<BackupSummary>;
   restore(input: AsyncIterable<Buffer>, force: boolean): Promise<BackupSummary>;
+  /** Clients, users and signing keys of the authorization server. */
+  auth: AuthAdmin;
   close(): Promise<void>;
 }
 
 /** Opens storage in this process (PGlite under DATA_DIR/.lock, or PostgreSQL). */
-async function openLocal(config: HavenConfig): Promise<Target> {
+async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<Target> {
   const release = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
   try {
     loadDefinitions();
@@ -52,6 +55,7 @@ async function openLocal(config: HavenConfig): Promise<Target> {
       exportLines: (tenant, type) => exportLines(db, tenant, type),
       backup: (out) => writeBackup(db, out),
       restore: (input, force) => restoreBackup(db, input, { force }),
+      auth: localAuthAdmin(db, config, env),
       async close() {
         try { await db.close(); } finally { release(); }
       },
@@ -112,6 +116,14 @@ async function answer<T>(res: IncomingMessage): Promise<T> {
   throw new AdminCallError(`server refused (${status}): ${message}`);
 }
 
+/** Like {@link answer}, but a 400 from `/admin/auth/...` is the same input error the local path throws. */
+async function authAnswer<T>(res: IncomingMessage): Promise<T> {
+  if (res.statusCode !== 400) return answer<T>(res);
+  let message = 'invalid input';
+  try { message = (JSON.parse(await readAll(res)) as { issue?: { diagnostics?: string }[] }).issue?.[0]?.diagnostics ?? message; } catch { /* keep */ }
+  throw new AuthAdminInputError(message);
+}
+
 async function* splitLines(res: IncomingMessage): AsyncGenerator<string> {
   let rest = '';
   res.setEncoding('utf8');
@@ -153,13 +165,20 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
       return { createdAt: '', schemaVersion: 0, rows: {} };
     },
     restore: async (input, force) => answer(await call(cred, 'POST', `/admin/restore${force ? '?force=true' : ''}`, { body: input, contentType: 'application/gzip' })),
+    auth: {
+      addClient: async (input) => authAnswer(await call(cred, 'POST', `/admin/auth/clients${q(input.tenant)}`, { json: input })),
+      listClients: async (tenant) => authAnswer(await call(cred, 'GET', `/admin/auth/clients${q(tenant)}`)),
+      removeClient: async (tenant, id) => (await authAnswer<{ removed: boolean }>(await call(cred, 'DELETE', `/admin/auth/clients/${encodeURIComponent(id)}${q(tenant)}`))).removed,
+      addUser: async (input) => authAnswer(await call(cred, 'POST', `/admin/auth/users${q(input.tenant)}`, { json: input })),
+      rotateKeys: async () => authAnswer(await call(cred, 'POST', '/admin/auth/keys/rotate')),
+    },
     async close() {},
   };
 }
 
 /** Picks the target for `config` (see the module comment). */
-export async function openTarget(config: HavenConfig): Promise<Target> {
-  if (config.databaseUrl) return openLocal(config);
+export async function openTarget(config: HavenConfig, env: NodeJS.ProcessEnv = process.env): Promise<Target> {
+  if (config.databaseUrl) return openLocal(config, env);
   const cred = liveAdminCredential(config.dataDir);
-  return cred ? openRemote(cred) : openLocal(config);
+  return cred ? openRemote(cred) : openLocal(config, env);
 }

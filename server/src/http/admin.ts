@@ -28,6 +28,8 @@ export interface AdminDeps {
   cursorSecret: string;
   servedTypes: ReadonlySet<string>;
   log: (event: Record<string, unknown>) => void;
+  /** Further routes behind the same gate (the auth server's `/admin/auth/...`, see auth/admin.ts). */
+  routes?: express.Router;
 }
 
 /** A running admin listener. */
@@ -138,6 +140,7 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
     const summary = await restoreBackup(deps.db, req, { force: req.query.force === 'true' });
     res.json(summary);
   }));
+  if (deps.routes) app.use(deps.routes);
   app.use((req, res) => fail(res, 404, 'not-found', `No admin route for ${req.method} ${req.path.slice(0, 100)}`));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number };

@@ -2,35 +2,43 @@
  * The HTTP application: FHIR APIs for the default tenant (/fhir) and named tenants (/t/{tenant}/fhir),
  * health check, and JSON errors for everything else.
  */
-import type { FhirRouter } from '@medplum/fhir-router';
 import express from 'express';
-import type { Authenticator } from '../auth/authenticate.ts';
-import type { HavenConfig } from '../config.ts';
-import type { Db } from '../store/db.ts';
-import { createFhirApi } from './fhir-api.ts';
+import type { AuthServer } from '../auth/auth-server.ts';
+import { createFhirApi, type FhirApiDeps } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 import { sendFhirJson } from './respond.ts';
 
-/** Everything the app is built from. */
-export interface AppDeps {
-  config: HavenConfig;
-  db: Db;
-  router: FhirRouter;
-  /** Resource types the API serves; anything else is a 404. */
-  resourceTypes: ReadonlySet<string>;
-  authenticate: Authenticator;
-  cursorSecret: string;
-  capabilityStatement: (baseUrl: string) => object;
-  log: (event: Record<string, unknown>) => void;
-}
+/** Everything the app is built from: what the FHIR API needs, plus the SMART authorization server. */
+export type AppDeps = FhirApiDeps & {
+  /** The SMART authorization server's routers (absent when HAVEN_AUTH=off). */
+  auth?: Pick<AuthServer, 'authRouter' | 'wellKnownRouter'>;
+};
 
 /** Builds the express application. */
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   const api = createFhirApi(deps);
-  app.use('/fhir', api);
-  app.use('/t/:tenant/fhir', api);
+  if (deps.auth) {
+    // Before the FHIR API: `.well-known` is not a resource type, and discovery needs no token.
+    app.use('/fhir/.well-known', deps.auth.wellKnownRouter);
+    app.use('/t/:tenant/fhir/.well-known', deps.auth.wellKnownRouter);
+    app.use('/auth', deps.auth.authRouter);
+    app.use('/t/:tenant/auth', deps.auth.authRouter);
+  }
+  // CORS (SMART App Launch 2.2 §1.9: browser apps call the FHIR API directly). Bearer tokens, no cookies,
+  // so any origin may call; preflights are answered here.
+  const cors: express.RequestHandler = (req, res, next) => {
+    res.setHeader('Access-Control-Allow-Origin', '*');
+    res.setHeader('Access-Control-Expose-Headers', 'ETag, Location, Last-Modified, Content-Location, WWW-Authenticate');
+    if (req.method !== 'OPTIONS') return next();
+    res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
+    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since');
+    res.setHeader('Access-Control-Max-Age', '600');
+    res.status(204).end();
+  };
+  app.use('/fhir', cors, api);
+  app.use('/t/:tenant/fhir', cors, api);
   app.get('/healthz', async (_req, res) => {
     try {
       await deps.db.query('SELECT 1');

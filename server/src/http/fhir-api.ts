@@ -106,8 +106,12 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
     try {
       const principal = await deps.authenticate(req, tenant);
       if (!principal) {
-        res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}", error="invalid_token"`);
-        throw new HttpError(401, 'login', 'Authentication required: send an access token as "Authorization: Bearer <token>"');
+        // RFC 6750 §3.1: no error code when the request carried no credentials at all.
+        const sentToken = /^Bearer\s/i.test(req.get('authorization') ?? '');
+        res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}"${sentToken ? ', error="invalid_token"' : ''}`);
+        throw new HttpError(401, 'login', sentToken
+          ? 'The access token is invalid, expired or revoked'
+          : 'Authentication required: send an access token as "Authorization: Bearer <token>"');
       }
       // Relative to the mount point (/fhir or /t/{tenant}/fhir): express strips it from req.url.
       const url = req.url.replace(/^\/+/, '');

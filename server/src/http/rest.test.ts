@@ -286,3 +286,31 @@ describe('authentication hook', () => {
     expect(t.logs.some((l) => l.event === 'auth.disabled' && l.level === 'warn')).toBe(true);
   });
 });
+
+describe('CORS and WWW-Authenticate', () => {
+  it('answers preflights and exposes FHIR headers to browser apps', async () => {
+    const pre = await t.req('/fhir/Patient', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('access-control-allow-origin')).toBe('*');
+    expect(pre.headers.get('access-control-allow-headers')).toContain('Authorization');
+    const get = await t.req('/fhir/metadata', { headers: { origin: 'https://app.example' } });
+    expect(get.headers.get('access-control-allow-origin')).toBe('*');
+    expect(get.headers.get('access-control-expose-headers')).toContain('ETag');
+  });
+
+  it('sends error="invalid_token" only when a token was presented (RFC 6750 §3.1)', async () => {
+    const locked = await startTestServer({ HAVEN_AUTH: '' });
+    try {
+      const none = await locked.req('/fhir/Patient');
+      expect(none.status).toBe(401);
+      expect(none.headers.get('www-authenticate')).not.toContain('error=');
+      const bad = await locked.req('/fhir/Patient', { headers: { authorization: 'Bearer not-a-token' } });
+      expect(bad.status).toBe(401);
+      expect(bad.headers.get('www-authenticate')).toContain('error="invalid_token"');
+      const cs = await locked.req('/fhir/metadata');
+      expect(cs.body.rest[0].security.service[0].coding[0].code).toBe('SMART-on-FHIR');
+    } finally {
+      await locked.stop();
+    }
+  });
+});

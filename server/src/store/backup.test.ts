@@ -178,3 +178,31 @@ describe('backup and restore', () => {
       .rejects.toThrow(/newer than this database/);
   });
 });
+
+describe('auth data in backups', () => {
+  it('carries registered clients and users (hashed secrets) through backup and restore', async () => {
+    const { addClient, getClient, secretMatches } = await import('../auth/clients.ts');
+    const { hashPassword } = await import('../auth/users.ts');
+    const source = await scratchDb();
+    const { secret } = await addClient(source, {
+      tenant: 'default', clientId: 'clin-app', type: 'confidential-symmetric', redirectUris: ['https://app.example/cb'], scopes: 'user/*.rs openid fhirUser',
+    });
+    await source.query(
+      `INSERT INTO auth_users (tenant, id, username, fhir_user, roles, password_hash) VALUES ($1, $2, $3, $4, $5, $6)`,
+      ['default', 'u1', 'dr.osler', 'Practitioner/p1', ['clinician'], await hashPassword('correct horse battery staple')],
+    );
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    await writeBackup(source, out);
+    out.end();
+
+    const target = await scratchDb();
+    await restoreBackup(target, (async function* () { yield Buffer.concat(chunks); })(), { force: false });
+    const client = await getClient(target, 'default', 'clin-app');
+    expect(client?.redirectUris).toEqual(['https://app.example/cb']);
+    expect(client && secretMatches(client, secret as string)).toBe(true);
+    const { rows } = await target.query<{ username: string; roles: string[] }>('SELECT username, roles FROM auth_users');
+    expect(rows).toEqual([{ username: 'dr.osler', roles: ['clinician'] }]);
+  });
+});

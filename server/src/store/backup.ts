@@ -26,11 +26,18 @@ import { INDEX_TABLES, type IndexRows } from './index-rows.ts';
 import { extractIndexRows } from './indexer.ts';
 import { fromStored } from './stored.ts';
 
-/** Tables a backup carries, in file order. A table added by a migration must be added here. */
+/**
+ * Tables a backup carries, in file order. A table added by a migration must be added here or listed as
+ * deliberately left out: `auth_signing_keys` (encrypted under this installation's key; a restored server
+ * creates new ones, so users sign in again) and the short-lived auth tables (interactions, launches,
+ * codes, grants, refresh tokens, assertion ids).
+ */
 export const BACKUP_TABLES = {
   haven_settings: ['key'],
   resources: ['tenant', 'resource_type', 'id'],
   resource_history: ['tenant', 'resource_type', 'id', 'version_id'],
+  auth_clients: ['tenant', 'client_id'],
+  auth_users: ['tenant', 'id'],
 } as const satisfies Record<string, readonly string[]>;
 type BackupTable = keyof typeof BACKUP_TABLES;
 

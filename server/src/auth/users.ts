@@ -1,0 +1,163 @@
+/**
+ * Users of the authorization server (people who log in), each linked to a `fhirUser` resource
+ * (SMART App Launch 2.2 §fhirUser: Practitioner, Patient, RelatedPerson or Person).
+ *
+ * Passwords: scrypt (RFC 7914) with a per-user 128-bit salt and OWASP's parameters (N=2^17, r=8, p=1),
+ * stored as `scrypt$N$r$p$salt$hash` so parameters can be raised later without breaking old hashes.
+ * Lockout: 5 failures within 15 minutes lock the account for 15 minutes (NIST SP 800-63B §5.2.2 throttling).
+ * Optional TOTP (RFC 6238) as a second factor; the seed is sealed with the KEK like the signing keys.
+ */
+import { randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import type { Db } from '../store/db.ts';
+import { seal, unseal, type Kek } from './secret.ts';
+import { base32Encode, newTotpSeed, otpauthUri, verifyTotp } from './totp.ts';
+
+/** Failures that lock an account, the window they are counted in, and the lock duration. */
+export const LOCKOUT = { failures: 5, windowMinutes: 15, lockMinutes: 15 } as const;
+/** Shortest accepted password (NIST SP 800-63B §5.1.1.2 asks for at least 8). */
+export const MIN_PASSWORD_LENGTH = 10;
+
+const SCRYPT = { N: 2 ** 17, r: 8, p: 1, keylen: 32 } as const;
+const USERNAME = /^[A-Za-z0-9._@-]{1,128}$/;
+const FHIR_USER = /^(Practitioner|Patient|RelatedPerson|Person)\/[A-Za-z0-9.-]{1,64}$/;
+const ROLE = /^[a-z][a-z0-9-]{0,31}$/;
+
+/** A user as the authorization server sees it (no secrets). */
+export interface User {
+  tenant: string;
+  id: string;
+  username: string;
+  fhirUser: string;
+  roles: string[];
+  totp: boolean;
+}
+
+/** A user registration the store refuses. */
+export class UserValidationError extends Error {}
+
+function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number, keylen: number): Promise<Buffer> {
+  const opts: ScryptOptions = { N: n, r, p, maxmem: 256 * n * r + 16 * 1024 * 1024 };
+  return new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+}
+
+/** Hashes a password with a fresh salt. */
+export async function hashPassword(password: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(password, salt, SCRYPT.N, SCRYPT.r, SCRYPT.p, SCRYPT.keylen);
+  return ['scrypt', SCRYPT.N, SCRYPT.r, SCRYPT.p, salt.toString('base64url'), hash.toString('base64url')].join('$');
+}
+
+/** Checks a password against a stored hash, in constant time. */
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [kind, n, r, p, salt, hash] = stored.split('$');
+  if (kind !== 'scrypt' || !hash) return false;
+  const expected = Buffer.from(hash, 'base64url');
+  const got = await scryptAsync(password, Buffer.from(salt, 'base64url'), Number(n), Number(r), Number(p), expected.length);
+  return timingSafeEqual(got, expected);
+}
+
+// Compared against when the username is unknown, so that answer takes as long as a wrong password.
+let dummyHash: Promise<string> | undefined;
+
+interface UserRow {
+  tenant: string; id: string; username: string; fhir_user: string; roles: string[]; password_hash: string;
+  totp_enc: string | null; totp_last_step: number | string | null; locked: boolean;
+}
+
+function toUser(r: UserRow): User {
+  return { tenant: r.tenant, id: r.id, username: r.username, fhirUser: r.fhir_user, roles: r.roles, totp: r.totp_enc !== null };
+}
+
+/** Input of {@link addUser}. */
+export interface NewUser {
+  tenant: string;
+  username: string;
+  password: string;
+  fhirUser: string;
+  roles: string[];
+  totp?: boolean;
+}
+
+/**
+ * Creates a user. With `totp`, returns the seed's otpauth URI: the only time it is shown.
+ * @throws UserValidationError for invalid input or a taken username.
+ */
+export async function addUser(db: Db, kek: Kek, input: NewUser): Promise<{ user: User; otpauth?: string; totpSecret?: string }> {
+  if (!USERNAME.test(input.username)) throw new UserValidationError('username: 1-128 of A-Z a-z 0-9 . _ @ -');
+  if (!FHIR_USER.test(input.fhirUser)) throw new UserValidationError('fhir-user must be Practitioner/ID, Patient/ID, RelatedPerson/ID or Person/ID');
+  if (input.roles.length === 0 || !input.roles.every((r) => ROLE.test(r))) throw new UserValidationError('roles: one or more of lower-case words, e.g. clinician,admin');
+  if ([...input.password].length < MIN_PASSWORD_LENGTH) throw new UserValidationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (input.password.length > 1024) throw new UserValidationError('password is too long');
+  const id = randomUUID();
+  const seed = input.totp ? newTotpSeed() : undefined;
+  const { rowCount } = await db.query(
+    `INSERT INTO auth_users (tenant, id, username, fhir_user, roles, password_hash, totp_enc)
+     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
+    [input.tenant, id, input.username, input.fhirUser, [...new Set(input.roles)], await hashPassword(input.password),
+      seed ? seal(kek, seed.toString('base64'), `totp:${input.tenant}:${id}`) : null]);
+  if (rowCount === 0) throw new UserValidationError(`username "${input.username}" already exists in tenant ${input.tenant}`);
+  const user: User = { tenant: input.tenant, id, username: input.username, fhirUser: input.fhirUser, roles: [...new Set(input.roles)], totp: !!seed };
+  if (!seed) return { user };
+  return { user, otpauth: otpauthUri(seed, `${input.username}@${input.tenant}`), totpSecret: base32Encode(seed) };
+}
+
+/** The user by id, or undefined. */
+export async function getUser(db: Pick<Db, 'query'>, tenant: string, id: string): Promise<User | undefined> {
+  const { rows } = await db.query<UserRow>('SELECT *, false AS locked FROM auth_users WHERE tenant = $1 AND id = $2', [tenant, id]);
+  return rows[0] ? toUser(rows[0]) : undefined;
+}
+
+/** Why a login failed (for audit; the person always sees the same generic message). */
+export type LoginFailure = 'unknown_user' | 'bad_password' | 'bad_otp' | 'locked';
+
+/** Result of {@link authenticateUser}. */
+export type LoginResult = { ok: true; user: User } | { ok: false; reason: LoginFailure; userId?: string };
+
+async function recordFailure(db: Db, tenant: string, id: string): Promise<void> {
+  const { rows } = await db.query<{ failed_count: number }>(
+    `UPDATE auth_users SET
+       failed_count = CASE WHEN failed_since IS NULL OR failed_since < now() - make_interval(mins => $3) THEN 1 ELSE failed_count + 1 END,
+       failed_since = CASE WHEN failed_since IS NULL OR failed_since < now() - make_interval(mins => $3) THEN now() ELSE failed_since END
+     WHERE tenant = $1 AND id = $2 RETURNING failed_count`, [tenant, id, LOCKOUT.windowMinutes]);
+  if ((rows[0]?.failed_count ?? 0) >= LOCKOUT.failures) {
+    await db.query(`UPDATE auth_users SET locked_until = now() + make_interval(mins => $3), failed_count = 0, failed_since = NULL
+                     WHERE tenant = $1 AND id = $2`, [tenant, id, LOCKOUT.lockMinutes]);
+  }
+}
+
+/**
+ * Verifies username, password and (when enrolled) a TOTP code. Unknown users cost the same scrypt work as
+ * known ones (no user enumeration by timing); a locked account is refused without revealing whether the
+ * password was right.
+ */
+export async function authenticateUser(db: Db, kek: Kek, tenant: string, username: string, password: string, otp: string, nowSeconds = Date.now() / 1000): Promise<LoginResult> {
+  const { rows } = await db.query<UserRow>(
+    'SELECT *, (locked_until IS NOT NULL AND locked_until > now()) AS locked FROM auth_users WHERE tenant = $1 AND username = $2', [tenant, username]);
+  const row = rows[0];
+  if (!row) {
+    dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+    await verifyPassword(password, await dummyHash);
+    return { ok: false, reason: 'unknown_user' };
+  }
+  const passwordOk = await verifyPassword(password.slice(0, 1024), row.password_hash);
+  if (row.locked) return { ok: false, reason: 'locked', userId: row.id };
+  if (!passwordOk) {
+    await recordFailure(db, tenant, row.id);
+    return { ok: false, reason: 'bad_password', userId: row.id };
+  }
+  if (row.totp_enc) {
+    const seed = Buffer.from(unseal(kek, row.totp_enc, `totp:${tenant}:${row.id}`), 'base64');
+    const last = row.totp_last_step === null ? undefined : BigInt(row.totp_last_step);
+    const step = verifyTotp(seed, otp.trim(), nowSeconds, last);
+    // The conditional update makes acceptance atomic: two logins racing with one code cannot both win.
+    const accepted = step !== undefined && (await db.query(
+      'UPDATE auth_users SET totp_last_step = $3 WHERE tenant = $1 AND id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)',
+      [tenant, row.id, step.toString()])).rowCount === 1;
+    if (!accepted) {
+      await recordFailure(db, tenant, row.id);
+      return { ok: false, reason: 'bad_otp', userId: row.id };
+    }
+  }
+  await db.query('UPDATE auth_users SET failed_count = 0, failed_since = NULL, locked_until = NULL WHERE tenant = $1 AND id = $2', [tenant, row.id]);
+  return { ok: true, user: toUser(row) };
+}

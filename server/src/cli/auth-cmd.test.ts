@@ -1,0 +1,140 @@
+/**
+ * `haven clients add|list|remove`, `haven users add`, `haven keys rotate`: on storage directly (both
+ * engines), and through a running server's admin channel (embedded storage owned by the server).
+ */
+import { Readable } from 'node:stream';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { authenticateUser } from '../auth/users.ts';
+import { loadKek } from '../auth/secret.ts';
+import { openDatabase } from '../store/open-db.ts';
+import { createScratchStorage, startTestServer, type ScratchStorage } from '../test-support/harness.ts';
+import { runCli } from './cli.ts';
+
+const work = mkdtempSync(join(tmpdir(), 'haven-auth-cli-'));
+let storage: ScratchStorage;
+beforeAll(async () => { storage = await createScratchStorage(); });
+afterAll(async () => {
+  await storage?.drop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+async function haven(s: { dataDir: string; databaseUrl?: string }, argv: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const env = { DATA_DIR: s.dataDir, ...(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}) };
+  const code = await runCli(argv, env, {
+    stdout: { write: (x: string) => ((out += x), true), isTTY: false },
+    stderr: { write: (x: string) => ((err += x), true), isTTY: false },
+    ...(stdin !== undefined ? { stdin: Readable.from([stdin]) } : {}),
+  });
+  return { code, out, err };
+}
+
+describe('on storage', () => {
+  it('registers a public client and lists it', async () => {
+    const r = await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://app.example/cb', '--redirect-uri', 'http://localhost:3000/cb',
+      '--launch-uri', 'https://app.example/launch', '--scopes', 'launch openid fhirUser patient/*.rs', '--client-id', 'my-app', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ client_id: 'my-app', type: 'public', redirect_uris: ['https://app.example/cb', 'http://localhost:3000/cb'], scopes: 'launch openid fhirUser patient/*.rs' });
+    const list = await haven(storage, ['clients', 'list', '--json']);
+    expect(JSON.parse(list.out).map((c: { client_id: string }) => c.client_id)).toContain('my-app');
+  });
+
+  it('shows a confidential client secret once, never in the list', async () => {
+    const r = await haven(storage, ['clients', 'add', '--type', 'confidential-symmetric', '--redirect-uri', 'https://conf.example/cb', '--client-id', 'conf']);
+    expect(r.code, r.err).toBe(0);
+    const secret = /client_secret: (\S+)/.exec(r.out)?.[1];
+    expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(r.err).toMatch(/shown only now/);
+    const list = await haven(storage, ['clients', 'list']);
+    expect(list.out).toContain('client_id: conf');
+    expect(list.out).not.toContain(secret!);
+  });
+
+  it('registers backend clients with --jwks-file and --jwks-url', async () => {
+    const { publicKey } = await generateKeyPair('ES384');
+    const file = join(work, 'jwks.json');
+    writeFileSync(file, JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: 'k1' }] }));
+    const byFile = await haven(storage, ['clients', 'add', '--type', 'backend', '--jwks-file', file, '--scopes', 'system/*.rs', '--json']);
+    expect(byFile.code, byFile.err).toBe(0);
+    expect(JSON.parse(byFile.out)).toMatchObject({ type: 'backend', jwks_kids: ['k1'], scopes: 'system/*.rs' });
+    const byUrl = await haven(storage, ['clients', 'add', '--type', 'confidential-asymmetric', '--jwks-url', 'https://app.example/jwks.json', '--redirect-uri', 'https://app.example/cb', '--json']);
+    expect(JSON.parse(byUrl.out)).toMatchObject({ jwks_url: 'https://app.example/jwks.json' });
+  });
+
+  it('refuses bad registrations with exit 2', async () => {
+    expect((await haven(storage, ['clients', 'add', '--type', 'nonsense'])).code).toBe(2);
+    const noRedirect = await haven(storage, ['clients', 'add', '--type', 'public']);
+    expect(noRedirect.code).toBe(2);
+    expect(noRedirect.err).toMatch(/redirect-uri/);
+    expect((await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'http://app.example/cb'])).code).toBe(2);
+    expect((await haven(storage, ['clients', 'add', '--type', 'backend', '--scopes', 'system/*.rs'])).code).toBe(2);
+    expect((await haven(storage, ['clients', 'add', '--type', 'backend', '--jwks-url', 'https://x.example/j', '--scopes', 'patient/*.rs'])).code).toBe(2);
+    expect((await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://a.example/cb', '--client-id', 'my-app'])).code).toBe(2);
+    expect((await haven(storage, ['clients'])).code).toBe(2);
+  });
+
+  it('removes a client', async () => {
+    expect((await haven(storage, ['clients', 'remove', 'my-app'])).code).toBe(0);
+    expect((await haven(storage, ['clients', 'remove', 'my-app'])).code).toBe(1);
+  });
+
+  it('adds a user with the password from stdin, optionally with TOTP', async () => {
+    const r = await haven(storage, ['users', 'add', '--username', 'drwho', '--fhir-user', 'Practitioner/123', '--roles', 'clinician,admin', '--json'], 'a fine long password\n');
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ username: 'drwho', fhir_user: 'Practitioner/123', roles: ['clinician', 'admin'], totp: false });
+    expect(r.out + r.err).not.toContain('a fine long password');
+    const t = await haven(storage, ['users', 'add', '--username', 'mfa', '--fhir-user', 'Patient/1', '--roles', 'patient', '--totp'], 'another long password\n');
+    expect(t.code, t.err).toBe(0);
+    expect(t.out).toMatch(/totp_uri: otpauth:\/\/totp\//);
+    const short = await haven(storage, ['users', 'add', '--username', 'x', '--fhir-user', 'Patient/1', '--roles', 'patient'], 'short\n');
+    expect(short.code).toBe(2);
+    const db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+    try {
+      expect((await authenticateUser(db, loadKek({}, storage.dataDir), 'default', 'drwho', 'a fine long password', '')).ok).toBe(true);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it('rotates the signing key', async () => {
+    const r = await haven(storage, ['keys', 'rotate']);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/^new signing key \S{43}\n$/);
+  });
+
+  it('documents the commands in help', async () => {
+    const h = await haven(storage, ['--help']);
+    expect(h.out + h.err).toMatch(/clients add/);
+    const sub = await haven(storage, ['help', 'users', 'add']);
+    expect(sub.out).toMatch(/standard input/);
+  });
+});
+
+describe.skipIf(!!process.env.DATABASE_URL)('through a running server (embedded storage)', () => {
+  it('goes through the admin channel, and the server uses the new client and key at once', async () => {
+    const ts = await startTestServer({ HAVEN_AUTH: 'on' });
+    try {
+      const s = { dataDir: ts.config.dataDir };
+      const add = await haven(s, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://app.example/cb', '--client-id', 'via-admin', '--json']);
+      expect(add.code, add.err).toBe(0);
+      const user = await haven(s, ['users', 'add', '--username', 'u1', '--fhir-user', 'Patient/1', '--roles', 'patient'], 'a fine long password\n');
+      expect(user.code, user.err).toBe(0);
+      const bad = await haven(s, ['clients', 'add', '--type', 'public', '--redirect-uri', 'ftp://x', '--json']);
+      expect(bad.code).toBe(2);
+      const rotated = await haven(s, ['keys', 'rotate']);
+      expect(rotated.code, rotated.err).toBe(0);
+      const kid = /new signing key (\S+)/.exec(rotated.out)![1];
+      const jwks = (await ts.req('/auth/jwks')).body as { keys: { kid: string }[] };
+      expect(jwks.keys[0].kid).toBe(kid);
+      const page = await ts.req('/auth/authorize?client_id=via-admin&redirect_uri=https%3A%2F%2Fapp.example%2Fcb');
+      expect(page.status).toBe(302);
+    } finally {
+      await ts.stop();
+    }
+  });
+});
