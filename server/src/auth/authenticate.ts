@@ -1,7 +1,7 @@
 /**
- * The authentication hook of the FHIR API. Until the SMART authorization server lands (issue 3), no
- * token can be verified, so every request without HAVEN_AUTH=off is a 401. The SMART work plugs a
- * token verifier in through {@link Authenticator}.
+ * The authentication contract of the FHIR API: an {@link Authenticator} turns a request into a
+ * {@link Principal} or undefined (→ 401). The SMART authorization server's access-token verifier is the
+ * default (./auth-server.ts); HAVEN_AUTH=off swaps in the development authenticator.
  */
 import type { Request } from 'express';
 

@@ -122,7 +122,7 @@ describe('CapabilityStatement security block', () => {
 
 describe('with HAVEN_AUTH=off', () => {
   it('offers no authorization server (nothing would honour its tokens)', async () => {
-    const off = await startTestServer();
+    const off = await startTestServer({ HAVEN_AUTH: 'off' });
     try {
       expect((await off.req('/fhir/.well-known/smart-configuration')).status).toBe(404);
       expect((await off.req('/auth/token', { method: 'POST' })).status).toBe(404);

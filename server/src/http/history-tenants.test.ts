@@ -89,7 +89,7 @@ describe('tenants', () => {
   });
 
   it('refuses malformed tenant names', async () => {
-    expect((await t.req('/t/Bad_Tenant/fhir/Patient')).status).toBe(404);
+    expect((await t.req('/t/Bad_Tenant/fhir/Patient', { anonymous: true })).status).toBe(404);
   });
 });
 

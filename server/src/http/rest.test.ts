@@ -279,11 +279,23 @@ describe('authentication hook', () => {
   });
 
   it('HAVEN_AUTH=off is refused unless HOST is loopback', async () => {
-    await expect(startTestServer({ HOST: '0.0.0.0' })).rejects.toThrow(/loopback/);
+    await expect(startTestServer({ HOST: '0.0.0.0', HAVEN_AUTH: 'off' })).rejects.toThrow(/loopback/);
   });
 
-  it('HAVEN_AUTH=off logs a warning at start', () => {
-    expect(t.logs.some((l) => l.event === 'auth.disabled' && l.level === 'warn')).toBe(true);
+  it('HAVEN_AUTH=off opens the API without a token and logs a warning at start', async () => {
+    const dev = await startTestServer({ HAVEN_AUTH: 'off' });
+    try {
+      expect(dev.logs.some((l) => l.event === 'auth.disabled' && l.level === 'warn')).toBe(true);
+      expect((await dev.req('/fhir/Patient')).status).toBe(200);
+    } finally {
+      await dev.stop();
+    }
+  });
+
+  it('the suite itself runs with real tokens: a request without one is refused', async () => {
+    expect(t.logs.some((l) => l.event === 'auth.disabled')).toBe(false);
+    expect((await t.req('/fhir/Patient', { anonymous: true })).status).toBe(401);
+    expect((await t.req('/fhir/Patient')).status).toBe(200);
   });
 });
 

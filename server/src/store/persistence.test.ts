@@ -12,10 +12,14 @@ afterAll(async () => { await storage?.drop(); });
 
 async function boot(s: ScratchStorage) {
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', HAVEN_AUTH: 'off', DATA_DIR: s.dataDir,
+    HOST: '127.0.0.1', PORT: '0', DATA_DIR: s.dataDir,
     ...(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}),
   });
-  return startServer(config, { log: () => undefined });
+  // This test is about storage, not tokens: a fixed full-access principal stands in for a backend client.
+  return startServer(config, {
+    log: () => undefined,
+    authenticate: async (_req, tenant) => ({ tenant, subject: 'persistence-test', clientId: 'persistence-test', scopes: ['system/*.cruds'], roles: [], development: false }),
+  });
 }
 
 describe('restart', () => {
