@@ -104,10 +104,11 @@ export class HavenRepository extends FhirRepository {
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
     assertValidResource(resource);
     requireGrant(this.ctx.access, 'c', resource.resourceType);
-    if (options?.assignedId && resource.id) {
-      return this.writeWithLock(resource, resource.id, 'PUT', undefined, 'c');
-    }
-    const id = this.generateId();
+    // `assignedId` ids come from this repository's generateId() (the batch processor assigns them to POST
+    // entries so urn:uuid references can be rewritten): a fresh UUID has no current row to lock. Should one
+    // ever collide, the primary key refuses the insert (→ 409).
+    if (options?.assignedId && resource.id) this.assertTypeAndId(resource.resourceType, resource.id);
+    const id = options?.assignedId && resource.id ? resource.id : this.generateId();
     const lastUpdated = new Date().toISOString();
     const stored = withMeta(resource, id, 1, lastUpdated);
     if (!isRestricted(this.ctx.access)) {
