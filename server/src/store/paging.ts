@@ -37,7 +37,8 @@ function scopeOf(req: PageRequest): string {
   return `${req.path}?${new URLSearchParams(stablePairs(req.query, PAGING_PARAMS)).toString()}`;
 }
 
-function single(value: string | string[] | undefined): string | undefined {
+/** The value of a query parameter that may be repeated: the last one wins. */
+export function single(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[value.length - 1] : value;
 }
 

@@ -174,24 +174,13 @@ export class HavenRepository extends FhirRepository {
     const limit = Math.min(options?.limit ?? this.ctx.defaultCount, this.ctx.maxCount);
     const offset = options?.offset ?? 0;
     if (isRestricted(this.ctx.access)) {
-      // The policy-aware history (../policy/README.md) serves restricted callers.
       requireGrant(this.ctx.access, 'r', resourceType, 'history');
       await assertRow(this.q, this.ctx.tenant, this.ctx.access, 'r', resourceType, id, 'history');
-      return readHistoryPage(this, { resourceType, id, count: limit, offset }) as Promise<Bundle<WithId<T>>>;
+    } else if (!(await this.currentRow(resourceType, id, false))) {
+      throw new OperationOutcomeError(notFound);
     }
-    const exists = await this.currentRow(resourceType, id, false);
-    if (!exists) throw new OperationOutcomeError(notFound);
-    const { rows } = await this.q.query<VersionRow>(
-      `SELECT resource_type, id, version_id, last_updated, deleted, method, content FROM resource_history
-       WHERE tenant = $1 AND resource_type = $2 AND id = $3 ORDER BY version_id DESC LIMIT $4 OFFSET $5`,
-      [this.ctx.tenant, resourceType, id, limit, offset],
-    );
-    return {
-      resourceType: 'Bundle',
-      type: 'history',
-      total: exists.version_id,
-      entry: rows.map((r) => this.historyEntry(r)) as BundleEntry<WithId<T>>[],
-    };
+    // The policy-aware history (./history.ts, ../policy/README.md) serves every caller.
+    return readHistoryPage(this, { resourceType, id, count: limit, offset }) as Promise<Bundle<WithId<T>>>;
   }
 
   /** One history Bundle entry: the version (absent for deletes) with its request and response. */

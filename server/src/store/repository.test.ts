@@ -1,0 +1,42 @@
+/**
+ * The repository's FhirRepository contract where no HTTP route reaches it directly (instance history).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadDefinitions } from '../fhir/definitions.ts';
+import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
+import type { Db } from './db.ts';
+import { openDatabase } from './open-db.ts';
+import { HavenRepository } from './repository.ts';
+
+let storage: ScratchStorage;
+let db: Db;
+beforeAll(async () => {
+  loadDefinitions();
+  storage = await createScratchStorage();
+  db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+});
+afterAll(async () => {
+  await db?.close();
+  await storage?.drop();
+});
+
+const repo = () => new HavenRepository({ db, tenant: 'default', baseUrl: 'http://x/fhir', maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
+
+describe('readHistory', () => {
+  it('lists every version newest first, deletes included, with the total and paging', async () => {
+    const r = repo();
+    const p = await r.createResource({ resourceType: 'Patient', name: [{ family: 'H1' }] });
+    await r.updateResource({ ...p, name: [{ family: 'H2' }] });
+    await r.deleteResource('Patient', p.id);
+    const all = await r.readHistory('Patient', p.id);
+    expect(all.total).toBe(3);
+    expect(all.entry?.map((e) => e.request?.method)).toEqual(['DELETE', 'PUT', 'POST']);
+    expect(all.entry?.[1].resource?.name?.[0].family).toBe('H2');
+    const page = await r.readHistory('Patient', p.id, { offset: 1, limit: 1 });
+    expect(page.entry?.map((e) => e.response?.etag)).toEqual(['W/"2"']);
+  });
+
+  it('is a 404 for a resource that never existed', async () => {
+    await expect(repo().readHistory('Patient', 'never-was')).rejects.toThrow(/Not found/);
+  });
+});
