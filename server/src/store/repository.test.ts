@@ -1,6 +1,7 @@
 /**
  * The repository's FhirRepository contract where no HTTP route reaches it directly (instance history).
  */
+import type { Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
@@ -31,7 +32,7 @@ describe('readHistory', () => {
     const all = await r.readHistory('Patient', p.id);
     expect(all.total).toBe(3);
     expect(all.entry?.map((e) => e.request?.method)).toEqual(['DELETE', 'PUT', 'POST']);
-    expect(all.entry?.[1].resource?.name?.[0].family).toBe('H2');
+    expect((all.entry?.[1].resource as Patient | undefined)?.name?.[0].family).toBe('H2');
     const page = await r.readHistory('Patient', p.id, { offset: 1, limit: 1 });
     expect(page.entry?.map((e) => e.response?.etag)).toEqual(['W/"2"']);
   });
