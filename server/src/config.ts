@@ -2,6 +2,7 @@
  * Runtime configuration, read once from the environment (see README "Configuration").
  */
 import { resolve } from 'node:path';
+import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
 
 /** Everything the server and CLI read from the environment. */
 export interface HavenConfig {
@@ -19,6 +20,26 @@ export interface HavenConfig {
   readonly maxCount: number;
   /** Default page size. */
   readonly defaultCount: number;
+  /** Events, bots and Subscriptions (server/src/events/README.md). */
+  readonly events: EventsConfig;
+}
+
+/** Settings of the outbox dispatcher, the bots and Subscription delivery. */
+export interface EventsConfig {
+  /** HAVEN_BOTS=off: no bot runs in this process (events are still recorded and delivered to Subscriptions). */
+  readonly botsEnabled: boolean;
+  /** Retries of a failed delivery or bot run before its event is dead-lettered (HAVEN_DELIVERY_*). */
+  readonly retry: RetryPolicy;
+  /** HAVEN_EVENT_POLL_MS: how often the dispatcher looks for due work besides LISTEN/NOTIFY wake-ups. */
+  readonly pollMs: number;
+  /** HAVEN_DELIVERY_TIMEOUT_MS: time limit of one rest-hook POST. */
+  readonly deliveryTimeoutMs: number;
+  /** HAVEN_SUBSCRIPTION_ALLOW_HTTP=true: accept http: rest-hook endpoints (development; https otherwise). */
+  readonly allowHttpEndpoints: boolean;
+  /** HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK=true: accept endpoints on this machine (development, tests). */
+  readonly allowLoopbackEndpoints: boolean;
+  /** HAVEN_QUESTIONNAIRES=off: do not install questionnaires/ into each tenant (on by default). */
+  readonly installQuestionnaires: boolean;
 }
 
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -34,6 +55,13 @@ function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): num
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${raw}"`);
   return n;
+}
+
+function flagFromEnv(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = env[name];
+  if (raw === undefined || raw === '' || raw === 'false' || raw === '0') return false;
+  if (raw === 'true' || raw === '1') return true;
+  throw new Error(`${name} must be true or false, got "${raw}"`);
 }
 
 /** Reads the configuration; throws with a readable message on invalid values. */
@@ -54,5 +82,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
     maxBodyBytes: intFromEnv(env, 'HAVEN_MAX_BODY_BYTES', 16 * 1024 * 1024),
     maxCount: intFromEnv(env, 'HAVEN_MAX_COUNT', 1000),
     defaultCount: intFromEnv(env, 'HAVEN_DEFAULT_COUNT', 20),
+    events: {
+      botsEnabled: env.HAVEN_BOTS !== 'off',
+      retry: retryPolicyFromEnv(env),
+      pollMs: Math.max(50, intFromEnv(env, 'HAVEN_EVENT_POLL_MS', 1000)),
+      deliveryTimeoutMs: Math.max(100, intFromEnv(env, 'HAVEN_DELIVERY_TIMEOUT_MS', 10_000)),
+      allowHttpEndpoints: flagFromEnv(env, 'HAVEN_SUBSCRIPTION_ALLOW_HTTP'),
+      allowLoopbackEndpoints: flagFromEnv(env, 'HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK'),
+      installQuestionnaires: env.HAVEN_QUESTIONNAIRES !== 'off',
+    },
   };
 }

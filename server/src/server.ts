@@ -15,10 +15,16 @@ import { createApp } from './http/app.ts';
 import { smartSecurityBlock } from './auth/discovery.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
+import { fhirBase } from './http/fhir-api.ts';
 import type { Db } from './store/db.ts';
 import { indexedSearchParameters } from './store/indexer.ts';
 import { openDatabase } from './store/open-db.ts';
 import { cursorSecret } from './store/settings.ts';
+import { BOTS, BOTS_MODULE } from '../../bots/index.ts';
+import { loadClinicalConfig } from '../../bots/clinical/config.ts';
+import { instruments } from '../../bots/instruments-registry.ts';
+import { startEvents, WEBSOCKET_PATH, type BotSet, type Events } from './events/index.ts';
+import { addSubscriptionOperations } from './events/subscription-ops.ts';
 
 /** A running server. */
 export interface RunningServer {
@@ -26,6 +32,8 @@ export interface RunningServer {
   readonly url: string;
   readonly port: number;
   readonly db: Db;
+  /** The events layer (dispatcher, hooks). */
+  readonly events: Events;
   close(): Promise<void>;
 }
 
@@ -62,6 +70,8 @@ export function servedResourceTypes(): string[] {
 export interface StartOptions {
   /** Replaces the token verifier (the SMART issue plugs in here). */
   authenticate?: Authenticator;
+  /** Replaces the bots (tests); default: every bot in bots/index.ts with bots/config. */
+  botSet?: BotSet;
   log?: (event: Record<string, unknown>) => void;
 }
 
@@ -99,6 +109,9 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
         operations: [
           { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', resourceTypes: ['Patient'] },
           { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+          { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status', resourceTypes: ['Subscription'] },
+          { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events', resourceTypes: ['Subscription'] },
+          { name: 'get-ws-binding-token', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token', resourceTypes: ['Subscription'] },
         ],
         formats: ['application/fhir+json', 'application/json'],
         conditional: { create: true, update: true, delete: 'single', read: 'full-support' },
@@ -110,6 +123,24 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     return cs;
   };
   const router = createFhirRouter(log);
+  addSubscriptionOperations(router, () => `${config.baseUrl.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`);
+  let events: Events;
+  try {
+    const botSet = opts.botSet ?? {
+      bots: BOTS, module: BOTS_MODULE, config: loadClinicalConfig(), questionnaires: instruments().all().map((i) => i.questionnaire),
+    };
+    events = await startEvents({
+      config, db, router, botSet, log,
+      repoContext: (tenant) => ({
+        db, tenant, baseUrl: fhirBase(config, tenant), maxCount: config.maxCount, defaultCount: config.defaultCount,
+        lenient: false, cursorSecret: secret,
+      }),
+    });
+  } catch (err) {
+    await db.close();
+    releaseLock();
+    throw err;
+  }
   // The SMART authorization server runs unless HAVEN_AUTH=off (then the FHIR API is open and nothing
   // would honour its tokens, so it is not offered at all).
   let auth: AuthServer | undefined;
@@ -131,6 +162,7 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     cursorSecret: secret,
     capabilityStatement,
     log,
+    hooks: events.hooks,
     ...(auth ? { auth } : {}),
   });
   const server: Server = await new Promise((resolveListen, reject) => {
@@ -138,8 +170,9 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
+  events.attach(server);
   const admin = await startAdminChannel({
-    config, db, router, cursorSecret: secret, servedTypes: new Set(resourceTypes), log,
+    config, db, router, cursorSecret: secret, servedTypes: new Set(resourceTypes), log, hooks: events.hooks,
     // `haven clients|users|keys` reach embedded storage through here while this server owns it.
     routes: createAuthAdminRouter(localAuthAdmin(db, config, process.env, auth?.deps.keys)),
   });
@@ -147,8 +180,10 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
     port,
     db,
+    events,
     async close() {
       auth?.close();
+      await events.close();
       await admin.close();
       await new Promise<void>((r) => server.close(() => r()));
       server.closeAllConnections?.();

@@ -16,6 +16,7 @@ import { removeAdminCredential, writeAdminCredential } from '../cli/owner.ts';
 import type { HavenConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, restoreBackup, writeBackup } from '../store/backup.ts';
 import type { Db } from '../store/db.ts';
+import type { WriteHooks } from '../store/repository.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem } from '../store/import.ts';
 import { fhirBase } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
@@ -28,6 +29,8 @@ export interface AdminDeps {
   cursorSecret: string;
   servedTypes: ReadonlySet<string>;
   log: (event: Record<string, unknown>) => void;
+  /** Write hooks of the running server (events), applied to imports. */
+  hooks?: WriteHooks;
   /** Further routes behind the same gate (the auth server's `/admin/auth/...`, see auth/admin.ts). */
   routes?: express.Router;
 }
@@ -93,7 +96,7 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
   const json = express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.config.maxBodyBytes });
   const ctx = (req: Request): ImportContext => {
     const tenant = tenantParam(req);
-    return { db: deps.db, router: deps.router, tenant, baseUrl: fhirBase(deps.config, tenant), cursorSecret: deps.cursorSecret, servedTypes: deps.servedTypes };
+    return { db: deps.db, router: deps.router, tenant, baseUrl: fhirBase(deps.config, tenant), cursorSecret: deps.cursorSecret, servedTypes: deps.servedTypes, ...(deps.hooks ? { hooks: deps.hooks } : {}) };
   };
   const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => {
     fn(req, res).catch((err: unknown) => {

@@ -9,7 +9,7 @@ import type { Authenticator } from '../auth/authenticate.ts';
 import type { HavenConfig } from '../config.ts';
 import { compilePolicy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
-import { HavenRepository } from '../store/repository.ts';
+import { HavenRepository, type WriteHooks } from '../store/repository.ts';
 import { HttpError, errorOutcome, toHttpError } from './outcome.ts';
 import { FHIR_JSON, sendFhirJson, sendFhirResponse } from './respond.ts';
 import { summaryOptions } from './summary.ts';
@@ -25,6 +25,8 @@ export interface FhirApiDeps {
   cursorSecret: string;
   capabilityStatement: (baseUrl: string) => object;
   log: (event: Record<string, unknown>) => void;
+  /** Write hooks of the events layer (../events): Subscription registration and veto bots. */
+  hooks?: WriteHooks;
 }
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -132,6 +134,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         cursorSecret: deps.cursorSecret,
         // The caller's SMART grants, enforced on every path below (../policy).
         access: compilePolicy(principal),
+        ...(deps.hooks ? { hooks: deps.hooks } : {}),
       });
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {

@@ -26,5 +26,11 @@ export interface Db extends Queryable {
    * no autovacuum; PostgreSQL may run with it off). A no-op on a server with autovacuum on.
    */
   analyze(): Promise<void>;
+  /**
+   * Calls `onNotify` with the payload of every NOTIFY on `channel` (from any process on the same database), until
+   * the returned function is called. On a server connection loss it reconnects; notifications sent meanwhile are
+   * lost, so listeners also poll.
+   */
+  listen(channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }

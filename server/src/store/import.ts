@@ -15,7 +15,7 @@ import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/f
 import { validateFhirResource } from '../fhir/validate.ts';
 import type { Db } from './db.ts';
 import { INDEX_TABLES } from './index-rows.ts';
-import { HavenRepository } from './repository.ts';
+import { HavenRepository, type WriteHooks } from './repository.ts';
 
 /** One problem, located by NDJSON line (1-based) or Bundle entry (0-based, as in `Bundle.entry[n]`). */
 export interface ImportFailure {
@@ -48,6 +48,8 @@ export interface ImportContext {
   cursorSecret: string;
   /** Resource types Haven serves; others are refused per item. */
   servedTypes: ReadonlySet<string>;
+  /** The running server's write hooks (Subscription registration, veto bots), when imported through it. */
+  hooks?: WriteHooks;
 }
 
 /**
@@ -64,6 +66,7 @@ function repository(ctx: ImportContext): HavenRepository {
   return new HavenRepository({
     db: ctx.db, tenant: ctx.tenant, baseUrl: ctx.baseUrl,
     maxCount: 1000, defaultCount: 20, lenient: false, cursorSecret: ctx.cursorSecret,
+    ...(ctx.hooks ? { hooks: ctx.hooks } : {}),
   });
 }
 

@@ -56,8 +56,46 @@ export function openPgDb(url: string, max = 10): Db {
       schedule ??= new AnalyzeSchedule();
       await pool.query('ANALYZE');
     },
+    listen(channel, onNotify) {
+      return listenOn(url, channel, onNotify);
+    },
     async close() {
       await pool.end();
     },
+  };
+}
+
+/**
+ * LISTEN on a dedicated connection (a pooled one would be handed to other queries). Reconnects after a
+ * connection loss, with a delay; notifications sent while disconnected are lost (listeners also poll).
+ */
+async function listenOn(url: string, channel: string, onNotify: (payload: string) => void): Promise<() => Promise<void>> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(channel)) throw new Error(`Invalid channel name: ${channel}`);
+  let stopped = false;
+  let client: pg.Client | undefined;
+  let retry: NodeJS.Timeout | undefined;
+  const connect = async (): Promise<void> => {
+    const c = new pg.Client({ connectionString: url });
+    c.on('notification', (msg) => {
+      if (msg.channel === channel) onNotify(msg.payload ?? '');
+    });
+    c.on('error', () => {
+      c.end().catch(() => undefined);
+      if (client === c) client = undefined;
+      if (!stopped) retry = setTimeout(() => void connect().catch(() => undefined), 1000);
+    });
+    await c.connect();
+    await c.query(`LISTEN ${channel}`);
+    if (stopped) {
+      await c.end();
+      return;
+    }
+    client = c;
+  };
+  await connect();
+  return async () => {
+    stopped = true;
+    if (retry) clearTimeout(retry);
+    await client?.end().catch(() => undefined);
   };
 }

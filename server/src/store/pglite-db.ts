@@ -59,6 +59,12 @@ export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
     async analyze() {
       await lite.exec('ANALYZE');
     },
+    async listen(channel, onNotify) {
+      const unsubscribe = await lite.listen(channel, onNotify);
+      return async () => {
+        if (!closed) await unsubscribe();
+      };
+    },
     async close() {
       closed = true;
       await lite.close();

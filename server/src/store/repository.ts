@@ -22,6 +22,7 @@ import { assertValidResource } from '../fhir/validate.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
 import { resourceAllowed } from '../policy/sql.ts';
+import { appendEvents, type EventDraft, type EventInteraction, type EventOrigin } from '../events/outbox.ts';
 import type { Db, Queryable } from './db.ts';
 import { extractIndexRows } from './indexer.ts';
 import { readHistoryPage } from './history.ts';
@@ -47,6 +48,29 @@ export interface RepositoryContext {
    * internal callers (import, the local admin channel) leave it undefined, which means full access.
    */
   readonly access?: Policy;
+  /** Who causes these writes (a bot and its cascade depth); absent for people and clients. */
+  readonly origin?: EventOrigin;
+  /** Checks that run inside every write's transaction (veto bots, Subscription registration). */
+  readonly hooks?: WriteHooks;
+}
+
+/** One resource write, as a {@link WriteHooks} sees it. */
+export interface WriteChange {
+  readonly interaction: EventInteraction;
+  readonly resourceType: string;
+  readonly id: string;
+  /** The version about to be written; undefined for a delete. */
+  readonly resource: WithId<Resource> | undefined;
+}
+
+/**
+ * Code that runs inside the transaction of every write of the types it {@link WriteHooks.applies} to, before the
+ * version is written. Throwing an OperationOutcomeError refuses the write: nothing of it (or of its transaction
+ * Bundle) is stored.
+ */
+export interface WriteHooks {
+  applies(resourceType: string): boolean;
+  beforeWrite(repo: HavenRepository, change: WriteChange): Promise<void>;
 }
 
 /** A row of `resources` or `resource_history`. */
@@ -80,12 +104,15 @@ export class HavenRepository extends FhirRepository {
   /** The database, or the open transaction this repository runs in. */
   readonly q: Queryable;
   readonly inTransaction: boolean;
+  /** Events of the open transaction's writes, appended to the outbox just before COMMIT. */
+  private readonly pendingEvents: EventDraft[];
 
-  constructor(ctx: RepositoryContext, q?: Queryable, inTransaction = false) {
+  constructor(ctx: RepositoryContext, q?: Queryable, inTransaction = false, pendingEvents: EventDraft[] = []) {
     super();
     this.ctx = ctx;
     this.q = q ?? ctx.db;
     this.inTransaction = inTransaction;
+    this.pendingEvents = pendingEvents;
   }
 
   /** Read replicas are not used yet: both modes read the primary. */
@@ -95,10 +122,18 @@ export class HavenRepository extends FhirRepository {
     return randomUUID();
   }
 
-  /** Runs `callback` in one transaction (joins the current one when already inside). */
+  /**
+   * Runs `callback` in one transaction (joins the current one when already inside). The events of its writes are
+   * appended to the outbox as the transaction's last statement (../events/outbox.ts).
+   */
   async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, _options?: TransactionOptions): Promise<TResult> {
     if (this.inTransaction) return callback(this);
-    return this.ctx.db.transaction((tx) => callback(new HavenRepository(this.ctx, tx, true) as this));
+    return this.ctx.db.transaction(async (tx) => {
+      const txRepo = new HavenRepository(this.ctx, tx, true, []);
+      const result = await callback(txRepo as this);
+      await appendEvents(tx, this.ctx.tenant, txRepo.pendingEvents, this.ctx.origin);
+      return result;
+    });
   }
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
@@ -112,12 +147,12 @@ export class HavenRepository extends FhirRepository {
     const lastUpdated = new Date().toISOString();
     const stored = withMeta(resource, id, 1, lastUpdated);
     if (!isRestricted(this.ctx.access)) {
-      await this.write(stored, 'POST', false);
+      await this.write(stored, 'POST', false, 'create');
       return stored;
     }
     // Restricted callers: write, then check the written row's index rows against the create grants.
     return this.withTransaction(async (repo) => {
-      await repo.write(stored, 'POST', false);
+      await repo.write(stored, 'POST', false, 'create');
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, 'c', stored.resourceType, id);
       return stored;
     });
@@ -248,12 +283,16 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(preconditionFailed);
       }
       if (row.deleted) return; // deleting a deleted resource changes nothing (idempotent, RFC 9110 §9.3.5)
+      if (this.ctx.hooks?.applies(resourceType)) {
+        await this.ctx.hooks.beforeWrite(repo, { interaction: 'delete', resourceType, id, resource: undefined });
+      }
       const lastUpdated = new Date().toISOString();
       const w = buildVersionWrite({
         tenant: this.ctx.tenant, resourceType, id, versionId: row.version_id + 1, lastUpdated,
         method: 'DELETE', content: null, index: undefined, replaces: true,
       });
       await repo.q.query(w.sql, w.params);
+      repo.pendingEvents.push({ resourceType, id, versionId: row.version_id + 1, interaction: 'delete' });
     });
   }
 
@@ -345,25 +384,37 @@ export class HavenRepository extends FhirRepository {
       }
       const versionId = (row?.version_id ?? 0) + 1;
       const stored = withMeta(resource, id, versionId, new Date().toISOString());
-      await repo.write(stored, method, row !== undefined);
+      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create');
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
   }
 
-  private async write(resource: WithId<Resource>, method: 'POST' | 'PUT' | 'PATCH', replaces: boolean): Promise<void> {
+  /**
+   * Writes one version. Outside a transaction the statement also appends the outbox event; inside one, the event
+   * waits for the pre-commit flush. Types with write hooks are always written in a transaction, hooks first.
+   */
+  private async write(resource: WithId<Resource>, method: 'POST' | 'PUT' | 'PATCH', replaces: boolean, interaction: 'create' | 'update'): Promise<void> {
+    const hooks = this.ctx.hooks;
+    if (hooks?.applies(resource.resourceType)) {
+      if (!this.inTransaction) return this.withTransaction((repo) => repo.write(resource, method, replaces, interaction));
+      await hooks.beforeWrite(this, { interaction, resourceType: resource.resourceType, id: resource.id, resource });
+    }
+    const versionId = Number(resource.meta?.versionId);
     const w = buildVersionWrite({
       tenant: this.ctx.tenant,
       resourceType: resource.resourceType,
       id: resource.id,
-      versionId: Number(resource.meta?.versionId),
+      versionId,
       lastUpdated: resource.meta?.lastUpdated as string,
       method: method === 'PUT' && !replaces ? 'PUT' : method,
       content: resource,
       index: extractIndexRows(resource),
       replaces,
+      event: this.inTransaction ? undefined : { interaction, origin: this.ctx.origin },
     });
     await this.q.query(w.sql, w.params);
+    if (this.inTransaction) this.pendingEvents.push({ resourceType: resource.resourceType, id: resource.id, versionId, interaction });
   }
 
   private assertTypeAndId(resourceType: string, id: string): void {

@@ -5,6 +5,7 @@
  */
 import type { IndexRows } from './index-rows.ts';
 import { INDEX_TABLES } from './index-rows.ts';
+import { appendEventsCtes, notifySelect, type EventOrigin } from '../events/outbox.ts';
 import { SqlParams } from './sql.ts';
 
 /** Columns of each sp_* table after (tenant, resource_type, id), with their SQL array types. */
@@ -35,6 +36,11 @@ export interface VersionWrite {
   index: IndexRows | undefined;
   /** True when a current row may exist already (update, delete, re-create after delete). */
   replaces: boolean;
+  /**
+   * Set for a write outside an explicit transaction: its outbox event is appended by this same statement
+   * (../events/outbox.ts). Writes inside a transaction append their events just before COMMIT instead.
+   */
+  event?: { interaction: 'create' | 'update' | 'delete'; origin: EventOrigin | undefined };
 }
 
 /** Returns the statement and parameters that write `w` atomically. */
@@ -70,6 +76,10 @@ export function buildVersionWrite(w: VersionWrite): { sql: string; params: unkno
     const arrays = cols.map(([col, sqlType]) => `${p.add(rows.map((r) => r[col] ?? null))}::${sqlType}[]`);
     ctes.push(`ins_${kind} AS (INSERT INTO ${table} (tenant, resource_type, id, ${cols.map(([c]) => c).join(', ')})
            SELECT ${tenant}, ${type}, ${id}, u.* FROM unnest(${arrays.join(', ')}) AS u)`);
+  }
+  if (w.event) {
+    ctes.push(...appendEventsCtes(p, w.tenant, [{ resourceType: w.resourceType, id: w.id, versionId: w.versionId, interaction: w.event.interaction }], w.event.origin));
+    return { sql: `WITH ${ctes.join(',\n')}\n${notifySelect(p, w.tenant)}`, params: p.values };
   }
   return { sql: `WITH ${ctes.join(',\n')}\nSELECT 1`, params: p.values };
 }

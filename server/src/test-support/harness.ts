@@ -135,7 +135,8 @@ export async function startTestServer(env: Record<string, string> = {}, opts: St
   let server: RunningServer;
   try {
     config = loadConfig({
-      HOST: '127.0.0.1', PORT: '0', DATA_DIR: storage.dataDir,
+      // Tests that count resources must not see the installed instruments; tests of the instruments turn it on.
+      HOST: '127.0.0.1', PORT: '0', DATA_DIR: storage.dataDir, HAVEN_QUESTIONNAIRES: 'off',
       ...(storage.databaseUrl ? { DATABASE_URL: storage.databaseUrl } : {}),
       ...env,
     });

@@ -1,0 +1,13 @@
+/**
+ * Every bot Haven runs, in one list (the server and the bot worker threads import it). Add a bot here after
+ * writing its file; see ../README.md "Bots".
+ */
+import answerCheck from './answer-check.ts';
+import risk from './risk.ts';
+import score from './score.ts';
+import type { BotDefinition } from './runtime.ts';
+
+export const BOTS: readonly BotDefinition[] = [answerCheck, score, risk];
+
+/** URL of this module, for worker threads. */
+export const BOTS_MODULE = import.meta.url;

@@ -1,0 +1,286 @@
+/**
+ * The dispatcher: runs in every server process and hands each tenant's events, in order, to each consumer
+ * (a bot or a Subscription). Work is shared between processes through leases on `haven_consumers` rows,
+ * claimed with `FOR UPDATE SKIP LOCKED`: one process works on a consumer at a time, so its events are handled
+ * in order, and a process that dies loses its lease when it expires, after which another process resumes from
+ * the saved cursor. Wake-ups come from LISTEN/NOTIFY on {@link EVENTS_CHANNEL} (in process on PGlite), with a
+ * poll as the safety net (retries that come due, expired leases, lost notifications).
+ *
+ * Delivery is at least once: a process killed after an effect but before saving its cursor repeats that event.
+ * Bots make this exactly once for their effects (./bot-runner.ts records each run in the transaction of its
+ * writes); Subscription notifications carry event numbers so that receivers can drop repeats.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import type { Db } from '../store/db.ts';
+import { retryDelayMs, shouldDeadLetter, type RetryPolicy } from './backoff.ts';
+import { EVENTS_CHANNEL, readEvents, type HavenEvent } from './outbox.ts';
+
+/** A consumer's row, as claimed. */
+export interface ConsumerState {
+  readonly tenant: string;
+  /** `bot:<id>` or `sub:<id>`. */
+  readonly consumer: string;
+  readonly cursor: number;
+  readonly attempts: number;
+}
+
+/** What handling one event came to. */
+export type HandleResult =
+  | { readonly kind: 'done' }
+  /** Not for this consumer (no trigger or criteria match): the cursor moves on without a write of its own. */
+  | { readonly kind: 'skipped' }
+  | { readonly kind: 'failed'; readonly error: string; readonly retryable: boolean }
+  /** The consumer no longer exists (deleted Subscription): its row is removed. */
+  | { readonly kind: 'gone' };
+
+/** Handles the events of every consumer whose name starts with its prefix. */
+export interface ConsumerHandler {
+  /** `bot:` or `sub:`. */
+  readonly prefix: string;
+  /** Consumers of this handler that this process can run (undefined: all with the prefix). */
+  names?(): readonly string[];
+  handle(consumer: ConsumerState, event: HavenEvent): Promise<HandleResult>;
+  /** After an event was given up on and put in the dead-letter list. */
+  onDeadLetter?(consumer: ConsumerState, event: HavenEvent, error: string, attempts: number): Promise<void>;
+  /** After an event succeeded for a consumer whose previous attempt had failed. */
+  onRecovered?(consumer: ConsumerState): Promise<void>;
+}
+
+/** Dispatcher settings. */
+export interface DispatcherOptions {
+  readonly db: Db;
+  readonly handlers: readonly ConsumerHandler[];
+  readonly retry: RetryPolicy;
+  /** How long a claimed consumer stays with this process without renewal. */
+  readonly leaseMs?: number;
+  /** Poll interval (the LISTEN/NOTIFY safety net). */
+  readonly pollMs?: number;
+  /** Consumers worked on at once by this process. */
+  readonly concurrency?: number;
+  /** Events read per round trip. */
+  readonly batch?: number;
+  readonly log?: (event: Record<string, unknown>) => void;
+  /** Called before every poll and on a notification from an unseen tenant (consumer registration). */
+  readonly beforeClaim?: (tenants: readonly string[]) => Promise<void>;
+}
+
+/** A running dispatcher. */
+export interface Dispatcher {
+  /** Id of this process's leases. */
+  readonly owner: string;
+  /** Starts a round now (also called on every notification). */
+  wake(): void;
+  /** Resolves when no consumer this process runs has work left, retries included (tests and benchmarks). */
+  idle(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface ClaimRow { tenant: string; consumer: string; cursor: number; attempts: number }
+
+/** Starts dispatching. */
+export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatcher> {
+  const { db } = opts;
+  const leaseMs = opts.leaseMs ?? 30_000;
+  const pollMs = opts.pollMs ?? 1_000;
+  const concurrency = opts.concurrency ?? 4;
+  const batch = opts.batch ?? 200;
+  const log = opts.log ?? (() => undefined);
+  const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const handlerOf = (consumer: string): ConsumerHandler | undefined => opts.handlers.find((h) => consumer.startsWith(h.prefix));
+
+  let stopped = false;
+  let running: Promise<void> | undefined;
+  let again = false;
+  const pendingTenants = new Set<string>();
+  const seenTenants = new Set<string>();
+
+  /** Names this process may claim: exact names for handlers that list them, a prefix pattern for the others. */
+  function claimFilter(): { names: string[]; prefixes: string[] } {
+    const names: string[] = [];
+    const prefixes: string[] = [];
+    for (const h of opts.handlers) {
+      const listed = h.names?.();
+      if (listed) names.push(...listed);
+      else prefixes.push(`${h.prefix}%`);
+    }
+    return { names, prefixes };
+  }
+
+  async function claim(): Promise<ClaimRow[]> {
+    const { names, prefixes } = claimFilter();
+    const { rows } = await db.query<ClaimRow>(
+      `UPDATE haven_consumers c SET lease_owner = $1, lease_until = now() + ($2 * interval '1 millisecond')
+       FROM (SELECT c2.tenant, c2.consumer FROM haven_consumers c2 JOIN haven_event_counters ec ON ec.tenant = c2.tenant
+             WHERE c2.cursor < ec.last_seq
+               AND (c2.lease_until IS NULL OR c2.lease_until < now())
+               AND (c2.retry_at IS NULL OR c2.retry_at <= now())
+               AND (c2.consumer = ANY($3::text[]) OR c2.consumer LIKE ANY($4::text[]))
+             ORDER BY c2.retry_at NULLS FIRST, c2.tenant, c2.consumer
+             LIMIT $5 FOR UPDATE OF c2 SKIP LOCKED) pick
+       WHERE c.tenant = pick.tenant AND c.consumer = pick.consumer
+       RETURNING c.tenant, c.consumer, c.cursor, c.attempts`,
+      [owner, leaseMs, names, prefixes, concurrency],
+    );
+    return rows.map((r) => ({ ...r, cursor: Number(r.cursor) }));
+  }
+
+  /** Saves progress while still holding the lease; false when the lease was lost (another process took over). */
+  async function save(c: ClaimRow, cursor: number, fields: { attempts: number; retryAt?: number; error?: string; release: boolean }): Promise<boolean> {
+    const { rowCount } = await db.query(
+      `UPDATE haven_consumers SET cursor = $4, attempts = $5,
+         retry_at = CASE WHEN $6::bigint IS NULL THEN NULL ELSE now() + ($6::bigint * interval '1 millisecond') END,
+         last_error = COALESCE($7, CASE WHEN $5 = 0 THEN NULL ELSE last_error END),
+         lease_owner = CASE WHEN $8 THEN NULL ELSE lease_owner END,
+         lease_until = CASE WHEN $8 THEN NULL ELSE now() + ($9 * interval '1 millisecond') END
+       WHERE tenant = $1 AND consumer = $2 AND lease_owner = $3`,
+      [c.tenant, c.consumer, owner, cursor, fields.attempts, fields.retryAt ?? null, fields.error ?? null, fields.release, leaseMs],
+    );
+    return rowCount > 0;
+  }
+
+  async function deadLetter(c: ClaimRow, event: HavenEvent, attempts: number, error: string): Promise<void> {
+    await db.query(
+      `INSERT INTO haven_dead_letters (tenant, consumer, seq, attempts, error) VALUES ($1, $2, $3, $4, $5)
+       ON CONFLICT (tenant, consumer, seq) DO UPDATE SET attempts = EXCLUDED.attempts, error = EXCLUDED.error, dead_at = now(), replayed_at = NULL`,
+      [c.tenant, c.consumer, event.seq, attempts, error],
+    );
+  }
+
+  /** Works through one claimed consumer's events, in order, until it is caught up, fails, or its time is up. */
+  async function processConsumer(c: ClaimRow): Promise<number> {
+    const handler = handlerOf(c.consumer);
+    if (!handler) return 0;
+    let cursor = c.cursor;
+    let attempts = c.attempts;
+    let handled = 0;
+    const deadline = Date.now() + leaseMs / 2;
+    while (!stopped && Date.now() < deadline) {
+      const events = await readEvents(db, c.tenant, cursor, batch);
+      if (events.length === 0) break;
+      for (const event of events) {
+        if (stopped || Date.now() >= deadline) break;
+        let result: HandleResult;
+        try {
+          result = await handler.handle({ ...c, cursor, attempts }, event);
+        } catch (err) {
+          result = { kind: 'failed', error: err instanceof Error ? err.constructor.name + ': ' + err.message.slice(0, 200) : 'error', retryable: true };
+        }
+        handled++;
+        if (result.kind === 'gone') {
+          await db.query(`DELETE FROM haven_consumers WHERE tenant = $1 AND consumer = $2 AND lease_owner = $3`, [c.tenant, c.consumer, owner]);
+          return handled;
+        }
+        if (result.kind === 'failed') {
+          attempts++;
+          if (!result.retryable || shouldDeadLetter(attempts, opts.retry)) {
+            await deadLetter(c, event, attempts, result.error);
+            log({ level: 'warn', event: 'events.dead_letter', tenant: c.tenant, consumer: c.consumer, seq: event.seq, attempts, error: result.error });
+            await handler.onDeadLetter?.({ ...c, cursor, attempts }, event, result.error, attempts).catch(() => undefined);
+            cursor = event.seq;
+            attempts = 0;
+            if (!(await save(c, cursor, { attempts, release: false }))) return handled;
+            continue;
+          }
+          const delay = retryDelayMs(attempts, opts.retry);
+          log({ level: 'info', event: 'events.retry', tenant: c.tenant, consumer: c.consumer, seq: event.seq, attempts, delayMs: delay, error: result.error });
+          await save(c, cursor, { attempts, retryAt: delay, error: result.error, release: true });
+          return handled;
+        }
+        const recovered = attempts > 0;
+        cursor = event.seq;
+        attempts = 0;
+        if (result.kind === 'done') {
+          if (!(await save(c, cursor, { attempts, release: false }))) return handled;
+          if (recovered) await handler.onRecovered?.({ ...c, cursor, attempts }).catch(() => undefined);
+        }
+      }
+    }
+    await save(c, cursor, { attempts, release: true });
+    return handled;
+  }
+
+  async function round(): Promise<void> {
+    do {
+      again = false;
+      if (opts.beforeClaim && pendingTenants.size > 0) {
+        const tenants = [...pendingTenants];
+        pendingTenants.clear();
+        await opts.beforeClaim(tenants);
+      }
+      const claimed = await claim();
+      if (claimed.length === 0) break;
+      const counts = await Promise.all(claimed.map((c) => processConsumer(c).catch((err: unknown) => {
+        log({ level: 'error', event: 'events.dispatch_failed', tenant: c.tenant, consumer: c.consumer, error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
+        return 0;
+      })));
+      if (counts.some((n) => n > 0)) again = true;
+    } while (again && !stopped);
+  }
+
+  function wake(): void {
+    if (stopped) return;
+    if (running) {
+      again = true;
+      return;
+    }
+    running = round()
+      .catch((err: unknown) => {
+        log({ level: 'error', event: 'events.round_failed', error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
+      })
+      .finally(() => {
+        running = undefined;
+        if (again && !stopped) wake();
+      });
+  }
+
+  const unlisten = await db.listen(EVENTS_CHANNEL, (tenant) => {
+    if (tenant && !seenTenants.has(tenant)) {
+      seenTenants.add(tenant);
+      pendingTenants.add(tenant);
+    }
+    wake();
+  });
+  let polls = 0;
+  const timer = setInterval(() => {
+    // Every 30th poll re-checks consumer registration for every tenant (bots deployed while running, tenants
+    // first written by another process before this one listened).
+    if (++polls % 30 === 0) pendingTenants.add('*');
+    wake();
+  }, pollMs);
+  timer.unref();
+  pendingTenants.add('*');
+  wake();
+
+  async function idle(timeoutMs = 30_000): Promise<void> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      if (running) await running;
+      const { names, prefixes } = claimFilter();
+      const { rows } = await db.query<{ due: number }>(
+        `SELECT count(*)::int AS due FROM haven_consumers c JOIN haven_event_counters ec ON ec.tenant = c.tenant
+         WHERE c.cursor < ec.last_seq
+           AND (c.consumer = ANY($1::text[]) OR c.consumer LIKE ANY($2::text[]))`,
+        [names, prefixes],
+      );
+      if (!running && (rows[0]?.due ?? 0) === 0) return;
+      if (Date.now() > until) throw new Error('dispatcher did not become idle in time');
+      wake();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  return {
+    owner,
+    wake,
+    idle,
+    async stop() {
+      stopped = true;
+      clearInterval(timer);
+      await unlisten().catch(() => undefined);
+      if (running) await running;
+      // Leases of this process end now, so that another process need not wait for them to expire.
+      await db.query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [owner]).catch(() => undefined);
+    },
+  };
+}

@@ -1,0 +1,174 @@
+/**
+ * Starts Haven's event machinery in a server process (./README.md): write hooks (veto bots, Subscription
+ * registration), the dispatcher with its two consumer kinds (bots, Subscriptions), the websocket hub, and bot
+ * consumer registration per tenant.
+ */
+import type { Server } from 'node:http';
+import type { FhirRouter } from '@medplum/fhir-router';
+import type { Bundle, Questionnaire } from '@medplum/fhirtypes';
+import { installCanonicals } from './canonicals.ts';
+import type { AfterCommitBot, BotDefinition, VetoBot } from '../../../bots/runtime.ts';
+import type { HavenConfig } from '../config.ts';
+import type { Db } from '../store/db.ts';
+import type { RepositoryContext, WriteHooks } from '../store/repository.ts';
+import { createBotRunner } from './bot-runner.ts';
+import { startDispatcher, type Dispatcher } from './dispatcher.ts';
+import { buildNotificationBundle, payloadContentOf } from './notification.ts';
+import { createSubscriptionDelivery, eventCount, loadSubscription } from './subscription-delivery.ts';
+import { subscriptionHook } from './subscription-hook.ts';
+import { hashToken } from './subscription-ops.ts';
+import { vetoHooks } from './veto.ts';
+import { createWebSocketHub, type WebSocketHub } from './websocket-hub.ts';
+
+/** Path websocket clients connect to. */
+export const WEBSOCKET_PATH = '/ws/subscriptions';
+/** NOTIFY channel carrying websocket notifications between processes on PostgreSQL. */
+const WS_CHANNEL = 'haven_ws';
+/** NOTIFY payloads are limited to 8000 bytes: larger notifications travel without resources. */
+const WS_NOTIFY_LIMIT = 7500;
+
+/** The loaded bots and where workers import them from. */
+export interface BotSet {
+  readonly bots: readonly BotDefinition[];
+  /** Module URL exporting `BOTS` (for worker threads). */
+  readonly module: string;
+  readonly config: unknown;
+  /** Canonical Questionnaires installed into every tenant (questionnaires/). */
+  readonly questionnaires?: readonly Questionnaire[];
+}
+
+/** Everything the events layer needs from the server. */
+export interface EventsOptions {
+  readonly config: HavenConfig;
+  readonly db: Db;
+  readonly router: FhirRouter;
+  readonly botSet: BotSet;
+  /** Repository settings of a tenant (no access: full access; the events layer narrows it where needed). */
+  readonly repoContext: (tenant: string) => Omit<RepositoryContext, 'hooks'>;
+  readonly log: (event: Record<string, unknown>) => void;
+}
+
+/** The running events layer. */
+export interface Events {
+  /** Hooks every repository of the FHIR API must carry. */
+  readonly hooks: WriteHooks;
+  readonly dispatcher: Dispatcher;
+  /** Accepts websocket upgrades on {@link WEBSOCKET_PATH}. */
+  attach(server: Server): void;
+  close(): Promise<void>;
+}
+
+/** Combines write hooks: each applies to its own types, all run in order. */
+function combineHooks(list: readonly WriteHooks[]): WriteHooks {
+  return {
+    applies: (type) => list.some((h) => h.applies(type)),
+    async beforeWrite(repo, change) {
+      for (const h of list) if (h.applies(change.resourceType)) await h.beforeWrite(repo, change);
+    },
+  };
+}
+
+/** Registers `bot:<id>` consumers for tenants (all when `*` is listed), starting after what predates the bot. */
+async function registerBots(db: Db, botIds: readonly string[], tenants: readonly string[]): Promise<void> {
+  if (botIds.length === 0) return;
+  const now = new Date().toISOString();
+  await db.query(
+    `INSERT INTO haven_settings (key, value) SELECT 'bot-registered:' || b, $2 FROM unnest($1::text[]) AS b ON CONFLICT (key) DO NOTHING`,
+    [botIds, now],
+  );
+  // A bot deployed into a tenant with history starts after the events recorded before it was first registered:
+  // it must not, say, raise risk Tasks for last year's questionnaires.
+  await db.query(
+    `INSERT INTO haven_consumers (tenant, consumer, cursor)
+     SELECT ec.tenant, 'bot:' || b,
+       COALESCE((SELECT max(e.seq) FROM haven_events e WHERE e.tenant = ec.tenant AND e.recorded_at < s.value::timestamptz), 0)
+     FROM haven_event_counters ec
+     CROSS JOIN unnest($1::text[]) AS b
+     JOIN haven_settings s ON s.key = 'bot-registered:' || b
+     WHERE ($2::text[] IS NULL OR ec.tenant = ANY($2::text[]))
+     ON CONFLICT (tenant, consumer) DO NOTHING`,
+    [botIds, tenants.includes('*') ? null : tenants],
+  );
+}
+
+/** Starts the events layer. */
+export async function startEvents(opts: EventsOptions): Promise<Events> {
+  const { config, db, log } = opts;
+  const enabled = config.events.botsEnabled ? opts.botSet.bots : [];
+  const afterCommit = enabled.filter((b): b is AfterCommitBot => b.mode === 'after-commit');
+  const vetoes = enabled.filter((b): b is VetoBot => b.mode === 'veto');
+  const hooks = combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, opts.botSet.config)]);
+  const repoContext = (tenant: string): RepositoryContext => ({ ...opts.repoContext(tenant), hooks });
+
+  const heartbeat = (tenant: string, subscriptionId: string): Bundle => buildNotificationBundle({
+    baseUrl: repoContext(tenant).baseUrl, subscriptionId, criteria: '', status: 'active', type: 'heartbeat',
+    eventsSinceSubscriptionStart: 0, events: [], content: 'empty',
+  });
+  const hub: WebSocketHub = createWebSocketHub({
+    path: WEBSOCKET_PATH,
+    log,
+    heartbeat,
+    async resolveToken(token) {
+      const { rows } = await db.query<{ tenant: string; subscription_id: string }>(
+        `SELECT tenant, subscription_id FROM haven_ws_tokens WHERE token_hash = $1 AND expires_at > now()`, [hashToken(token)]);
+      const row = rows[0];
+      if (!row) return undefined;
+      const sub = await loadSubscription(db, row.tenant, row.subscription_id);
+      if (!sub || sub.channel?.type !== 'websocket') return undefined;
+      const handshake = buildNotificationBundle({
+        baseUrl: repoContext(row.tenant).baseUrl, subscriptionId: row.subscription_id, criteria: sub.criteria,
+        status: (sub.status ?? 'active') as 'active', type: 'handshake',
+        eventsSinceSubscriptionStart: await eventCount(db, row.tenant, row.subscription_id), events: [], content: payloadContentOf(sub),
+      });
+      return { tenant: row.tenant, subscriptionId: row.subscription_id, handshake };
+    },
+  });
+
+  // Websocket notifications reach every process through NOTIFY on PostgreSQL (the socket may be held by another
+  // process than the one that delivers); on embedded storage there is one process.
+  let publish = (tenant: string, id: string, bundle: Bundle): number => hub.publish(tenant, id, bundle);
+  let unlistenWs: (() => Promise<void>) | undefined;
+  if (db.kind === 'pg') {
+    unlistenWs = await db.listen(WS_CHANNEL, (payload) => {
+      try {
+        const msg = JSON.parse(payload) as { tenant: string; id: string; bundle: Bundle };
+        hub.publish(msg.tenant, msg.id, msg.bundle);
+      } catch {
+        // a malformed payload is not ours
+      }
+    });
+    publish = (tenant, id, bundle) => {
+      let payload = JSON.stringify({ tenant, id, bundle });
+      if (payload.length > WS_NOTIFY_LIMIT) {
+        // Too large for NOTIFY: the status entry only; the client fetches the event with $events.
+        payload = JSON.stringify({ tenant, id, bundle: { ...bundle, entry: bundle.entry?.slice(0, 1) } });
+      }
+      db.query('SELECT pg_notify($1, $2)', [WS_CHANNEL, payload]).catch(() => undefined);
+      return 1;
+    };
+  }
+
+  const botRunner = createBotRunner({
+    db, bots: afterCommit, botsModule: opts.botSet.module, router: opts.router, repoContext, config: opts.botSet.config, log,
+  });
+  const delivery = createSubscriptionDelivery({ db, repoContext, timeoutMs: config.events.deliveryTimeoutMs, publish: (t, id, b) => publish(t, id, b), log });
+  const botIds = afterCommit.map((b) => b.id);
+  const dispatcher = await startDispatcher({
+    db, handlers: [botRunner, delivery], retry: config.events.retry, pollMs: config.events.pollMs, log,
+    beforeClaim: async (tenants) => {
+      await registerBots(db, botIds, tenants);
+      if (config.events.installQuestionnaires) await installCanonicals(db, opts.botSet.questionnaires ?? [], tenants, repoContext);
+    },
+  });
+  return {
+    hooks,
+    dispatcher,
+    attach: (server) => hub.attach(server),
+    async close() {
+      await dispatcher.stop();
+      await botRunner.close();
+      await unlistenWs?.();
+      await hub.close();
+    },
+  };
+}

@@ -1,0 +1,104 @@
+/**
+ * Runs inside the transaction of every Subscription write (../store/repository.ts `WriteHooks`):
+ * - refuses a malformed Subscription with a 400 that says what is wrong: criteria that do not parse or name
+ *   unknown search parameters, an unsupported channel type, an endpoint Haven will not call, bad headers, an
+ *   unsupported payload type or content code;
+ * - records its creator's access policy (a subscription only ever delivers what its creator may read);
+ * - registers its outbox consumer (`sub:<id>`), starting after the events already committed, or removes it
+ *   when the subscription is turned off or deleted.
+ */
+import { badRequest, OperationOutcomeError } from '@medplum/core';
+import type { Subscription } from '@medplum/fhirtypes';
+import { UNRESTRICTED } from '../policy/access.ts';
+import type { HavenRepository, WriteChange } from '../store/repository.ts';
+import { parseCriteria } from './matcher.ts';
+import { parseChannelHeaders, payloadContentOf } from './notification.ts';
+import { FHIR_JSON, validateEndpoint } from './rest-hook.ts';
+
+/** Channel types Haven delivers. */
+export const SUPPORTED_CHANNELS = ['rest-hook', 'websocket'] as const;
+
+/** Endpoint rules (from ../config.ts `events`). */
+export interface SubscriptionRules {
+  readonly allowHttpEndpoints: boolean;
+  readonly allowLoopbackEndpoints: boolean;
+}
+
+function refuse(message: string, expression?: string): never {
+  throw new OperationOutcomeError(badRequest(message, expression));
+}
+
+/** Checks a Subscription's own fields (no database): throws a 400 OperationOutcomeError naming the problem. */
+export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRules): void {
+  if (!sub.criteria?.trim()) refuse('Subscription.criteria is required', 'Subscription.criteria');
+  try {
+    parseCriteria(sub.criteria);
+  } catch (err) {
+    refuse(`Subscription.criteria: ${outcomeText(err)}`, 'Subscription.criteria');
+  }
+  const type = sub.channel?.type;
+  if (!(SUPPORTED_CHANNELS as readonly string[]).includes(type ?? '')) {
+    refuse(`Subscription.channel.type "${String(type).slice(0, 40)}" is not supported; Haven delivers ${SUPPORTED_CHANNELS.join(' and ')}`, 'Subscription.channel.type');
+  }
+  if (type === 'rest-hook') {
+    const endpoint = sub.channel.endpoint;
+    if (!endpoint) refuse('A rest-hook Subscription needs channel.endpoint', 'Subscription.channel.endpoint');
+    const why = validateEndpoint(endpoint, { allowHttp: rules.allowHttpEndpoints, allowLoopback: rules.allowLoopbackEndpoints });
+    if (why) refuse(`Subscription.channel.endpoint: ${why}`, 'Subscription.channel.endpoint');
+  }
+  try {
+    parseChannelHeaders(sub);
+    payloadContentOf(sub);
+  } catch (err) {
+    refuse(err instanceof Error ? err.message : 'invalid channel', 'Subscription.channel');
+  }
+  const payload = sub.channel.payload?.trim();
+  if (payload && payload !== FHIR_JSON && payload !== 'application/json') {
+    refuse(`Subscription.channel.payload "${payload.slice(0, 60)}" is not supported; use ${FHIR_JSON}`, 'Subscription.channel.payload');
+  }
+}
+
+function outcomeText(err: unknown): string {
+  if (err instanceof OperationOutcomeError) return err.outcome.issue?.[0]?.diagnostics ?? err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** True when a Subscription in this status should be delivering. */
+export function isDelivering(status: string | undefined): boolean {
+  return status === 'requested' || status === 'active' || status === 'error';
+}
+
+/** The hook for Subscription writes. */
+export function subscriptionHook(rules: SubscriptionRules): { applies(type: string): boolean; beforeWrite(repo: HavenRepository, change: WriteChange): Promise<void> } {
+  return {
+    applies: (type) => type === 'Subscription',
+    async beforeWrite(repo, change) {
+      const tenant = repo.ctx.tenant;
+      const sub = change.resource as Subscription | undefined;
+      if (sub) {
+        checkSubscriptionShape(sub, rules);
+        // The criteria must be a search this server can run: compile it once (unknown parameters, bad values → 400).
+        const search = parseCriteria(sub.criteria);
+        await repo.search({ ...search, count: 0, total: 'none' });
+      }
+      if (!sub || !isDelivering(sub.status)) {
+        await repo.q.query(`DELETE FROM haven_consumers WHERE tenant = $1 AND consumer = $2`, [tenant, `sub:${change.id}`]);
+        return;
+      }
+      // Server-side writes (status changes by the dispatcher) keep the owner recorded at creation.
+      if (!repo.ctx.origin?.actor?.startsWith('system:')) {
+        await repo.q.query(
+          `INSERT INTO haven_subscriptions (tenant, id, owner) VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (tenant, id) DO UPDATE SET owner = EXCLUDED.owner`,
+          [tenant, change.id, JSON.stringify(repo.ctx.access ?? UNRESTRICTED)],
+        );
+      }
+      await repo.q.query(
+        `INSERT INTO haven_consumers (tenant, consumer, cursor)
+         VALUES ($1, $2, COALESCE((SELECT last_seq FROM haven_event_counters WHERE tenant = $1), 0))
+         ON CONFLICT (tenant, consumer) DO NOTHING`,
+        [tenant, `sub:${change.id}`],
+      );
+    },
+  };
+}
