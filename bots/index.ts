@@ -3,11 +3,14 @@
  * writing its file; see ../README.md "Bots".
  */
 import answerCheck from './answer-check.ts';
+import licensure from './licensure.ts';
+import missedCare from './missed-care.ts';
+import outcomes from './outcomes.ts';
 import risk from './risk.ts';
 import score from './score.ts';
 import type { BotDefinition } from './runtime.ts';
 
-export const BOTS: readonly BotDefinition[] = [answerCheck, score, risk];
+export const BOTS: readonly BotDefinition[] = [answerCheck, licensure, score, risk, outcomes, missedCare];
 
 /** URL of this module, for worker threads. */
 export const BOTS_MODULE = import.meta.url;

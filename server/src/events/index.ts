@@ -97,7 +97,7 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   const enabled = config.events.botsEnabled ? opts.botSet.bots : [];
   const afterCommit = enabled.filter((b): b is AfterCommitBot => b.mode === 'after-commit');
   const vetoes = enabled.filter((b): b is VetoBot => b.mode === 'veto');
-  const hooks = combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, opts.botSet.config)]);
+  const hooks = combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, opts.botSet.config, log)]);
   const repoContext = (tenant: string): RepositoryContext => ({ ...opts.repoContext(tenant), hooks });
 
   const heartbeat = (tenant: string, subscriptionId: string): Bundle => buildNotificationBundle({

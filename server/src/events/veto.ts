@@ -19,7 +19,7 @@ export function vetoOutcome(botId: string, reason: string): OperationOutcomeErro
 }
 
 /** Write hooks that run `bots` (veto mode) on the writes they trigger on. */
-export function vetoHooks(bots: readonly VetoBot[], config: unknown): WriteHooks {
+export function vetoHooks(bots: readonly VetoBot[], config: unknown, log: (event: Record<string, unknown>) => void = () => undefined): WriteHooks {
   const triggers = bots.flatMap((bot) => bot.triggers.map((t) => ({
     bot, trigger: t, search: t.criteria ? parseCriteria(t.criteria, t.resourceType) : undefined as SearchRequest | undefined,
   })));
@@ -50,6 +50,9 @@ export function vetoHooks(bots: readonly VetoBot[], config: unknown): WriteHooks
         if (search && !matchesSearchRequest(resource, search)) continue;
         const decision = await bot.handle({ tenant: repo.ctx.tenant, interaction, resource }, ctx);
         if (!decision.allow) throw vetoOutcome(bot.id, decision.reason);
+        // An allowed write with a note (a documented override): logged without free text, which may hold PHI;
+        // the reason itself stays on the resource and in its history.
+        if (decision.note) log({ level: 'info', event: 'bots.veto_note', tenant: repo.ctx.tenant, bot: bot.id, resourceType: change.resourceType, id: change.id, note: decision.note });
       }
     },
   };
