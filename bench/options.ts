@@ -18,8 +18,10 @@ export interface BenchOptions {
   readonly seed: string;
   /** PostgreSQL URL allowed to CREATE/DROP DATABASE; the bench creates a scratch database there. */
   readonly pgAdminUrl: string;
-  /** Load phases to run after ingest. */
-  readonly phases: readonly ('crud' | 'search')[];
+  /** Load phases to run after ingest, in this order. */
+  readonly phases: readonly Phase[];
+  /** The bots phase (bench/bots.ts): QuestionnaireResponse → score Observation and risk Task latency. */
+  readonly bots: BotsPhaseOptions;
   /**
    * postgres: ANALYZE after ingest, as autovacuum would. `auto`: only when the server runs with
    * autovacuum off (see README "Planner statistics").
@@ -28,6 +30,22 @@ export interface BenchOptions {
   /** Run the server with --cpu-prof and summarise where its time went. */
   readonly cpuProf: boolean;
   readonly help: boolean;
+}
+
+/** A load phase after ingest. */
+export type Phase = 'crud' | 'search' | 'bots';
+const PHASES: readonly Phase[] = ['crud', 'search', 'bots'];
+
+/** Settings of the bots phase. */
+export interface BotsPhaseOptions {
+  /** QuestionnaireResponses per second, sent open loop (on schedule, whatever the answers take). */
+  readonly rate: number;
+  /** Seconds of measured load. */
+  readonly seconds: number;
+  /** Share of responses with PHQ-9 item 9 ≥ 1 (each raises a risk Task), 0..1. */
+  readonly riskyShare: number;
+  /** Longest wait after the load for every response's outputs (the bots' backlog) before giving up. */
+  readonly settleSeconds: number;
 }
 
 export const DEFAULT_PG_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/test';
@@ -47,7 +65,13 @@ export const USAGE = `npm run bench -- [options]      (or: node bench/run.ts [op
   --pg-url URL        PostgreSQL URL allowed to CREATE DATABASE; a scratch database with a      BENCH_PG_URL
                       random name is created there and dropped at the end                        (or DATABASE_URL)
                       (default ${DEFAULT_PG_ADMIN_URL})
-  --phases LIST       load phases after ingest: crud,search (default both; "none" = ingest only)  BENCH_PHASES
+  --phases LIST       load phases after ingest: crud,search,bots (default all; "none" = ingest   BENCH_PHASES
+                      only)
+  --only LIST         same as --phases (e.g. --only bots)
+  --bots-rate N       bots phase: QuestionnaireResponses per second, open loop (default 20)      BENCH_BOTS_RATE
+  --bots-duration S   bots phase: seconds of load (default 30; --duration when only that is set) BENCH_BOTS_DURATION
+  --bots-risky F      bots phase: share of responses with PHQ-9 item 9 >= 1 (default 0.2)        BENCH_BOTS_RISKY
+  --bots-settle S     bots phase: longest wait for the bots' backlog after the load (default 300) BENCH_BOTS_SETTLE
   --analyze[=auto|on|off]  postgres: ANALYZE the scratch database after ingest, as autovacuum  BENCH_ANALYZE
                       would. auto (default): only when the server has autovacuum=off; --analyze = on;
                       --no-analyze = off (measure a never-analyzed database)
@@ -61,10 +85,24 @@ function positiveInt(name: string, raw: string | undefined, fallback: number): n
   return n;
 }
 
+function positiveNumber(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
+  return n;
+}
+
 function nonNegative(name: string, raw: string | undefined, fallback: number): number {
   if (raw === undefined || raw === '') return fallback;
   const n = Number(raw);
   if (!Number.isFinite(n) || n < 0) throw new Error(`${name} must be a non-negative number, got "${raw}"`);
+  return n;
+}
+
+function share(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n < 0 || n > 1) throw new Error(`${name} must be a number from 0 to 1, got "${raw}"`);
   return n;
 }
 
@@ -82,7 +120,8 @@ function analyzeMode(raw: string | undefined): BenchOptions['analyze'] {
 /** Parses argv (after the script name) and the environment; throws a readable message on bad input. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const flags = new Map<string, string>();
-  const VALUE_FLAGS = new Set(['patients', 'duration', 'warmup', 'storage', 'resources', 'concurrency', 'connections', 'seed', 'pg-url', 'phases']);
+  const VALUE_FLAGS = new Set(['patients', 'duration', 'warmup', 'storage', 'resources', 'concurrency', 'connections', 'seed', 'pg-url', 'phases', 'only',
+    'bots-rate', 'bots-duration', 'bots-risky', 'bots-settle']);
   const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'analyze', 'no-analyze', 'help']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -105,13 +144,24 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const storageRaw = get('storage', 'BENCH_STORAGE') ?? (targetResources ? 'postgres' : 'both');
   if (!['embedded', 'postgres', 'both'].includes(storageRaw)) throw new Error(`--storage must be embedded, postgres or both, got "${storageRaw}"`);
   const storages: StorageKind[] = storageRaw === 'both' ? ['embedded', 'postgres'] : [storageRaw as StorageKind];
-  const phasesRaw = (get('phases', 'BENCH_PHASES') ?? 'crud,search').split(',').map((x) => x.trim()).filter((x) => x && x !== 'none');
-  for (const p of phasesRaw) if (p !== 'crud' && p !== 'search') throw new Error(`--phases takes crud, search or none, got "${p}"`);
+  const phasesRaw = (flags.get('only') ?? get('phases', 'BENCH_PHASES') ?? PHASES.join(',')).split(',').map((x) => x.trim()).filter((x) => x && x !== 'none');
+  for (const p of phasesRaw) if (!PHASES.includes(p as Phase)) throw new Error(`--phases takes ${PHASES.join(', ')} or none, got "${p}"`);
+  // Always in the order of PHASES, so the bots' backlog never overlaps a CRUD or search measurement.
+  const phases = PHASES.filter((p) => phasesRaw.includes(p));
+  const durationRaw = get('duration', 'BENCH_DURATION');
+  const duration = positiveInt('--duration', durationRaw, 15);
   return {
-    phases: phasesRaw as ('crud' | 'search')[],
+    phases,
+    bots: {
+      rate: positiveNumber('--bots-rate', get('bots-rate', 'BENCH_BOTS_RATE'), 20),
+      // A quick look (`--duration 5`) shortens this phase too, unless it has its own duration.
+      seconds: positiveInt('--bots-duration', get('bots-duration', 'BENCH_BOTS_DURATION'), durationRaw ? duration : 30),
+      riskyShare: share('--bots-risky', get('bots-risky', 'BENCH_BOTS_RISKY'), 0.2),
+      settleSeconds: positiveInt('--bots-settle', get('bots-settle', 'BENCH_BOTS_SETTLE'), 300),
+    },
     patients: positiveInt('--patients', get('patients', 'BENCH_PATIENTS'), 50),
     targetResources,
-    duration: positiveInt('--duration', get('duration', 'BENCH_DURATION'), 15),
+    duration,
     warmup: nonNegative('--warmup', get('warmup', 'BENCH_WARMUP'), 2),
     storages,
     ingestConcurrency: positiveInt('--concurrency', get('concurrency', 'BENCH_CONCURRENCY'), 4),

@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
 import { AUTH_COMMANDS } from './auth-cmd.ts';
+import { EVENTS_COMMANDS } from './events-cmd.ts';
 import { UsageError, tenantOf, tenantOption, type Command } from './command.ts';
 import { runBackup, runExport, runRestore } from './dump-cmd.ts';
 import { listImportFiles, runImport, type CliIo } from './import-cmd.ts';
@@ -81,6 +82,7 @@ or corrupted backup changes nothing. Refuses a database that already holds resou
     prepare: (pos, values) => (target, io) => runRestore(target, pos[0], values.force === true, io),
   },
   ...AUTH_COMMANDS,
+  ...EVENTS_COMMANDS,
 };
 
 function mainHelp(): string {

@@ -19,6 +19,7 @@ import {
 import { openDatabase } from '../store/open-db.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem, type ImportResult } from '../store/import.ts';
 import { cursorSecret } from '../store/settings.ts';
+import { listDeadLetters, requestReplay, type DeadLetter } from '../events/dead-letters.ts';
 import { ADMIN_FILE, LOCK_FILE, acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
 
 /** The operations the CLI needs, wherever they run. */
@@ -33,6 +34,10 @@ export interface Target {
   restore(input: AsyncIterable<Buffer>, force: boolean): Promise<BackupSummary>;
   /** Clients, users and signing keys of the authorization server. */
   auth: AuthAdmin;
+  /** The dead-letter list of the events layer (../events/dead-letters.ts). */
+  deadLetters(tenant: string | undefined, includeReplayed: boolean): Promise<DeadLetter[]>;
+  /** Queues dead letters for replay by a running server; returns how many. */
+  requestReplay(tenant: string, filter: { consumer?: string; seq?: number }): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -56,6 +61,8 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
       backup: (out) => writeBackup(db, out),
       restore: (input, force) => restoreBackup(db, input, { force }),
       auth: localAuthAdmin(db, config, env),
+      deadLetters: (tenant, includeReplayed) => listDeadLetters(db, { ...(tenant ? { tenant } : {}), includeReplayed }),
+      requestReplay: (tenant, filter) => requestReplay(db, tenant, filter),
       async close() {
         try { await db.close(); } finally { release(); }
       },
@@ -172,6 +179,9 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
       addUser: async (input) => authAnswer(await call(cred, 'POST', `/admin/auth/users${q(input.tenant)}`, { json: input })),
       rotateKeys: async () => authAnswer(await call(cred, 'POST', '/admin/auth/keys/rotate')),
     },
+    deadLetters: async (tenant, includeReplayed) => answer(await call(cred, 'GET',
+      `/admin/events/dead-letters?includeReplayed=${includeReplayed}${tenant ? `&tenant=${encodeURIComponent(tenant)}` : ''}`)),
+    requestReplay: async (tenant, filter) => (await answer<{ queued: number }>(await call(cred, 'POST', `/admin/events/replay${q(tenant)}`, { json: filter }))).queued,
     async close() {},
   };
 }

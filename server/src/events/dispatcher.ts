@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import { retryDelayMs, shouldDeadLetter, type RetryPolicy } from './backoff.ts';
-import { EVENTS_CHANNEL, readEvents, type HavenEvent } from './outbox.ts';
+import { EVENTS_CHANNEL, readEvent, readEvents, type HavenEvent } from './outbox.ts';
 
 /** A consumer's row, as claimed. */
 export interface ConsumerState {
@@ -200,16 +200,50 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     return handled;
   }
 
+  /** Replays dead letters an admin asked for (./dead-letters.ts), outside their consumer's order. */
+  async function replays(): Promise<number> {
+    const { names, prefixes } = claimFilter();
+    const { rows } = await db.query<{ tenant: string; consumer: string; seq: number }>(
+      `UPDATE haven_dead_letters d SET replay_requested_at = NULL, replayed_at = now(), replay_result = 'running'
+       FROM (SELECT tenant, consumer, seq FROM haven_dead_letters
+             WHERE replay_requested_at IS NOT NULL AND (consumer = ANY($1::text[]) OR consumer LIKE ANY($2::text[]))
+             ORDER BY seq LIMIT 20 FOR UPDATE SKIP LOCKED) pick
+       WHERE d.tenant = pick.tenant AND d.consumer = pick.consumer AND d.seq = pick.seq
+       RETURNING d.tenant, d.consumer, d.seq`,
+      [names, prefixes],
+    );
+    for (const r of rows) {
+      const handler = handlerOf(r.consumer);
+      const event = handler ? await readEvent(db, r.tenant, Number(r.seq)) : undefined;
+      let result: HandleResult = { kind: 'failed', error: 'event or consumer no longer exists', retryable: false };
+      if (handler && event) {
+        try {
+          result = await handler.handle({ tenant: r.tenant, consumer: r.consumer, cursor: event.seq, attempts: 0 }, event);
+        } catch (err) {
+          result = { kind: 'failed', error: err instanceof Error ? err.message.slice(0, 200) : 'error', retryable: true };
+        }
+      }
+      const outcome = result.kind === 'failed' ? `failed: ${result.error}` : result.kind;
+      await db.query(`UPDATE haven_dead_letters SET replay_result = $4 WHERE tenant = $1 AND consumer = $2 AND seq = $3`, [r.tenant, r.consumer, r.seq, outcome.slice(0, 500)]);
+      log({ level: 'info', event: 'events.replayed', tenant: r.tenant, consumer: r.consumer, seq: Number(r.seq), result: outcome.slice(0, 200) });
+    }
+    return rows.length;
+  }
+
   async function round(): Promise<void> {
     do {
       again = false;
+      if (await replays()) again = true;
       if (opts.beforeClaim && pendingTenants.size > 0) {
         const tenants = [...pendingTenants];
         pendingTenants.clear();
         await opts.beforeClaim(tenants);
       }
       const claimed = await claim();
-      if (claimed.length === 0) break;
+      if (claimed.length === 0) {
+        if (again) continue;
+        break;
+      }
       const counts = await Promise.all(claimed.map((c) => processConsumer(c).catch((err: unknown) => {
         log({ level: 'error', event: 'events.dispatch_failed', tenant: c.tenant, consumer: c.consumer, error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
         return 0;

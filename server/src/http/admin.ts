@@ -18,6 +18,7 @@ import { BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, 
 import type { Db } from '../store/db.ts';
 import type { WriteHooks } from '../store/repository.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem } from '../store/import.ts';
+import { listDeadLetters, requestReplay } from '../events/dead-letters.ts';
 import { fhirBase } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 
@@ -134,6 +135,17 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
       if (!res.write(line + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
     }
     res.end();
+  }));
+  app.get('/admin/events/dead-letters', handle(async (req, res) => {
+    const tenant = typeof req.query.tenant === 'string' ? tenantParam(req) : undefined;
+    res.json(await listDeadLetters(deps.db, { ...(tenant ? { tenant } : {}), includeReplayed: req.query.includeReplayed === 'true' }));
+  }));
+  app.post('/admin/events/replay', json, handle(async (req, res) => {
+    const body = (req.body ?? {}) as { consumer?: unknown; seq?: unknown };
+    if (body.consumer !== undefined && (typeof body.consumer !== 'string' || !/^(bot|sub):[A-Za-z0-9\-.]{1,64}$/.test(body.consumer))) throw new HttpFailure(400, 'consumer must look like bot:<id> or sub:<id>');
+    if (body.seq !== undefined && !Number.isSafeInteger(body.seq)) throw new HttpFailure(400, 'seq must be an integer');
+    const queued = await requestReplay(deps.db, tenantParam(req), { ...(body.consumer ? { consumer: body.consumer as string } : {}), ...(body.seq !== undefined ? { seq: body.seq as number } : {}) });
+    res.json({ queued });
   }));
   app.get('/admin/backup', handle(async (_req, res) => {
     res.type('application/gzip');

@@ -45,6 +45,7 @@ CREATE TABLE haven_dead_letters (
   attempts    integer     NOT NULL,
   error       text        NOT NULL,
   dead_at     timestamptz NOT NULL DEFAULT now(),
+  replay_requested_at timestamptz,   -- set by an admin; any dispatcher replays it, then clears it
   replayed_at timestamptz,
   replay_result text,
   PRIMARY KEY (tenant, consumer, seq)
