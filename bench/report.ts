@@ -2,10 +2,11 @@
  * Console output: a line per phase while running, then per-storage tables, the embedded/PostgreSQL
  * comparison and the PASS/MISS list. A benchmark reports; nothing here ever fails the process.
  */
+import type { BotsResult, OutputLatency } from './bots.ts';
 import type { IngestResult } from './ingest.ts';
 import type { LoadResult } from './load.ts';
 import {
-  EMBEDDED_FACTOR, TARGETS, metricsOf, slowdown, verdict,
+  EMBEDDED_FACTOR, TARGETS, belowConditions, metricsOf, scaleOf, slowdown, verdict,
   type Metric, type PhaseCpu, type StorageResult,
 } from './results-model.ts';
 
@@ -79,6 +80,26 @@ export function loadLine(r: LoadResult, cpu: PhaseCpu): string[] {
   return lines;
 }
 
+function outputText(l: OutputLatency): string {
+  const missing = l.missing ? ` · ${l.missing} of ${l.expected} never arrived (counted as ∞)` : '';
+  return `p50 ${fmt(l.p50)} p95 ${fmt(l.p95)} p99 ${fmt(l.p99)} max ${fmt(l.max)} ms (${l.count} of ${l.expected})${missing}`;
+}
+
+/** Lines after the bots phase: the load as sent and taken, both latencies, CPU during the load and after. */
+export function botsLines(r: BotsResult, cpu: PhaseCpu, settleCpu: PhaseCpu): string[] {
+  return [
+    `  bots: ${r.committed} of ${r.sent} responses committed at ${fmt(r.commitRate)}/s (offered ${fmt(r.rate)}/s for ${r.seconds} s; ` +
+      `${r.riskyCommitted} with item 9 ≥ 1) · non-2xx ${r.non2xx} · errors ${r.errors} · ` +
+      `POST p50 ${fmt(r.create.p50)} p95 ${fmt(r.create.p95)} ms · sender late p99 ${fmt(r.senderLateMs.p99)} max ${fmt(r.senderLateMs.max)} ms`,
+    `    QR → score Observation: ${outputText(r.toObservation)}`,
+    `    QR → risk Task:         ${outputText(r.toTask)}`,
+    `    backlog after the load: ${r.settled ? `worked off ${fmt(r.settleSeconds)} s after the last response` : 'NOT worked off (gave up waiting)'}`,
+    `    load:    ${cpuText(cpu)}`,
+    `    backlog: ${cpuText(settleCpu)} (${fmt(settleCpu.seconds)} s)`,
+    ...r.errorSamples.map((s) => `      ${s}`),
+  ];
+}
+
 /** Per-storage table: every phase with throughput, latency, failures and CPU. */
 export function storageTable(r: StorageResult): string[] {
   const title = r.kind === 'embedded' ? 'embedded (PGlite)' : `postgres (${r.info.version ?? 'PostgreSQL'})`;
@@ -103,9 +124,20 @@ export function storageTable(r: StorageResult): string[] {
     }
     rows.push([l.name, fmt(l.requestsPerSecond), fmt(l.latency.p50), fmt(l.latency.p95), fmt(l.latency.p99), String(l.non2xx), String(l.errors), ...cpuCells(l.cpu)]);
   }
+  if (r.bots) {
+    const b = r.bots;
+    rows.push(['bots: POST QuestionnaireResponse', fmt(b.commitRate), fmt(b.create.p50), fmt(b.create.p95), fmt(b.create.p99), String(b.non2xx), String(b.errors), ...cpuCells(b.cpu)]);
+    for (const [label, l] of [['bots: QR → score Observation', b.toObservation], ['bots: QR → risk Task', b.toTask]] as const) {
+      rows.push([label, '-', fmt(l.p50), fmt(l.p95), fmt(l.p99), '-', l.missing ? `${l.missing} missing` : '0', ...cpuCells(b.settleCpu)]);
+    }
+  }
   if (rows.length) {
     out.push(...table(['phase', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'errors', 'cpu:server', 'pg', 'other', 'machine'], rows));
     out.push('  (ingest row: resources/s and whole-bundle latency; cpu: 100% = one core, machine = share of all cores)');
+    if (r.bots) {
+      out.push('  (bots rows: responses committed/s; output latency = output commit − response commit, server clock; ' +
+        'POST row CPU during the load, output rows CPU while the bots worked off the backlog)');
+    }
   }
   if (r.serverLogErrors) {
     out.push(`  server log: ${r.serverLogErrors} error lines${r.serverLogCopy ? ` (kept at ${r.serverLogCopy})` : ''}`);
@@ -141,8 +173,8 @@ export function comparisonTable(results: readonly StorageResult[]): string[] {
     if (pg) row.push(`${p?.atLeast ? '≥' : ''}${fmt(p?.value)}`);
     if (both) row.push(Number.isNaN(ratio) ? '-' : ratio.toFixed(2), Number.isNaN(factor) ? '-' : `${factor.toFixed(2)}×`);
     row.push(target?.label ?? '');
-    if (emb) row.push(target && e ? verdict(target, e.value, emb.storedResources, e.atLeast) : '');
-    if (pg) row.push(target && p ? verdict(target, p.value, pg.storedResources, p.atLeast) : '');
+    if (emb) row.push(target && e ? verdict(target, e.value, scaleOf(emb), e.atLeast) : '');
+    if (pg) row.push(target && p ? verdict(target, p.value, scaleOf(pg), p.atLeast) : '');
     if (both) row.push(Number.isNaN(factor) ? '' : factor <= EMBEDDED_FACTOR ? 'PASS' : 'MISS');
     rows.push(row);
   }
@@ -165,21 +197,31 @@ export function comparisonTable(results: readonly StorageResult[]): string[] {
 /** The PASS/MISS list against the issue's targets. */
 export function targetLines(results: readonly StorageResult[]): string[] {
   const out = ['', 'Targets (2-core machine, local PostgreSQL)'];
-  let partial = false;
+  let smaller = false;
+  const slowerRuns: string[] = [];
   for (const r of results) {
     const metrics = new Map(metricsOf(r).map((m) => [m.name, m]));
+    const scale = scaleOf(r);
     for (const t of TARGETS) {
       const m = metrics.get(t.metric);
-      const v = verdict(t, m?.value, r.storedResources, m?.atLeast);
+      const v = verdict(t, m?.value, scale, m?.atLeast);
       if (v === 'n/a') continue; // phase not run
-      if (v.endsWith('*')) partial = true;
+      if (belowConditions(t, scale)) {
+        if (t.minResources !== undefined) smaller = true;
+        if (t.minRate !== undefined && !slowerRuns.includes(r.kind)) slowerRuns.push(r.kind);
+      }
       const shown = m?.atLeast ? `≥ ${fmt(m.value)} (one request alone; too slow to load-test)` : fmt(m?.value);
       out.push(`  ${v.padEnd(5)} ${r.kind.padEnd(8)} ${t.metric} ${t.label}: measured ${shown}`);
     }
   }
-  if (partial) {
+  if (smaller) {
     const stored = Math.max(...results.map((r) => r.storedResources));
     out.push(`  * measured with ${fmt(stored)} stored resources; the target applies at ≥ 1,000,000 (npm run bench -- --large)`);
+  }
+  for (const kind of slowerRuns) {
+    const r = results.find((x) => x.kind === kind);
+    const rate = Math.max(...TARGETS.map((t) => t.minRate ?? 0));
+    out.push(`  * ${kind}: responses were committed at ${fmt(r?.bots?.commitRate)}/s; the bots targets apply at ${rate}/s (--bots-rate ${rate})`);
   }
   return out;
 }

@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: Haven's benchmark. Ingests deterministic Synthea-shaped transaction bundles, then runs a
- * CRUD mix and four searches with autocannon, on embedded storage (PGlite) and on PostgreSQL, and prints
+ * CRUD mix and four searches with autocannon and the bots phase (QuestionnaireResponse → score Observation
+ * and risk Task latency), on embedded storage (PGlite) and on PostgreSQL, and prints
  * throughput, latency percentiles, the embedded/PostgreSQL ratios and PASS/MISS against the issue's
  * targets. Results go to bench/results/<timestamp>.json. See bench/README.md.
  *
@@ -12,7 +13,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOptions, USAGE, type BenchOptions } from './options.ts';
 import { comparisonTable, fmt, fmtBytes, storageTable, targetLines } from './report.ts';
-import { TARGETS, metricsOf, verdict, type StorageResult } from './results-model.ts';
+import { TARGETS, metricsOf, scaleOf, verdict, type StorageResult } from './results-model.ts';
 import { runStorage } from './storage-run.ts';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
@@ -46,7 +47,11 @@ async function main(opts: BenchOptions): Promise<void> {
       'The "other" CPU column shows how much other processes took during each phase.');
   }
   log(`  data: seed "${opts.seed}", ${opts.targetResources ? `until ${fmt(opts.targetResources)} resources` : `${opts.patients} patients`} · ` +
-    `load: ${opts.connections} connections × ${opts.duration} s per kind · storages: ${opts.storages.join(', ')}`);
+    `phases: ${opts.phases.join(', ') || 'none'} · storages: ${opts.storages.join(', ')}`);
+  if (opts.phases.includes('crud') || opts.phases.includes('search')) log(`  load: ${opts.connections} connections × ${opts.duration} s per kind`);
+  if (opts.phases.includes('bots')) {
+    log(`  bots: PHQ-9 responses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1`);
+  }
 
   const tmpRoot = mkdtempSync(join(os.tmpdir(), 'haven-bench-'));
   const cleanups = new Set<() => Promise<void>>();
@@ -96,7 +101,7 @@ async function main(opts: BenchOptions): Promise<void> {
     const values = new Map(metricsOf(r).map((x) => [x.name, x]));
     return TARGETS.map((t) => {
       const m = values.get(t.metric);
-      return { storage: r.kind, ...t, measured: m?.value ?? null, atLeast: m?.atLeast ?? false, verdict: verdict(t, m?.value, r.storedResources, m?.atLeast) };
+      return { storage: r.kind, ...t, measured: m?.value ?? null, atLeast: m?.atLeast ?? false, verdict: verdict(t, m?.value, scaleOf(r), m?.atLeast) };
     });
   });
   mkdirSync(RESULTS_DIR, { recursive: true });

@@ -1,15 +1,16 @@
 /**
- * All phases on one storage: scratch storage → server child → ingest → CRUD → search → stop → drop.
+ * All phases on one storage: scratch storage → server child → ingest → CRUD → search → bots → stop → drop.
  * Failures are recorded in the result (`blocked`) instead of thrown, so the other storage still runs and
  * the phases that did complete are still reported.
  */
 import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { runBots, type BotsMark } from './bots.ts';
 import { emptyPopulation, ingest, type IngestProgress } from './ingest.ts';
 import { probe, runLoad, skippedResult, type Scenario } from './load.ts';
 import type { BenchOptions } from './options.ts';
 import { summarizeProfile, type PhaseWindow } from './profile.ts';
-import { fmt, fmtDuration, ingestLine, loadLine } from './report.ts';
+import { botsLines, fmt, fmtDuration, ingestLine, loadLine } from './report.ts';
 import type { MeasuredLoad, PhaseCpu, StorageResult } from './results-model.ts';
 import { crudScenarios, searchScenarios } from './scenarios.ts';
 import {
@@ -222,7 +223,7 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
     result.ingest = { ...ing, cpu };
     result.storedResources = population.storedResources;
     for (const line of ingestLine(ing, cpu)) log(line);
-    if (population.patients.size === 0) throw new Error('ingest stored no patients; CRUD and search phases skipped');
+    if (population.patients.size === 0) throw new Error('ingest stored no patients; the load phases were skipped');
     const store = storage;
     const analyze = kind === 'postgres' && (opts.analyze === 'on' || (opts.analyze === 'auto' && result.info.autovacuum === 'off'));
     if (analyze) {
@@ -255,6 +256,21 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
       }
       log(`  search: ${opts.connections} connections, ${opts.duration} s per query (after ${opts.warmup} s warm-up)`);
       await phase('search', () => runAll(searchScenarios(population, opts.seed), result.search));
+    }
+
+    // --- bots: last, because its backlog keeps the server busy after the load
+    if (opts.phases.includes('bots')) {
+      log(`  bots: PHQ-9 QuestionnaireResponses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ` +
+        `${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1 (after ${opts.warmup} s warm-up)`);
+      const marks = new Map<BotsMark, CpuSnapshot>();
+      const bots = await phase('bots', () => runBots({
+        fhirBase: running.fhirBase, patients: population.patients.items.map((p) => p.id), opts: opts.bots,
+        warmupSeconds: opts.warmup, seed: opts.seed, log,
+        mark: async (m) => { marks.set(m, await snapshot(running.pid, store)); },
+      }));
+      const [start, loaded, settled] = (['load-start', 'load-end', 'settled'] as const).map((m) => marks.get(m) as CpuSnapshot);
+      result.bots = { ...bots, cpu: cpuSince(start, loaded), settleCpu: cpuSince(loaded, settled) };
+      for (const line of botsLines(bots, result.bots.cpu, result.bots.settleCpu)) log(line);
     }
   } catch (err) {
     result.blocked = err instanceof Error ? err.message : String(err);

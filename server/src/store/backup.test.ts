@@ -68,7 +68,7 @@ async function seed(db: Db, tag = 'a'): Promise<void> {
 
 /** Every row of every table that a restore writes, as comparable text (timestamps in UTC). */
 async function dump(db: Db): Promise<Record<string, string[]>> {
-  const tables = ['resources', 'resource_history', 'haven_settings', ...Object.values(INDEX_TABLES)];
+  const tables = ['resources', 'resource_history', 'haven_settings', 'haven_event_counters', 'haven_events', ...Object.values(INDEX_TABLES)];
   return db.transaction(async (tx) => {
     await tx.query("SET LOCAL TIME ZONE 'UTC'");
     const out: Record<string, string[]> = {};
@@ -108,7 +108,7 @@ describe('backup and restore', () => {
     expect(before.resource_history.length).toBe(7);
     expect(before.sp_token.length).toBeGreaterThan(0);
     const summary = await readBackup(bytes(file));
-    expect(summary.rows).toEqual({ haven_settings: 2, resources: 4, resource_history: 7 });
+    expect(summary.rows).toEqual({ haven_settings: 2, resources: 4, resource_history: 7, haven_event_counters: 2, haven_events: 7 });
 
     const target = await scratchDb();
     const restored = await restoreBackup(target, bytes(file), { force: false });

@@ -38,6 +38,15 @@ export const BACKUP_TABLES = {
   resource_history: ['tenant', 'resource_type', 'id', 'version_id'],
   auth_clients: ['tenant', 'client_id'],
   auth_users: ['tenant', 'id'],
+  // The events layer: without these a restored server would renumber events and forget Subscription owners,
+  // consumer cursors, dead letters and bot runs (which keep bot effects from repeating).
+  haven_event_counters: ['tenant'],
+  haven_events: ['tenant', 'seq'],
+  haven_consumers: ['tenant', 'consumer'],
+  haven_dead_letters: ['tenant', 'consumer', 'seq'],
+  haven_bot_runs: ['tenant', 'bot', 'seq'],
+  haven_subscriptions: ['tenant', 'id'],
+  haven_subscription_events: ['tenant', 'subscription_id', 'event_number'],
 } as const satisfies Record<string, readonly string[]>;
 type BackupTable = keyof typeof BACKUP_TABLES;
 
