@@ -5,12 +5,13 @@
 import answerCheck from './answer-check.ts';
 import licensure from './licensure.ts';
 import missedCare from './missed-care.ts';
+import noContact from './no-contact.ts';
 import outcomes from './outcomes.ts';
 import risk from './risk.ts';
 import score from './score.ts';
 import type { BotDefinition } from './runtime.ts';
 
-export const BOTS: readonly BotDefinition[] = [answerCheck, licensure, score, risk, outcomes, missedCare];
+export const BOTS: readonly BotDefinition[] = [answerCheck, licensure, score, risk, outcomes, missedCare, noContact];
 
 /** URL of this module, for worker threads. */
 export const BOTS_MODULE = import.meta.url;

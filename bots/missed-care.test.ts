@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../server/src/test-support/harness.ts';
 
-describe('missed-care bot', () => {
+describe('missed-care bots', () => {
   let t: TestServer;
   beforeAll(async () => {
     t = await startTestServer({ HAVEN_EVENT_POLL_MS: '100' });
@@ -41,5 +41,27 @@ describe('missed-care bot', () => {
     await noShow(1);
     list = await tasks();
     expect(list).toHaveLength(1);
+  });
+
+  it('no contact for more than 30 days on an active care plan: one care-manager Task per patient, from the daily schedule', async () => {
+    for (const id of ['quiet', 'seen']) {
+      await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id } });
+      await t.req(`/fhir/CarePlan/cp-${id}`, {
+        method: 'PUT',
+        json: { resourceType: 'CarePlan', id: `cp-${id}`, status: 'active', intent: 'plan', subject: { reference: `Patient/${id}` }, period: { start: '2026-01-01' }, author: { reference: 'Practitioner/cm' } },
+      });
+    }
+    const recent = new Date(Date.now() - 3 * 86_400_000).toISOString();
+    await t.req('/fhir/Encounter', { method: 'POST', json: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/seen' }, period: { start: recent, end: recent } } });
+    await t.req('/fhir/Encounter', { method: 'POST', json: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/quiet' }, period: { start: '2026-02-01T10:00:00Z', end: '2026-02-01T11:00:00Z' } } });
+    await t.server.events.runSchedules();
+    const task = async (patient: string): Promise<number> =>
+      (await t.req(`/fhir/Task?patient=Patient/${patient}&code=https://haven.health/fhir/CodeSystem/haven-task|missed-care&_summary=count`)).body.total;
+    expect(await task('quiet')).toBe(1);
+    expect(await task('seen')).toBe(0);
+    // Once per period across processes: a second tick right away does not run again.
+    await t.server.events.runSchedules();
+    const { rows } = await t.server.db.query(`SELECT outcome FROM haven_bot_runs WHERE bot = 'no-contact'`);
+    expect(rows).toEqual([{ outcome: 'succeeded' }]);
   });
 });

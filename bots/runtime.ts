@@ -89,19 +89,45 @@ export interface AfterCommitBot extends BotBase {
   handle(event: BotEvent, ctx: BotContext): Promise<BotOutput | void>;
 }
 
+/** What a scheduled bot runs for: one tick of its schedule in one tenant. */
+export interface BotTick {
+  readonly tenant: string;
+  /** Minutes since the epoch at the tick: with the bot id, the idempotency key of the run. */
+  readonly tick: number;
+}
+
+/**
+ * A scheduled bot: runs every `everyMinutes` in every tenant, once across all server processes, for conditions
+ * that no write announces (the absence of contact). Same worker, time limit, scopes and atomic writes as an
+ * after-commit bot.
+ */
+export interface ScheduledBot {
+  readonly id: string;
+  readonly description: string;
+  readonly mode: 'scheduled';
+  readonly everyMinutes: number;
+  readonly scopes: readonly string[];
+  readonly timeoutMs?: number;
+  handle(tick: BotTick, ctx: BotContext): Promise<BotOutput | void>;
+}
+
 /** A veto bot. */
 export interface VetoBot extends BotBase {
   readonly mode: 'veto';
   handle(input: VetoInput, ctx: VetoContext): Promise<VetoDecision>;
 }
 
-export type BotDefinition = AfterCommitBot | VetoBot;
+export type BotDefinition = AfterCommitBot | VetoBot | ScheduledBot;
 
 const BOT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
 /** Declares a bot; checks the declaration so that a malformed bot fails at start, not at its first event. */
 export function defineBot<T extends BotDefinition>(bot: T): T {
   if (!BOT_ID.test(bot.id)) throw new Error(`Bot id "${bot.id}" must match ${BOT_ID}`);
+  if (bot.mode === 'scheduled') {
+    if (!Number.isInteger(bot.everyMinutes) || bot.everyMinutes < 1) throw new Error(`Bot ${bot.id}: everyMinutes must be a whole number of minutes ≥ 1`);
+    return bot;
+  }
   if (bot.triggers.length === 0) throw new Error(`Bot ${bot.id} has no triggers`);
   for (const t of bot.triggers) {
     if (!/^[A-Z][A-Za-z]+$/.test(t.resourceType)) throw new Error(`Bot ${bot.id}: invalid trigger type "${t.resourceType}"`);

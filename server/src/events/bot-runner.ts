@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
 import { getStatus, isOk, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import type { AfterCommitBot, BotEvent } from '../../../bots/runtime.ts';
+import type { AfterCommitBot, BotEvent, BotTick, ScheduledBot } from '../../../bots/runtime.ts';
 import { compilePolicy, type Policy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
@@ -29,6 +29,8 @@ const DEFAULT_TIMEOUT_MS = 10_000;
 export interface BotRunnerOptions {
   readonly db: Db;
   readonly bots: readonly AfterCommitBot[];
+  /** Scheduled bots (run by {@link BotRunner.runScheduled}). */
+  readonly scheduled?: readonly ScheduledBot[];
   /** Module URL the workers import the bots from (exports `BOTS`). */
   readonly botsModule: string;
   readonly router: FhirRouter;
@@ -40,11 +42,16 @@ export interface BotRunnerOptions {
 
 /** The bot consumer handler, and a way to stop its workers. */
 export interface BotRunner extends ConsumerHandler {
+  /**
+   * Runs every scheduled bot that is due in `tenant`, at most once per period across all processes (the claim is
+   * an atomic update of the bot's `sched:<id>` row). Failures are recorded and retried at the next period.
+   */
+  runScheduled(tenant: string): Promise<void>;
   close(): Promise<void>;
 }
 
 /** The principal a bot acts as: a system client with the bot's declared scopes, nothing more. */
-export function botPolicy(bot: AfterCommitBot, tenant: string): Policy {
+export function botPolicy(bot: AfterCommitBot | ScheduledBot, tenant: string): Policy {
   return compilePolicy({ tenant, subject: `bot:${bot.id}`, clientId: `bot:${bot.id}`, scopes: [...bot.scopes], roles: [], development: false });
 }
 
@@ -54,9 +61,9 @@ class BotWorker {
   private nextRun = 1;
   private readonly runs = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void; repo: HavenRepository }>();
   private readonly botsModule: string;
-  private readonly bot: AfterCommitBot;
+  private readonly bot: AfterCommitBot | ScheduledBot;
 
-  constructor(botsModule: string, bot: AfterCommitBot) {
+  constructor(botsModule: string, bot: AfterCommitBot | ScheduledBot) {
     this.botsModule = botsModule;
     this.bot = bot;
   }
@@ -102,7 +109,7 @@ class BotWorker {
   }
 
   /** Runs the bot for one event; rejects on a bot error or when the time limit passes (the worker is then replaced). */
-  run(event: BotEvent, config: unknown, repo: HavenRepository): Promise<unknown> {
+  run(event: BotEvent | BotTick, config: unknown, repo: HavenRepository): Promise<unknown> {
     const w = this.worker ?? this.start();
     const runId = this.nextRun++;
     const timeoutMs = this.bot.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -154,7 +161,7 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
     bot.triggers.forEach((t, i) => criteria.set(`${bot.id}#${i}`, t.criteria ? parseCriteria(t.criteria, t.resourceType) : undefined));
   }
 
-  function repoFor(bot: AfterCommitBot, tenant: string, depth: number): HavenRepository {
+  function repoFor(bot: AfterCommitBot | ScheduledBot, tenant: string, depth: number): HavenRepository {
     return new HavenRepository({ ...opts.repoContext(tenant), access: botPolicy(bot, tenant), origin: { actor: `bot:${bot.id}`, depth } });
   }
 
@@ -179,7 +186,14 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
     );
   }
 
-  async function apply(bot: AfterCommitBot, event: HavenEvent, output: { writes?: readonly BundleEntry[]; summary?: string }, started: number): Promise<void> {
+  function workerOf(bot: AfterCommitBot | ScheduledBot): BotWorker {
+    let worker = workers.get(bot.id);
+    if (!worker) workers.set(bot.id, (worker = new BotWorker(opts.botsModule, bot)));
+    return worker;
+  }
+
+  /** Applies a run's writes as one transaction with the run record; `seq` is the event number or the tick. */
+  async function apply(bot: AfterCommitBot | ScheduledBot, event: { tenant: string; seq: number; depth: number }, output: { writes?: readonly BundleEntry[]; summary?: string }, started: number): Promise<void> {
     const repo = repoFor(bot, event.tenant, event.depth + 1);
     await repo.withTransaction(async (tx) => {
       const writes = output.writes ?? [];
@@ -229,9 +243,7 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
         id: event.id, versionId: event.versionId, ...(version ? { resource: version } : {}),
       };
       try {
-        let worker = workers.get(bot.id);
-        if (!worker) workers.set(bot.id, (worker = new BotWorker(opts.botsModule, bot)));
-        const output = (await worker.run(botEvent, opts.config, readRepo)) as { writes?: BundleEntry[]; summary?: string };
+        const output = (await workerOf(bot).run(botEvent, opts.config, readRepo)) as { writes?: BundleEntry[]; summary?: string };
         await apply(bot, event, output, started);
         log({ level: 'info', event: 'bots.run', tenant: event.tenant, bot: bot.id, seq: event.seq, ms: Date.now() - started, writes: output.writes?.length ?? 0 });
         return { kind: 'done' };
@@ -246,6 +258,30 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
 
     async onDeadLetter(consumer, event, error) {
       await recordFailure(event.tenant, consumer.consumer.slice(4), event.seq, error, 'dead');
+    },
+
+    async runScheduled(tenant: string): Promise<void> {
+      for (const bot of opts.scheduled ?? []) {
+        const { rowCount } = await opts.db.query(
+          `INSERT INTO haven_consumers (tenant, consumer, cursor, retry_at) VALUES ($1, $2, 0, now() + ($3 * interval '1 minute'))
+           ON CONFLICT (tenant, consumer) DO UPDATE SET retry_at = EXCLUDED.retry_at
+           WHERE haven_consumers.retry_at IS NULL OR haven_consumers.retry_at <= now()`,
+          [tenant, `sched:${bot.id}`, bot.everyMinutes],
+        );
+        if (rowCount === 0) continue; // not due, or another process took this period
+        const tick: BotTick = { tenant, tick: Math.floor(Date.now() / 60_000) };
+        const started = Date.now();
+        try {
+          const output = (await workerOf(bot).run(tick, opts.config, repoFor(bot, tenant, 1))) as { writes?: BundleEntry[]; summary?: string };
+          await apply(bot, { tenant, seq: tick.tick, depth: 0 }, output, started);
+          log({ level: 'info', event: 'bots.run', tenant, bot: bot.id, tick: tick.tick, ms: Date.now() - started, writes: output.writes?.length ?? 0 });
+        } catch (err) {
+          if (err instanceof AlreadyRun) continue;
+          const error = err instanceof Error ? err.message : String(err);
+          await recordFailure(tenant, bot.id, tick.tick, error, 'failed').catch(() => undefined);
+          log({ level: 'warn', event: 'bots.failed', tenant, bot: bot.id, tick: tick.tick, error: error.slice(0, 300) });
+        }
+      }
     },
 
     async close() {

@@ -4,11 +4,11 @@
  * The main thread stops this worker when a run passes its time limit, so a looping bot cannot stall the server.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { AfterCommitBot, BotContext, BotDefinition, BotEvent } from '../../../bots/runtime.ts';
+import type { AfterCommitBot, BotContext, BotDefinition, BotEvent, BotTick, ScheduledBot } from '../../../bots/runtime.ts';
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'run'; runId: number; event: BotEvent; config: unknown; now: string }
+  | { type: 'run'; runId: number; event: BotEvent | BotTick; config: unknown; now: string }
   | { type: 'reply'; callId: number; ok: true; value: unknown }
   | { type: 'reply'; callId: number; ok: false; error: string };
 
@@ -35,8 +35,8 @@ function call(runId: number, method: 'read' | 'search', args: [string, string]):
 
 const loaded = import(botsModule).then((mod: { BOTS?: readonly BotDefinition[] }) => {
   const bot = (mod.BOTS ?? []).find((b) => b.id === botId);
-  if (!bot || bot.mode !== 'after-commit') throw new Error(`No after-commit bot "${botId}" in the bots module`);
-  return bot as AfterCommitBot;
+  if (!bot || bot.mode === 'veto') throw new Error(`No after-commit or scheduled bot "${botId}" in the bots module`);
+  return bot as AfterCommitBot | ScheduledBot;
 });
 
 port.on('message', (msg: ToWorker) => {
@@ -56,7 +56,7 @@ port.on('message', (msg: ToWorker) => {
         read: (resourceType, id) => call(msg.runId, 'read', [resourceType, id]) as never,
         search: (resourceType, query) => call(msg.runId, 'search', [resourceType, query]) as never,
       };
-      const output = (await bot.handle(msg.event, ctx)) ?? {};
+      const output = (await (bot.handle as (e: BotEvent | BotTick, c: BotContext) => Promise<unknown>)(msg.event, ctx)) ?? {};
       port.postMessage({ type: 'done', runId: msg.runId, output } satisfies FromWorker);
     } catch (err) {
       const error = err instanceof Error ? `${err.name}: ${err.message}` : String(err);

@@ -7,7 +7,7 @@ import type { Server } from 'node:http';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, Questionnaire } from '@medplum/fhirtypes';
 import { installCanonicals } from './canonicals.ts';
-import type { AfterCommitBot, BotDefinition, VetoBot } from '../../../bots/runtime.ts';
+import type { AfterCommitBot, BotDefinition, ScheduledBot, VetoBot } from '../../../bots/runtime.ts';
 import type { HavenConfig } from '../config.ts';
 import type { Db } from '../store/db.ts';
 import type { RepositoryContext, WriteHooks } from '../store/repository.ts';
@@ -53,6 +53,8 @@ export interface Events {
   /** Hooks every repository of the FHIR API must carry. */
   readonly hooks: WriteHooks;
   readonly dispatcher: Dispatcher;
+  /** Runs the scheduled bots that are due, in every tenant (also every minute by a timer). */
+  runSchedules(): Promise<void>;
   /** Accepts websocket upgrades on {@link WEBSOCKET_PATH}. */
   attach(server: Server): void;
   close(): Promise<void>;
@@ -97,6 +99,7 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   const enabled = config.events.botsEnabled ? opts.botSet.bots : [];
   const afterCommit = enabled.filter((b): b is AfterCommitBot => b.mode === 'after-commit');
   const vetoes = enabled.filter((b): b is VetoBot => b.mode === 'veto');
+  const scheduled = enabled.filter((b): b is ScheduledBot => b.mode === 'scheduled');
   const hooks = combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, opts.botSet.config, log)]);
   const repoContext = (tenant: string): RepositoryContext => ({ ...opts.repoContext(tenant), hooks });
 
@@ -149,7 +152,7 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   }
 
   const botRunner = createBotRunner({
-    db, bots: afterCommit, botsModule: opts.botSet.module, router: opts.router, repoContext, config: opts.botSet.config, log,
+    db, bots: afterCommit, scheduled, botsModule: opts.botSet.module, router: opts.router, repoContext, config: opts.botSet.config, log,
   });
   const delivery = createSubscriptionDelivery({ db, repoContext, timeoutMs: config.events.deliveryTimeoutMs, publish: (t, id, b) => publish(t, id, b), log });
   const botIds = afterCommit.map((b) => b.id);
@@ -160,11 +163,24 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
       if (config.events.installQuestionnaires) await installCanonicals(db, opts.botSet.questionnaires ?? [], tenants, repoContext);
     },
   });
+  let scheduling: Promise<void> | undefined;
+  const runSchedules = async (): Promise<void> => {
+    if (scheduled.length === 0) return;
+    const { rows } = await db.query<{ tenant: string }>(`SELECT tenant FROM haven_event_counters`);
+    for (const { tenant } of rows) await botRunner.runScheduled(tenant);
+  };
+  const scheduleTimer = setInterval(() => {
+    scheduling ??= runSchedules().catch(() => undefined).finally(() => { scheduling = undefined; });
+  }, 60_000);
+  scheduleTimer.unref();
   return {
     hooks,
     dispatcher,
+    runSchedules,
     attach: (server) => hub.attach(server),
     async close() {
+      clearInterval(scheduleTimer);
+      await scheduling;
       await dispatcher.stop();
       await botRunner.close();
       await unlistenWs?.();
