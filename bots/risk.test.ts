@@ -34,7 +34,7 @@ describe('risk bot: escalation', () => {
       { botSet: { bots: BOTS, module: BOTS_MODULE, config } },
     );
     for (const id of ['p1', 'p2', 'p3', 'p4', 'p5']) {
-      await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id } });
+      await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id, generalPractitioner: [{ reference: 'Practitioner/treating' }] } });
     }
   });
   afterAll(async () => {
@@ -62,6 +62,7 @@ describe('risk bot: escalation', () => {
     const tasks = await riskTasks('p1');
     expect(tasks).toHaveLength(1);
     expect(tasks[0].priority).toBe('urgent');
+    expect(tasks[0].owner?.reference).toBe('Practitioner/treating'); // low risk: the treating practitioner
     expect(tasks[0].focus?.reference).toBe(`QuestionnaireResponse/${qr}`);
     expect(tasks[0].restriction?.period?.end).toBeDefined();
     const checklist = await t.req(`/fhir/Task?part-of=Task/${tasks[0].id}`);

@@ -9,7 +9,7 @@
  * - where configured, a Communication recording that the patient was given the 988 crisis resources.
  * The bot reads the response itself (not the score Observations), so the Task exists as fast as the score does.
  */
-import type { BundleEntry, Flag, Observation, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
+import type { BundleEntry, Flag, Observation, Patient, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
 import type { BotConfig } from './clinical/config.ts';
 import { riskRank } from './clinical/config.ts';
 import {
@@ -31,6 +31,12 @@ async function previousTotal(ctx: BotContext, patient: string, totalCode: string
   return other?.valueInteger;
 }
 
+/** The patient's treating practitioner (first Practitioner or PractitionerRole in generalPractitioner). */
+async function treatingPractitioner(ctx: BotContext, patient: string): Promise<string | undefined> {
+  const p = await ctx.read<Patient>('Patient', patient.slice('Patient/'.length));
+  return p?.generalPractitioner?.map((g) => g.reference).find((r) => /^(Practitioner|PractitionerRole)\//.test(r ?? ''));
+}
+
 /** Writes for a new escalation, or for raising / appending to the open Task. */
 async function escalate(ctx: BotContext, qr: QuestionnaireResponse & { id: string }, plan: ActiveEscalation, assessment: RiskAssessment, config: BotConfig): Promise<{ writes: BundleEntry[]; action: string }> {
   const patient = qr.subject?.reference as string;
@@ -43,9 +49,12 @@ async function escalate(ctx: BotContext, qr: QuestionnaireResponse & { id: strin
   const writes: BundleEntry[] = [];
   const evidence = assessment.reasons.map((r) => r.text).join('; ');
   if (action.kind === 'create' || !open) {
+    // A named clinician owns every risk Task: the on-call clinician for the levels routed on call, else the
+    // patient's treating practitioner (Patient.generalPractitioner), else nobody (and the roster should be set).
+    const owner = plan.onCall ?? (await treatingPractitioner(ctx, patient));
     const taskUrl = `urn:uuid:${crypto.randomUUID()}`;
-    writes.push({ fullUrl: taskUrl, request: { method: 'POST', url: 'Task' }, resource: buildRiskTask({ patient, ...(encounter ? { encounter } : {}), plan, assessment, focus, now }) });
-    for (const child of buildChecklistTasks({ patient, parent: taskUrl, plan, ...(encounter ? { encounter } : {}), now })) {
+    writes.push({ fullUrl: taskUrl, request: { method: 'POST', url: 'Task' }, resource: buildRiskTask({ patient, ...(encounter ? { encounter } : {}), ...(owner ? { owner } : {}), plan, assessment, focus, now }) });
+    for (const child of buildChecklistTasks({ patient, parent: taskUrl, plan, ...(encounter ? { encounter } : {}), ...(owner ? { owner } : {}), now })) {
       writes.push({ request: { method: 'POST', url: 'Task' }, resource: child });
     }
   } else {
@@ -83,7 +92,7 @@ export default defineBot({
   description: 'Raises suicide-risk Tasks, safety Flags and 988 notices from PHQ-9, PHQ-A and C-SSRS responses',
   mode: 'after-commit',
   triggers: [{ resourceType: 'QuestionnaireResponse', interactions: ['create', 'update'], criteria: 'status=completed,amended' }],
-  scopes: ['system/Observation.rs', 'system/Task.crus', 'system/Flag.crus', 'system/Communication.c'],
+  scopes: ['system/Observation.rs', 'system/Patient.r', 'system/Task.crus', 'system/Flag.crus', 'system/Communication.c'],
   async handle(event, ctx) {
     const qr = event.resource as (QuestionnaireResponse & { id: string }) | undefined;
     const instrument = qr?.questionnaire ? instruments().find(qr.questionnaire) : undefined;
