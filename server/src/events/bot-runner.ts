@@ -166,6 +166,8 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   }
 
   async function triggered(bot: AfterCommitBot, event: HavenEvent, repo: HavenRepository): Promise<Resource | undefined | false> {
+    // Most events concern no trigger of a given bot: decide that in memory before touching the database.
+    if (!bot.triggers.some((t) => t.resourceType === event.resourceType && t.interactions.includes(event.interaction))) return false;
     const version = event.interaction === 'delete' ? await versionBeforeDelete(repo.q, event) : await eventVersion(repo.q, event);
     for (const [i, t] of bot.triggers.entries()) {
       if (t.resourceType !== event.resourceType || !t.interactions.includes(event.interaction)) continue;
@@ -225,6 +227,7 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
       const bot = byId.get(consumer.consumer.slice(4));
       if (!bot) return { kind: 'skipped' };
       if (event.actor === `bot:${bot.id}`) return { kind: 'skipped' };
+      if (!bot.triggers.some((t) => t.resourceType === event.resourceType)) return { kind: 'skipped' };
       const readRepo = repoFor(bot, event.tenant, event.depth + 1);
       // Triggers are matched with full access: declaring a trigger is what entitles a bot to the triggering
       // version (passed in the event). Everything else the bot reads goes through its own scopes.

@@ -34,6 +34,8 @@ export interface DeliveryOptions {
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
+const TYPE_CACHE_MS = 1000;
+
 /** The current Subscription resource, undefined when missing or deleted. */
 export async function loadSubscription(db: Db, tenant: string, id: string): Promise<Subscription | undefined> {
   const { rows } = await db.query<{ content: Subscription | null; deleted: boolean }>(
@@ -74,6 +76,11 @@ export async function eventCount(db: Db, tenant: string, id: string): Promise<nu
 /** Creates the `sub:` consumer handler. */
 export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandler {
   const log = opts.log ?? (() => undefined);
+  /**
+   * Criteria type of active subscriptions, remembered briefly so that a burst of writes of other types does not
+   * load the Subscription once per event. A change of criteria takes effect within {@link TYPE_CACHE_MS}.
+   */
+  const activeType = new Map<string, { type: string; until: number }>();
 
   /** A server-side status change (handshake result, error state), written as a new version. */
   async function setStatus(tenant: string, sub: Subscription, status: 'active' | 'error', error?: string): Promise<void> {
@@ -109,6 +116,11 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
 
     async handle(consumer: ConsumerState, event: HavenEvent): Promise<HandleResult> {
       const id = consumer.consumer.slice(4);
+      // Events of other types cost no query while the subscription is known to be active for another type. A write
+      // of the Subscription itself is an event in the same ordered stream: it clears what was remembered.
+      if (event.resourceType === 'Subscription' && event.id === id) activeType.delete(consumer.consumer);
+      const known = activeType.get(consumer.consumer);
+      if (known && known.until > Date.now() && known.type !== event.resourceType) return { kind: 'skipped' };
       const sub = await loadSubscription(opts.db, event.tenant, id);
       if (!sub || !isDelivering(sub.status)) return { kind: 'gone' };
       const baseUrl = baseOf(event.tenant);
@@ -128,6 +140,7 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
       const owner = await ownerPolicy(opts.db, event.tenant, id);
       if (!owner) return { kind: 'gone' };
       const search = parseCriteria(sub.criteria);
+      if (sub.status === 'active') activeType.set(consumer.consumer, { type: search.resourceType, until: Date.now() + TYPE_CACHE_MS });
       if (search.resourceType !== event.resourceType) return { kind: 'skipped' };
       const repo = new HavenRepository({ ...opts.repoContext(event.tenant), access: owner });
       const version = event.interaction === 'delete' ? await versionBeforeDelete(repo.q, event) : await eventVersion(repo.q, event);
