@@ -76,6 +76,9 @@ export interface Dispatcher {
   stop(): Promise<void>;
 }
 
+/** Lease owners of the dispatchers running in this process (see the embedded-storage note in startDispatcher). */
+const liveOwners = new Set<string>();
+
 interface ClaimRow { tenant: string; consumer: string; cursor: number; attempts: number }
 
 /** Starts dispatching. */
@@ -268,6 +271,13 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       });
   }
 
+  liveOwners.add(owner);
+  if (db.kind === 'pglite') {
+    // Embedded storage has one owner process (the DATA_DIR lock), so a lease held by no dispatcher of this
+    // process was left by a previous process that died without stop() (kill -9, crash, power loss). Waiting
+    // for it to expire would hold back every consumer it had claimed for up to `leaseMs` after a restart.
+    await db.query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner <> ALL($1::text[])`, [[...liveOwners]]);
+  }
   const unlisten = await db.listen(EVENTS_CHANNEL, (tenant) => {
     if (tenant && !seenTenants.has(tenant)) {
       seenTenants.add(tenant);
@@ -310,6 +320,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     idle,
     async stop() {
       stopped = true;
+      liveOwners.delete(owner);
       clearInterval(timer);
       await unlisten().catch(() => undefined);
       if (running) await running;

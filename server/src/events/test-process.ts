@@ -43,6 +43,8 @@ export interface ChildServer {
   readonly pid: number;
   /** Server root, e.g. `http://127.0.0.1:PORT`. */
   readonly url: string;
+  /** When the child logged `server.started` (epoch ms): ready for requests, dispatcher running. */
+  readonly startedAt: number;
   /** Every JSON log line the child wrote to stderr so far, parsed. */
   readonly logs: readonly Record<string, unknown>[];
   /** fetch relative to the server root, with a JSON body helper (development auth: no token needed). */
@@ -127,13 +129,14 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
     }
   });
   let exit: number | NodeJS.Signals | null = null;
-  const exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+  // 'close', not 'exit': it comes after the child's stderr has been read to its end, so the last lines are kept.
+  const exited = new Promise<void>((resolve) => child.once('close', (code, signal) => {
     exit = code ?? signal ?? 'SIGKILL';
     resolve();
   }));
   const url = `http://127.0.0.1:${port}`;
   const server: ChildServer = {
-    name, pid: child.pid ?? 0, url, logs,
+    name, pid: child.pid ?? 0, url, logs, startedAt: 0,
     async req(path, init = {}) {
       const headers = new Headers(init.headers);
       let body = init.body;
@@ -163,7 +166,8 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
   };
   const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   while (Date.now() < deadline) {
-    if (logs.some((l) => l.event === 'server.started')) return { server, addressInUse: false };
+    const started = logs.find((l) => l.event === 'server.started');
+    if (started) return { server: { ...server, startedAt: Date.parse(String(started.time)) }, addressInUse: false };
     if (exit !== null) {
       const tail = raw.slice(-10).join('\n');
       if (/EADDRINUSE/.test(tail)) return { addressInUse: true };
