@@ -110,6 +110,11 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     return { names, prefixes };
   }
 
+  /**
+   * Leases up to `concurrency` due consumers. Work is shared between processes per consumer (a bot in a tenant,
+   * a Subscription): each consumer's events stay in order on one process at a time. Random order spreads the
+   * consumers over processes that wake together.
+   */
   async function claim(): Promise<ClaimRow[]> {
     const { names, prefixes } = claimFilter();
     const { rows } = await db.query<ClaimRow>(
@@ -119,7 +124,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
                AND (c2.lease_until IS NULL OR c2.lease_until < now())
                AND (c2.retry_at IS NULL OR c2.retry_at <= now())
                AND (c2.consumer = ANY($3::text[]) OR c2.consumer LIKE ANY($4::text[]))
-             ORDER BY c2.retry_at NULLS FIRST, c2.tenant, c2.consumer
+             ORDER BY c2.retry_at NULLS FIRST, random()
              LIMIT $5 FOR UPDATE OF c2 SKIP LOCKED) pick
        WHERE c.tenant = pick.tenant AND c.consumer = pick.consumer
        RETURNING c.tenant, c.consumer, c.cursor, c.attempts`,
@@ -207,13 +212,17 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   async function replays(): Promise<number> {
     const { names, prefixes } = claimFilter();
     const { rows } = await db.query<{ tenant: string; consumer: string; seq: number }>(
-      `UPDATE haven_dead_letters d SET replay_requested_at = NULL, replayed_at = now(), replay_result = 'running'
+      // The request stays set until the result is recorded: a replay whose process died is taken again after
+      // the lease time (replayed_at is the start of the attempt).
+      `UPDATE haven_dead_letters d SET replayed_at = now(), replay_result = 'running'
        FROM (SELECT tenant, consumer, seq FROM haven_dead_letters
-             WHERE replay_requested_at IS NOT NULL AND (consumer = ANY($1::text[]) OR consumer LIKE ANY($2::text[]))
+             WHERE replay_requested_at IS NOT NULL
+               AND (replayed_at IS NULL OR replayed_at < replay_requested_at OR replayed_at < now() - ($3 * interval '1 millisecond'))
+               AND (consumer = ANY($1::text[]) OR consumer LIKE ANY($2::text[]))
              ORDER BY seq LIMIT 20 FOR UPDATE SKIP LOCKED) pick
        WHERE d.tenant = pick.tenant AND d.consumer = pick.consumer AND d.seq = pick.seq
        RETURNING d.tenant, d.consumer, d.seq`,
-      [names, prefixes],
+      [names, prefixes, leaseMs],
     );
     for (const r of rows) {
       const handler = handlerOf(r.consumer);
@@ -227,7 +236,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         }
       }
       const outcome = result.kind === 'failed' ? `failed: ${result.error}` : result.kind;
-      await db.query(`UPDATE haven_dead_letters SET replay_result = $4 WHERE tenant = $1 AND consumer = $2 AND seq = $3`, [r.tenant, r.consumer, r.seq, outcome.slice(0, 500)]);
+      await db.query(`UPDATE haven_dead_letters SET replay_result = $4, replay_requested_at = NULL WHERE tenant = $1 AND consumer = $2 AND seq = $3`, [r.tenant, r.consumer, r.seq, outcome.slice(0, 500)]);
       log({ level: 'info', event: 'events.replayed', tenant: r.tenant, consumer: r.consumer, seq: Number(r.seq), result: outcome.slice(0, 200) });
     }
     return rows.length;

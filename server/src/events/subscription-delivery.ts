@@ -135,7 +135,9 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
           if (shook.kind === 'failed') return { ...shook, error: `handshake: ${shook.error}` };
         }
         await setStatus(event.tenant, sub, 'active');
-        return { kind: 'skipped' };
+        // The event that triggered the handshake is delivered like any other (it may be a matching resource
+        // written before the Subscription in the same transaction Bundle).
+        sub.status = 'active';
       }
       const owner = await ownerPolicy(opts.db, event.tenant, id);
       if (!owner) return { kind: 'gone' };

@@ -33,8 +33,13 @@ export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
 
 /** Applies every migration not yet recorded; returns the versions applied now. */
 export async function migrate(db: Db, migrations = listMigrations()): Promise<number[]> {
-  await db.exec(`CREATE TABLE IF NOT EXISTS haven_migrations (
-    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  // Under the lock too: two processes creating the table at once on an empty database collide in the catalog
+  // (a unique violation on pg_type), IF NOT EXISTS notwithstanding.
+  await db.transaction(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY]);
+    await tx.query(`CREATE TABLE IF NOT EXISTS haven_migrations (
+      version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  });
   const applied: number[] = [];
   for (const m of migrations) {
     const done = await db.transaction(async (tx) => {
