@@ -20,10 +20,7 @@ import type { Db } from './store/db.ts';
 import { indexedSearchParameters } from './store/indexer.ts';
 import { openDatabase } from './store/open-db.ts';
 import { cursorSecret } from './store/settings.ts';
-import { BOTS, BOTS_MODULE } from '../../bots/index.ts';
-import { loadClinicalConfig } from '../../bots/clinical/config.ts';
-import { instruments } from '../../bots/instruments-registry.ts';
-import { startEvents, WEBSOCKET_PATH, type BotSet, type Events } from './events/index.ts';
+import { defaultBotSet, startEvents, WEBSOCKET_PATH, type BotSet, type Events } from './events/index.ts';
 import { addSubscriptionOperations } from './events/subscription-ops.ts';
 
 /** A running server. */
@@ -126,9 +123,7 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   addSubscriptionOperations(router, () => `${config.baseUrl.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`);
   let events: Events;
   try {
-    const botSet = opts.botSet ?? {
-      bots: BOTS, module: BOTS_MODULE, config: loadClinicalConfig(), questionnaires: instruments().all().map((i) => i.questionnaire),
-    };
+    const botSet = opts.botSet ?? defaultBotSet();
     events = await startEvents({
       config, db, router, botSet, log,
       repoContext: (tenant) => ({

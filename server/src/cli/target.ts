@@ -20,6 +20,7 @@ import { openDatabase } from '../store/open-db.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem, type ImportResult } from '../store/import.ts';
 import { cursorSecret } from '../store/settings.ts';
 import { listDeadLetters, requestReplay, type DeadLetter } from '../events/dead-letters.ts';
+import { defaultBotSet, writeHooksFor } from '../events/index.ts';
 import { ADMIN_FILE, LOCK_FILE, acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
 
 /** The operations the CLI needs, wherever they run. */
@@ -51,7 +52,10 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
     // Internal router errors are already turned into a generic outcome; their detail is for server logs.
     const router = createFhirRouter(() => {});
     const servedTypes = new Set(servedResourceTypes());
-    const ctx = (tenant: string): ImportContext => ({ db, router, tenant, baseUrl: fhirBase(config, tenant), cursorSecret: secret, servedTypes });
+    // The same write checks as the server's (Subscription registration, veto bots); the events these writes
+    // append are dispatched by the next server to run.
+    const hooks = writeHooksFor(config, defaultBotSet(), () => {});
+    const ctx = (tenant: string): ImportContext => ({ db, router, tenant, baseUrl: fhirBase(config, tenant), cursorSecret: secret, servedTypes, hooks });
     return {
       description: config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded storage in ${config.dataDir}`,
       importDocument: (tenant, doc) => importDocument(ctx(tenant), doc),

@@ -8,6 +8,9 @@ import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, Questionnaire } from '@medplum/fhirtypes';
 import { installCanonicals } from './canonicals.ts';
 import type { AfterCommitBot, BotDefinition, ScheduledBot, VetoBot } from '../../../bots/runtime.ts';
+import { loadClinicalConfig } from '../../../bots/clinical/config.ts';
+import { BOTS, BOTS_MODULE } from '../../../bots/index.ts';
+import { instruments } from '../../../bots/instruments-registry.ts';
 import type { HavenConfig } from '../config.ts';
 import type { Db } from '../store/db.ts';
 import type { RepositoryContext, WriteHooks } from '../store/repository.ts';
@@ -35,6 +38,11 @@ export interface BotSet {
   readonly config: unknown;
   /** Canonical Questionnaires installed into every tenant (questionnaires/). */
   readonly questionnaires?: readonly Questionnaire[];
+}
+
+/** The bots of bots/index.ts with their configuration (HAVEN_BOT_CONFIG) and the instruments of questionnaires/. */
+export function defaultBotSet(env: NodeJS.ProcessEnv = process.env): BotSet {
+  return { bots: BOTS, module: BOTS_MODULE, config: loadClinicalConfig(env), questionnaires: instruments().all().map((i) => i.questionnaire) };
 }
 
 /** Everything the events layer needs from the server. */
@@ -70,6 +78,15 @@ function combineHooks(list: readonly WriteHooks[]): WriteHooks {
   };
 }
 
+/**
+ * The write hooks of a process: Subscription checks and registration, and the veto bots. The CLI uses them too
+ * when it writes to storage directly, so that imports meet the same checks as API writes.
+ */
+export function writeHooksFor(config: HavenConfig, botSet: BotSet, log: (event: Record<string, unknown>) => void): WriteHooks {
+  const vetoes = config.events.botsEnabled ? botSet.bots.filter((b): b is VetoBot => b.mode === 'veto') : [];
+  return combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, botSet.config, log)]);
+}
+
 /** Registers `bot:<id>` consumers for tenants (all when `*` is listed), starting after what predates the bot. */
 async function registerBots(db: Db, botIds: readonly string[], tenants: readonly string[]): Promise<void> {
   if (botIds.length === 0) return;
@@ -98,9 +115,8 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   const { config, db, log } = opts;
   const enabled = config.events.botsEnabled ? opts.botSet.bots : [];
   const afterCommit = enabled.filter((b): b is AfterCommitBot => b.mode === 'after-commit');
-  const vetoes = enabled.filter((b): b is VetoBot => b.mode === 'veto');
   const scheduled = enabled.filter((b): b is ScheduledBot => b.mode === 'scheduled');
-  const hooks = combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, opts.botSet.config, log)]);
+  const hooks = writeHooksFor(config, opts.botSet, log);
   const repoContext = (tenant: string): RepositoryContext => ({ ...opts.repoContext(tenant), hooks });
 
   const heartbeat = (tenant: string, subscriptionId: string): Bundle => buildNotificationBundle({
