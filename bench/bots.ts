@@ -39,12 +39,22 @@ const HEADERS = { accept: 'application/fhir+json', 'content-type': 'application/
  * counts as infinitely late in the percentiles (so 6 % missing makes p95 ∞, never a flattering number);
  * `count` is the outputs that arrived, `missing` the ones that did not.
  */
-export type OutputLatency = Latency & { readonly expected: number; readonly missing: number };
+export type OutputLatency = Latency & {
+  readonly expected: number;
+  readonly missing: number;
+  /**
+   * p50 of the outputs that arrived, for the first, middle and last third of the responses in send order:
+   * flat when the bots keep up, rising when a backlog builds during the load.
+   */
+  readonly p50ByThird: readonly number[];
+};
 
-/** Summarises paired latencies, the missing outputs as +∞. */
+/** Summarises paired latencies (in send order), the missing outputs as +∞. */
 export function outputLatency(paired: { latencies: readonly number[]; missing: number }): OutputLatency {
   const all = [...paired.latencies, ...Array.from({ length: paired.missing }, () => Number.POSITIVE_INFINITY)];
-  return { ...summarize(all), count: paired.latencies.length, expected: all.length, missing: paired.missing };
+  const n = paired.latencies.length;
+  const p50ByThird = [0, 1, 2].map((k) => summarize(paired.latencies.slice(Math.floor((k * n) / 3), Math.floor(((k + 1) * n) / 3))).p50);
+  return { ...summarize(all), count: n, expected: all.length, missing: paired.missing, p50ByThird };
 }
 
 /** What the bots phase measured. */
@@ -99,7 +109,7 @@ export function phq9Scores(rng: Rng, risky: boolean, item9Index: number): number
   return scores;
 }
 
-/** Pairs each committed response with its output's commit time: latencies (ms) and how many have none. */
+/** Pairs each committed response with its output's commit time: latencies (ms, in `sent` order) and how many have none. */
 export function pairLatencies(sent: readonly { id?: string; committedMs?: number }[], outputs: ReadonlyMap<string, number>): { latencies: number[]; missing: number } {
   const latencies: number[] = [];
   let missing = 0;
@@ -133,11 +143,26 @@ interface Window {
   readonly late: number[];
 }
 
-async function getJson<T>(url: string): Promise<T> {
-  const res = await fetch(url, { headers: HEADERS, signal: AbortSignal.timeout(120_000) });
-  const text = await res.text();
-  if (!res.ok) throw new Error(`GET ${url.replace(/^https?:\/\/[^/]+/, '')}: ${res.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as T;
+/**
+ * GET with a few retries on network failures: these reads are idempotent, and a keep-alive socket the server
+ * has just closed (ECONNRESET) must not end the phase. HTTP errors are not retried.
+ */
+async function getJson<T>(url: string, attempts = 3): Promise<T> {
+  const path = url.replace(/^https?:\/\/[^/]+/, '');
+  for (let attempt = 1; ; attempt++) {
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, { headers: HEADERS, signal: AbortSignal.timeout(120_000) });
+      text = await res.text();
+    } catch (err) {
+      if (attempt < attempts) continue;
+      const e = err as { message?: string; cause?: { code?: string } };
+      throw new Error(`GET ${path}: ${e.cause?.code ?? e.message ?? String(err)} (${attempts} attempts)`);
+    }
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${text.slice(0, 200)}`);
+    return JSON.parse(text) as T;
+  }
 }
 
 async function countOf(url: string): Promise<number> {
@@ -244,20 +269,26 @@ function windowBodies(instrument: Instrument, n: number, share: number, patients
   });
 }
 
+/** Searches for every total-score Observation and risk Task written since `since` (add paging or a summary). */
+function outputSearches(fhirBase: string, totalCode: string, since: string): { observations: string; tasks: string } {
+  const after = `_lastUpdated=ge${encodeURIComponent(since)}`;
+  return {
+    observations: `${fhirBase}/Observation?code=${encodeURIComponent(`http://loinc.org|${totalCode}`)}&${after}`,
+    tasks: `${fhirBase}/Task?code=${encodeURIComponent(`${HAVEN_TASK_SYSTEM}|${RISK_TASK_CODE}`)}&${after}`,
+  };
+}
+
 /** Output commit times by response id, from bulk searches of everything written since `since`. */
 async function collectOutputs(fhirBase: string, totalCode: string, since: string): Promise<{ observations: Map<string, number>; tasks: Map<string, number> }> {
   const observations = new Map<string, number>();
   const tasks = new Map<string, number>();
-  const obs = await searchAll<Observation>(`${fhirBase}/Observation?code=${encodeURIComponent(`http://loinc.org|${totalCode}`)}` +
-    `&_lastUpdated=ge${encodeURIComponent(since)}&_elements=identifier,derivedFrom&_count=1000`);
-  for (const o of obs) {
+  const q = outputSearches(fhirBase, totalCode, since);
+  for (const o of await searchAll<Observation>(`${q.observations}&_elements=identifier,derivedFrom&_count=1000`)) {
     const value = o.identifier?.find((x) => x.system === SCORE_OBSERVATION_SYSTEM && x.value?.endsWith(`:${totalCode}`))?.value;
     const qr = value?.slice(0, -(totalCode.length + 1)) ?? o.derivedFrom?.find((d) => d.reference?.startsWith('QuestionnaireResponse/'))?.reference?.split('/')[1];
     if (qr) observations.set(qr, await createdAt(fhirBase, o));
   }
-  const found = await searchAll<Task>(`${fhirBase}/Task?code=${encodeURIComponent(`${HAVEN_TASK_SYSTEM}|${RISK_TASK_CODE}`)}` +
-    `&_lastUpdated=ge${encodeURIComponent(since)}&_elements=focus&_count=1000`);
-  for (const t of found) {
+  for (const t of await searchAll<Task>(`${q.tasks}&_elements=focus&_count=1000`)) {
     const ref = t.focus?.reference;
     if (ref?.startsWith('QuestionnaireResponse/')) tasks.set(ref.split('/')[1], await createdAt(fhirBase, t));
   }
@@ -274,14 +305,13 @@ async function awaitOutputs(fhirBase: string, totalCode: string, win: Window, ti
   if (committed.length === 0) return { observations: new Map(), tasks: new Map(), settled: true };
   const riskyIds = new Set(committed.filter((s) => s.risky).map((s) => s.id as string));
   const since = new Date(Math.min(...committed.map((s) => s.committedMs as number))).toISOString();
-  const obsCount = `${fhirBase}/Observation?code=${encodeURIComponent(`http://loinc.org|${totalCode}`)}&_lastUpdated=ge${encodeURIComponent(since)}`;
-  const taskCount = `${fhirBase}/Task?code=${encodeURIComponent(`${HAVEN_TASK_SYSTEM}|${RISK_TASK_CODE}`)}&_lastUpdated=ge${encodeURIComponent(since)}`;
+  const q = outputSearches(fhirBase, totalCode, since);
   const t0 = Date.now();
   let lastChange = t0;
   let lastLog = t0;
   let seen = -1;
   for (;;) {
-    const [o, t] = await Promise.all([countOf(obsCount), countOf(taskCount)]);
+    const [o, t] = await Promise.all([countOf(q.observations), countOf(q.tasks)]);
     const now = Date.now();
     if (o + t !== seen) { seen = o + t; lastChange = now; }
     const giveUp = now - t0 > timeoutMs || now - lastChange > STALL_MS;
@@ -317,10 +347,9 @@ export async function runBots(args: {
 }): Promise<BotsResult> {
   const { fhirBase, opts, log } = args;
   // The server child inherits this process's environment (server-process.ts).
-  for (const name of ['HAVEN_BOTS', 'HAVEN_QUESTIONNAIRES'] as const) {
-    if (process.env[name] === 'off') throw new Error(`${name}=off in the environment is passed to the server: unset it for the bots phase`);
-  }
-  if (process.env.HAVEN_BOT_CONFIG) log(`    note: HAVEN_BOT_CONFIG=${process.env.HAVEN_BOT_CONFIG} is passed to the server; risk rules other than the defaults may change which responses make Tasks`);
+  const off = ['HAVEN_BOTS', 'HAVEN_QUESTIONNAIRES'].find((name) => process.env[name] === 'off');
+  if (off) throw new Error(`${off}=off in the environment is passed to the server: unset it for the bots phase`);
+  if (process.env.HAVEN_BOT_CONFIG) log(`    note: HAVEN_BOT_CONFIG=${process.env.HAVEN_BOT_CONFIG} is passed to the server; other risk rules may change which responses make Tasks`);
   if (args.patients.length === 0) throw new Error('no ingested patients for the bots phase');
   const instrument = instruments().all().find((i) => i.id === INSTRUMENT_ID);
   const totalCode = instrument?.totalCode?.code;
@@ -336,8 +365,9 @@ export async function runBots(args: {
   // Warm-up: JIT, bot worker threads, connection pools; settled before the measurement so its backlog is gone.
   const warmupN = Math.round(args.warmupSeconds * opts.rate);
   if (warmupN > 0) {
-    const warm = await sendWindow(fhirBase, await prepare(warmupN, 'warmup'), opts.rate, samples);
-    if (warm.sent.every((s) => s.committedMs === undefined)) throw new Error(`no warm-up response was accepted: ${[...samples].join(' | ')}`);
+    const warmSamples = new Set<string>();
+    const warm = await sendWindow(fhirBase, await prepare(warmupN, 'warmup'), opts.rate, warmSamples);
+    if (warm.sent.every((s) => s.committedMs === undefined)) throw new Error(`no warm-up response was accepted: ${[...warmSamples].join(' | ')}`);
     const w = await awaitOutputs(fhirBase, totalCode, warm, opts.settleSeconds * 1000, log);
     if (w.observations.size === 0) throw new Error('no score Observation appeared for the warm-up responses: are the bots running (HAVEN_BOTS)?');
   }

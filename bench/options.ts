@@ -24,7 +24,8 @@ export interface BenchOptions {
   readonly bots: BotsPhaseOptions;
   /**
    * postgres: ANALYZE after ingest, as autovacuum would. `auto`: only when the server runs with
-   * autovacuum off (see README "Planner statistics").
+   * autovacuum off (see README "Planner statistics"). embedded: anything but `off` restarts the server
+   * before the bots phase when no CRUD phase ran, so that it has statistics (it analyzes at start).
    */
   readonly analyze: 'auto' | 'on' | 'off';
   /** Run the server with --cpu-prof and summarise where its time went. */

@@ -82,7 +82,8 @@ export function loadLine(r: LoadResult, cpu: PhaseCpu): string[] {
 
 function outputText(l: OutputLatency): string {
   const missing = l.missing ? ` · ${l.missing} of ${l.expected} never arrived (counted as ∞)` : '';
-  return `p50 ${fmt(l.p50)} p95 ${fmt(l.p95)} p99 ${fmt(l.p99)} max ${fmt(l.max)} ms (${l.count} of ${l.expected})${missing}`;
+  return `p50 ${fmt(l.p50)} p95 ${fmt(l.p95)} p99 ${fmt(l.p99)} max ${fmt(l.max)} ms (${l.count} of ${l.expected})${missing} · ` +
+    `p50 by third of the load ${l.p50ByThird.map(fmt).join(' / ')} ms`;
 }
 
 /** Lines after the bots phase: the load as sent and taken, both latencies, CPU during the load and after. */

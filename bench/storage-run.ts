@@ -260,14 +260,18 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
 
     // --- bots: last, because its backlog keeps the server busy after the load
     if (opts.phases.includes('bots')) {
+      // The server analyzes after every ~1,000 written versions (store/analyze-schedule.ts), so the ingested tables
+      // have statistics here on both storages.
+      const live = running;
       log(`  bots: PHQ-9 QuestionnaireResponses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ` +
         `${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1 (after ${opts.warmup} s warm-up)`);
       const marks = new Map<BotsMark, CpuSnapshot>();
-      const bots = await phase('bots', () => runBots({
-        fhirBase: running.fhirBase, patients: population.patients.items.map((p) => p.id), opts: opts.bots,
+      const run = (): ReturnType<typeof runBots> => runBots({
+        fhirBase: live.fhirBase, patients: population.patients.items.map((p) => p.id), opts: opts.bots,
         warmupSeconds: opts.warmup, seed: opts.seed, log,
-        mark: async (m) => { marks.set(m, await snapshot(running.pid, store)); },
-      }));
+        mark: async (m) => { marks.set(m, await snapshot(live.pid, store)); },
+      });
+      const bots = await phase('bots', run);
       const [start, loaded, settled] = (['load-start', 'load-end', 'settled'] as const).map((m) => marks.get(m) as CpuSnapshot);
       result.bots = { ...bots, cpu: cpuSince(start, loaded), settleCpu: cpuSince(loaded, settled) };
       for (const line of botsLines(bots, result.bots.cpu, result.bots.settleCpu)) log(line);

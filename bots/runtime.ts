@@ -16,7 +16,8 @@ export interface BotTrigger {
   readonly interactions: readonly ('create' | 'update' | 'delete')[];
   /**
    * Search parameters the written version must match, as in a search URL without the type
-   * (`status=completed,amended`), matched with the server's search semantics. Empty or absent: every write.
+   * (`status=completed,amended`). Empty or absent: every write. Matched in memory first, then confirmed with the
+   * server's search semantics; keep them to plain parameters of the type (no chains or `_has`), which both agree on.
    */
   readonly criteria?: string;
 }

@@ -9,7 +9,7 @@
  * before saving its cursor.
  */
 import { Worker } from 'node:worker_threads';
-import { getStatus, isOk, parseSearchRequest, type SearchRequest } from '@medplum/core';
+import { getStatus, isOk, matchesSearchRequest, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { AfterCommitBot, BotEvent, BotTick, ScheduledBot } from '../../../bots/runtime.ts';
@@ -173,6 +173,9 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
       if (t.resourceType !== event.resourceType || !t.interactions.includes(event.interaction)) continue;
       const search = criteria.get(`${bot.id}#${i}`);
       if (!search) return version;
+      // In memory first (no query): most events of a triggered type fail the criteria (every Observation for a
+      // bot that wants totals). Matches are confirmed with the server's search semantics.
+      if (version && !matchesSearchRequest(version, search)) continue;
       if (await eventMatches(repo, event, search, version)) return version;
     }
     return false;

@@ -1,12 +1,38 @@
 import { describe, expect, it } from 'vitest';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
 
+/** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
+function dueAt(s: AnalyzeSchedule, writes: number): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= writes; i++) {
+    const delay = s.noteWrites(1, i);
+    if (delay === 0) {
+      out.push(i);
+      s.ran(i);
+    }
+  }
+  return out;
+}
+
 describe('AnalyzeSchedule', () => {
   it('is due after the initial threshold, then after thresholds growing by half, up to the cap', () => {
-    const s = new AnalyzeSchedule(4, 8);
-    const dueAt: number[] = [];
-    for (let i = 1; i <= 40; i++) if (s.noteCommit()) dueAt.push(i);
     // 4, then +6 (=10), then +8 capped (=18, 26, 34).
-    expect(dueAt).toEqual([4, 10, 18, 26, 34]);
+    expect(dueAt(new AnalyzeSchedule(4, 8, 0), 40)).toEqual([4, 10, 18, 26, 34]);
+  });
+
+  it('counts written versions, not transactions: one large Bundle makes it due', () => {
+    const s = new AnalyzeSchedule(1_000, 100_000, 0);
+    expect(s.noteWrites(999, 0)).toBeUndefined();
+    expect(s.noteWrites(100, 0)).toBe(0);
+  });
+
+  it('keeps runs at least the gap apart: a run due sooner is delayed, and scheduled once', () => {
+    const s = new AnalyzeSchedule(10, 100, 30_000);
+    expect(s.noteWrites(10, 1_000)).toBe(0);
+    s.ran(1_000);
+    expect(s.noteWrites(20, 5_000)).toBe(26_000); // due, but only 4 s after the last run
+    expect(s.noteWrites(50, 6_000)).toBeUndefined(); // already scheduled
+    s.ran(31_000);
+    expect(s.noteWrites(1, 40_000)).toBeUndefined(); // threshold is now 23
   });
 });

@@ -36,7 +36,6 @@ export function openPgDb(url: string, max = 10): Db {
         };
         const result = await fn(tx);
         await client.query('COMMIT');
-        if (schedule?.noteCommit()) pool.query('ANALYZE').catch(() => undefined);
         return result;
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
@@ -47,6 +46,14 @@ export function openPgDb(url: string, max = 10): Db {
     },
     async exec(sql) {
       await pool.query(sql);
+    },
+    noteWrites(count) {
+      const s = schedule;
+      const delay = s?.noteWrites(count, Date.now());
+      if (s === undefined || delay === undefined) return;
+      setTimeout(() => {
+        pool.query('ANALYZE').catch(() => undefined).finally(() => s.ran(Date.now()));
+      }, delay).unref();
     },
     async analyze() {
       // With autovacuum on, PostgreSQL keeps statistics current. With it off, stale statistics turn key

@@ -4,8 +4,8 @@
  *
  * PGlite runs no autovacuum, so planner statistics would never be collected and lookups by key would
  * degrade into scans as tables grow. This wrapper runs ANALYZE after migrations and then again each time
- * the number of committed write transactions since the last ANALYZE passes a threshold that grows with
- * the database (see ./analyze-schedule.ts).
+ * the number of resource versions written since the last ANALYZE passes a threshold that grows with the
+ * database (see ./analyze-schedule.ts).
  */
 import { PGlite } from '@electric-sql/pglite';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
@@ -29,9 +29,13 @@ export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
   });
   const schedule = new AnalyzeSchedule();
   let closed = false;
-  const analyzeSoon = (): void => {
-    // Not awaited: it queues behind PGlite's mutex and must not delay the commit that triggered it.
-    if (!closed) lite.exec('ANALYZE').catch(() => undefined);
+  const analyzeAfter = (delayMs: number): void => {
+    // Not awaited: it queues behind PGlite's mutex and must not delay the write that made it due.
+    const timer = setTimeout(() => {
+      if (closed) return;
+      lite.exec('ANALYZE').catch(() => undefined).finally(() => schedule.ran(Date.now()));
+    }, delayMs);
+    timer.unref();
   };
   return {
     kind: 'pglite',
@@ -50,14 +54,19 @@ export async function openPgliteDb(dataDir: string | undefined): Promise<Db> {
         };
         return fn(tx);
       });
-      if (schedule.noteCommit()) analyzeSoon();
       return result;
     },
     async exec(sql) {
       await lite.exec(sql);
     },
     async analyze() {
+      // Not recorded as a scheduled run: the first one due after start must not wait for the gap (a fresh
+      // database needs statistics as soon as it has rows).
       await lite.exec('ANALYZE');
+    },
+    noteWrites(count) {
+      const delay = schedule.noteWrites(count, Date.now());
+      if (delay !== undefined) analyzeAfter(delay);
     },
     async listen(channel, onNotify) {
       const unsubscribe = await lite.listen(channel, onNotify);

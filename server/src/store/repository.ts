@@ -414,6 +414,7 @@ export class HavenRepository extends FhirRepository {
       event: this.inTransaction ? undefined : { interaction, origin: this.ctx.origin },
     });
     await this.q.query(w.sql, w.params);
+    this.ctx.db.noteWrites(1);
     if (this.inTransaction) this.pendingEvents.push({ resourceType: resource.resourceType, id: resource.id, versionId, interaction });
   }
 
