@@ -14,7 +14,7 @@ import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import type { Db } from '../store/db.ts';
 import { retryDelayMs, shouldDeadLetter, type RetryPolicy } from './backoff.ts';
-import { EVENTS_CHANNEL, readEvent, readEvents, type HavenEvent } from './outbox.ts';
+import { EVENTS_CHANNEL, hasUnnumbered, numberEvents, readEvent, readEvents, type HavenEvent } from './outbox.ts';
 
 /** A consumer's row, as claimed. */
 export interface ConsumerState {
@@ -245,6 +245,9 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   async function round(): Promise<void> {
     do {
       again = false;
+      // Number what has committed since the last run (one sequencer at a time across processes; its NOTIFY wakes
+      // every dispatcher for the tenants it numbered).
+      if ((await numberEvents(db)).length > 0) again = true;
       if (await replays()) again = true;
       if (opts.beforeClaim && pendingTenants.size > 0) {
         const tenants = [...pendingTenants];
@@ -316,7 +319,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
            AND (c.consumer = ANY($1::text[]) OR c.consumer LIKE ANY($2::text[]))`,
         [names, prefixes],
       );
-      if (!running && (rows[0]?.due ?? 0) === 0) return;
+      if (!running && (rows[0]?.due ?? 0) === 0 && !(await hasUnnumbered(db))) return;
       if (Date.now() > until) throw new Error('dispatcher did not become idle in time');
       wake();
       await new Promise((r) => setTimeout(r, 20));

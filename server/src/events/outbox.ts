@@ -1,18 +1,21 @@
 /**
- * The outbox: every committed write appends one numbered event per written version in the same transaction
- * (./README.md). Numbers are per tenant, gap-free and in commit order: the counter row is updated by the
- * statement that appends the events, and its row lock is held from that statement to COMMIT, so a
- * transaction that numbers later also commits later.
- *
- * A write outside an explicit transaction appends its event in its own statement (./../store/write-version.ts);
- * writes inside a transaction collect {@link EventDraft}s and append them all in one statement just before
- * COMMIT ({@link appendEvents}), which keeps the counter lock short for long transaction Bundles.
+ * The outbox: every write appends one event per written version in its own transaction (./README.md), without a
+ * number. The sequencer ({@link numberEvents}) then numbers committed events per tenant: gap-free, in the order
+ * they became visible, which is commit order (a run numbers what has committed by its snapshot; later commits get
+ * later runs and higher numbers; within a run, insertion order, in which a resource's next version always comes
+ * after the previous one committed). Writers never share a lock: an earlier design numbered events while writing,
+ * and the tenant's counter lock, held until COMMIT, halved create throughput.
  */
-import type { Queryable } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import { SqlParams } from '../store/sql.ts';
 
-/** The LISTEN/NOTIFY channel woken by every append; the payload is the tenant. */
+/** The LISTEN/NOTIFY channel woken by every append and every numbering run; the payload is the tenant. */
 export const EVENTS_CHANNEL = 'haven_events';
+
+/** Arbitrary constant: the advisory lock that makes the sequencer run one at a time across processes. */
+const SEQUENCER_LOCK_KEY = 7_262_504_113;
+/** Most events numbered per run. */
+const SEQUENCER_BATCH = 10_000;
 
 /** What a write did to a resource. */
 export type EventInteraction = 'create' | 'update' | 'delete';
@@ -33,7 +36,7 @@ export interface EventDraft {
   readonly interaction: EventInteraction;
 }
 
-/** A committed event. */
+/** A committed, numbered event. */
 export interface HavenEvent extends EventDraft {
   readonly tenant: string;
   readonly seq: number;
@@ -42,23 +45,13 @@ export interface HavenEvent extends EventDraft {
   readonly recordedAt: string;
 }
 
-/**
- * CTEs that number and append `drafts` (≥ 1) for `tenant`, for use inside a larger `WITH`. The names
- * `ev_counter` and `ev_append` are reserved by it.
- */
-export function appendEventsCtes(p: SqlParams, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined): string[] {
-  const t = p.add(tenant);
-  const n = p.add(drafts.length);
-  return [
-    `ev_counter AS (INSERT INTO haven_event_counters (tenant, last_seq) VALUES (${t}, ${n}::bigint)
-       ON CONFLICT (tenant) DO UPDATE SET last_seq = haven_event_counters.last_seq + EXCLUDED.last_seq
-       RETURNING last_seq)`,
-    `ev_append AS (INSERT INTO haven_events (tenant, seq, resource_type, resource_id, version_id, interaction, actor, depth)
-       SELECT ${t}, ev_counter.last_seq - ${n}::bigint + u.ord, u.rt, u.rid, u.vid, u.act, ${p.add(origin?.actor ?? null)}, ${p.add(origin?.depth ?? 0)}::int
-       FROM ev_counter, unnest(${p.add(drafts.map((d) => d.resourceType))}::text[], ${p.add(drafts.map((d) => d.id))}::text[],
+/** A CTE (named `ev_append`) that appends `drafts` (≥ 1) for `tenant`, for use inside a larger `WITH`. */
+export function appendEventsCte(p: SqlParams, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined): string {
+  return `ev_append AS (INSERT INTO haven_events (tenant, resource_type, resource_id, version_id, interaction, actor, depth)
+       SELECT ${p.add(tenant)}, u.rt, u.rid, u.vid, u.act, ${p.add(origin?.actor ?? null)}, ${p.add(origin?.depth ?? 0)}::int
+       FROM unnest(${p.add(drafts.map((d) => d.resourceType))}::text[], ${p.add(drafts.map((d) => d.id))}::text[],
          ${p.add(drafts.map((d) => d.versionId))}::int[], ${p.add(drafts.map((d) => d.interaction))}::text[])
-         WITH ORDINALITY AS u(rt, rid, vid, act, ord))`,
-  ];
+         WITH ORDINALITY AS u(rt, rid, vid, act, ord) ORDER BY u.ord)`;
 }
 
 /** The final SELECT of a statement that appended events: wakes every dispatcher once the transaction commits. */
@@ -66,12 +59,49 @@ export function notifySelect(p: SqlParams, tenant: string): string {
   return `SELECT pg_notify('${EVENTS_CHANNEL}', ${p.add(tenant)})`;
 }
 
-/** Appends `drafts` in one statement (the pre-commit flush of a transaction). */
+/** Appends `drafts` in one statement (the end of a transaction's writes). */
 export async function appendEvents(q: Queryable, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined): Promise<void> {
   if (drafts.length === 0) return;
   const p = new SqlParams();
-  const ctes = appendEventsCtes(p, tenant, drafts, origin);
-  await q.query(`WITH ${ctes.join(',\n')}\n${notifySelect(p, tenant)}`, p.values);
+  const cte = appendEventsCte(p, tenant, drafts, origin);
+  await q.query(`WITH ${cte}\n${notifySelect(p, tenant)}`, p.values);
+}
+
+/**
+ * Numbers committed, unnumbered events (the sequencer): one run at a time across processes (a try-lock: a process
+ * that finds a run in progress leaves it to that run). Returns the tenants that got new numbers; their
+ * dispatchers are woken through NOTIFY.
+ */
+export async function numberEvents(db: Db): Promise<string[]> {
+  return db.transaction(async (tx) => {
+    const { rows: lock } = await tx.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [SEQUENCER_LOCK_KEY]);
+    if (!lock[0]?.ok) return [];
+    const { rows } = await tx.query<{ tenant: string }>(
+      `WITH ready AS (
+         SELECT id, tenant, row_number() OVER (PARTITION BY tenant ORDER BY id) AS rn
+         FROM haven_events WHERE seq IS NULL ORDER BY id LIMIT $1),
+       counts AS (SELECT tenant, count(*) AS n FROM ready GROUP BY tenant),
+       bump AS (
+         INSERT INTO haven_event_counters AS c (tenant, last_seq) SELECT tenant, n FROM counts
+         ON CONFLICT (tenant) DO UPDATE SET last_seq = c.last_seq + EXCLUDED.last_seq
+         RETURNING c.tenant, c.last_seq),
+       numbered AS (
+         UPDATE haven_events e SET seq = b.last_seq - k.n + r.rn
+         FROM ready r JOIN counts k ON k.tenant = r.tenant JOIN bump b ON b.tenant = r.tenant
+         WHERE e.id = r.id
+         RETURNING e.tenant)
+       SELECT DISTINCT tenant FROM numbered`,
+      [SEQUENCER_BATCH],
+    );
+    for (const { tenant } of rows) await tx.query(`SELECT pg_notify('${EVENTS_CHANNEL}', $1)`, [tenant]);
+    return rows.map((r) => r.tenant);
+  });
+}
+
+/** True when committed events await their numbers (tests and benchmarks wait for none). */
+export async function hasUnnumbered(q: Queryable): Promise<boolean> {
+  const { rows } = await q.query(`SELECT 1 FROM haven_events WHERE seq IS NULL LIMIT 1`);
+  return rows.length > 0;
 }
 
 interface EventRow {

@@ -6,7 +6,7 @@
  * process did (e.g. `bots.run`).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from '../test-support/free-port.ts';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root: main.ts is started from there, like `npm start`. */
@@ -57,18 +57,6 @@ export interface ChildServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-/** A free TCP port on loopback (the kernel picks it; the child binds it a moment later). */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * The Node binary for the child. Inside vitest `process.execPath` is the Node that runs vitest, which is Node 24

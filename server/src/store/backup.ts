@@ -41,7 +41,7 @@ export const BACKUP_TABLES = {
   // The events layer: without these a restored server would renumber events and forget Subscription owners,
   // consumer cursors, dead letters and bot runs (which keep bot effects from repeating).
   haven_event_counters: ['tenant'],
-  haven_events: ['tenant', 'seq'],
+  haven_events: ['id'],
   haven_consumers: ['tenant', 'consumer'],
   haven_dead_letters: ['tenant', 'consumer', 'seq'],
   haven_bot_runs: ['tenant', 'bot', 'seq'],
@@ -379,6 +379,8 @@ export async function restoreBackup(db: Db, input: AsyncIterable<Buffer | string
     for (const table of pending.keys()) await flush(table);
     await tx.query(`SELECT setval(pg_get_serial_sequence('resource_history', 'seq'),
       COALESCE((SELECT max(seq) FROM resource_history), 0) + 1, false)`);
+    await tx.query(`SELECT setval(pg_get_serial_sequence('haven_events', 'id'),
+      COALESCE((SELECT max(id) FROM haven_events), 0) + 1, false)`);
     return { ...summary, indexed: await reindex(tx) };
   });
 }

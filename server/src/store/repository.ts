@@ -391,8 +391,9 @@ export class HavenRepository extends FhirRepository {
   }
 
   /**
-   * Writes one version. Outside a transaction the statement also appends the outbox event; inside one, the event
-   * waits for the pre-commit flush. Types with write hooks are always written in a transaction, hooks first.
+   * Writes one version. Outside a transaction the same statement appends the outbox event (one round trip);
+   * inside one, the event is appended at the end of the transaction. Types with write hooks are always written in
+   * a transaction, hooks first.
    */
   private async write(resource: WithId<Resource>, method: 'POST' | 'PUT' | 'PATCH', replaces: boolean, interaction: 'create' | 'update'): Promise<void> {
     const hooks = this.ctx.hooks;
@@ -411,7 +412,7 @@ export class HavenRepository extends FhirRepository {
       content: resource,
       index: extractIndexRows(resource),
       replaces,
-      event: this.inTransaction ? undefined : { interaction, origin: this.ctx.origin },
+      ...(this.inTransaction ? {} : { event: { interaction, origin: this.ctx.origin } }),
     });
     await this.q.query(w.sql, w.params);
     this.ctx.db.noteWrites(1);

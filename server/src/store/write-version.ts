@@ -5,7 +5,7 @@
  */
 import type { IndexRows } from './index-rows.ts';
 import { INDEX_TABLES } from './index-rows.ts';
-import { appendEventsCtes, notifySelect, type EventOrigin } from '../events/outbox.ts';
+import { appendEventsCte, notifySelect, type EventOrigin } from '../events/outbox.ts';
 import { SqlParams } from './sql.ts';
 
 /** Columns of each sp_* table after (tenant, resource_type, id), with their SQL array types. */
@@ -37,8 +37,8 @@ export interface VersionWrite {
   /** True when a current row may exist already (update, delete, re-create after delete). */
   replaces: boolean;
   /**
-   * Set for a write outside an explicit transaction: its outbox event is appended by this same statement
-   * (../events/outbox.ts). Writes inside a transaction append their events just before COMMIT instead.
+   * Set for a write outside an explicit transaction: this same statement appends its outbox event
+   * (../events/outbox.ts). Writes inside a transaction append theirs at the end of it.
    */
   event?: { interaction: 'create' | 'update' | 'delete'; origin: EventOrigin | undefined };
 }
@@ -78,7 +78,7 @@ export function buildVersionWrite(w: VersionWrite): { sql: string; params: unkno
            SELECT ${tenant}, ${type}, ${id}, u.* FROM unnest(${arrays.join(', ')}) AS u)`);
   }
   if (w.event) {
-    ctes.push(...appendEventsCtes(p, w.tenant, [{ resourceType: w.resourceType, id: w.id, versionId: w.versionId, interaction: w.event.interaction }], w.event.origin));
+    ctes.push(appendEventsCte(p, w.tenant, [{ resourceType: w.resourceType, id: w.id, versionId: w.versionId, interaction: w.event.interaction }], w.event.origin));
     return { sql: `WITH ${ctes.join(',\n')}\n${notifySelect(p, w.tenant)}`, params: p.values };
   }
   return { sql: `WITH ${ctes.join(',\n')}\nSELECT 1`, params: p.values };

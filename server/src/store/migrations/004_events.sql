@@ -1,27 +1,30 @@
--- Durable events (server/src/events). Every committed write appends one event per written version, numbered
--- per tenant without gaps in commit order, in the same transaction as the write (the outbox). Consumers (bots and
--- Subscriptions) each keep a cursor over their tenant's events; a dispatcher in any process leases a consumer with
--- FOR UPDATE SKIP LOCKED, handles its events in order, and advances the cursor.
+-- Durable events (server/src/events). Every write appends one event per written version in the same transaction
+-- (the outbox), unnumbered. A sequencer (one at a time, in any process) then numbers the committed events per
+-- tenant without gaps, in the order they became visible, so numbers follow commit order; writers never wait for
+-- each other on a counter. Consumers (bots and Subscriptions) each keep a cursor over their tenant's numbers; a
+-- dispatcher in any process leases a consumer with FOR UPDATE SKIP LOCKED, handles its events in order, and
+-- advances the cursor.
 
--- The last event number of each tenant. Updated in the statement that appends events, so its row lock is held
--- only from that statement to COMMIT: commits of one tenant are ordered by their numbers.
+-- The last event number of each tenant; written only by the sequencer.
 CREATE TABLE haven_event_counters (
   tenant   text   PRIMARY KEY,
   last_seq bigint NOT NULL
 );
 
 CREATE TABLE haven_events (
+  id            bigserial   PRIMARY KEY,  -- insertion order: a version's event is inserted after the previous version committed
   tenant        text        NOT NULL,
-  seq           bigint      NOT NULL,
+  seq           bigint,                 -- per-tenant number, set by the sequencer once the write committed
   resource_type text        NOT NULL,
   resource_id   text        NOT NULL,
   version_id    integer     NOT NULL,
   interaction   text        NOT NULL CHECK (interaction IN ('create', 'update', 'delete')),
   actor         text,                   -- 'bot:<id>' when a bot wrote it (bots never react to their own writes)
   depth         integer     NOT NULL DEFAULT 0,  -- bot cascade depth: 0 for writes by people and clients
-  recorded_at   timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (tenant, seq)
+  recorded_at   timestamptz NOT NULL DEFAULT now()
 );
+CREATE UNIQUE INDEX haven_events_tenant_seq ON haven_events (tenant, seq) WHERE seq IS NOT NULL;
+CREATE INDEX haven_events_unnumbered ON haven_events (id) WHERE seq IS NULL;
 
 -- One row per (tenant, consumer): `bot:<id>` or `sub:<Subscription id>`.
 CREATE TABLE haven_consumers (

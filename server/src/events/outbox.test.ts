@@ -1,0 +1,82 @@
+/**
+ * The outbox on real storage, without a server: every committed write gets an event in its transaction; the
+ * sequencer numbers them per tenant without gaps, in commit order; nothing of a rolled-back write remains.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Resource } from '@medplum/fhirtypes';
+import { loadDefinitions } from '../fhir/definitions.ts';
+import type { Db } from '../store/db.ts';
+import { openDatabase } from '../store/open-db.ts';
+import { HavenRepository } from '../store/repository.ts';
+import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
+import { hasUnnumbered, numberEvents, readEvents } from './outbox.ts';
+
+let storage: ScratchStorage;
+let db: Db;
+beforeAll(async () => {
+  loadDefinitions();
+  storage = await createScratchStorage();
+  db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+});
+afterAll(async () => {
+  await db?.close();
+  await storage?.drop();
+});
+
+function repo(tenant: string): HavenRepository {
+  return new HavenRepository({ db, tenant, baseUrl: `http://x/t/${tenant}/fhir`, maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
+}
+
+async function numbered(tenant: string): Promise<{ seq: number; ref: string; interaction: string }[]> {
+  while (await hasUnnumbered(db)) await numberEvents(db);
+  return (await readEvents(db, tenant, 0, 1000)).map((e) => ({ seq: e.seq, ref: `${e.resourceType}/${e.id}/${e.versionId}`, interaction: e.interaction }));
+}
+
+describe('outbox', () => {
+  it('numbers each tenant 1..n without gaps, in write order: create, update, delete', async () => {
+    const a = repo('ev-a');
+    const b = repo('ev-b');
+    const p = await a.createResource({ resourceType: 'Patient' });
+    await b.createResource({ resourceType: 'Patient' });
+    await a.updateResource({ ...p, gender: 'other' });
+    await b.createResource({ resourceType: 'Patient' });
+    await a.deleteResource('Patient', p.id);
+    expect(await numbered('ev-a')).toEqual([
+      { seq: 1, ref: `Patient/${p.id}/1`, interaction: 'create' },
+      { seq: 2, ref: `Patient/${p.id}/2`, interaction: 'update' },
+      { seq: 3, ref: `Patient/${p.id}/3`, interaction: 'delete' },
+    ]);
+    expect((await numbered('ev-b')).map((e) => e.seq)).toEqual([1, 2]);
+  });
+
+  it('a transaction appends its events in write order, and a rolled-back one leaves none', async () => {
+    const r = repo('ev-tx');
+    const ids = await r.withTransaction(async (tx) => {
+      const one = await tx.createResource<Resource>({ resourceType: 'Basic', code: { text: '1' } } as Resource);
+      const two = await tx.createResource<Resource>({ resourceType: 'Basic', code: { text: '2' } } as Resource);
+      return [one.id, two.id];
+    });
+    await expect(r.withTransaction(async (tx) => {
+      await tx.createResource({ resourceType: 'Basic', code: { text: 'never' } } as Resource);
+      throw new Error('roll back');
+    })).rejects.toThrow('roll back');
+    expect((await numbered('ev-tx')).map((e) => e.ref)).toEqual([`Basic/${ids[0]}/1`, `Basic/${ids[1]}/1`]);
+  });
+
+  it.skipIf(!process.env.DATABASE_URL)('numbers by commit order: a transaction open while others commit gets its number when it commits (PostgreSQL: concurrent transactions)', async () => {
+    const r = repo('ev-order');
+    let release: () => void = () => undefined;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    let slowId = '';
+    const slow = r.withTransaction(async (tx) => {
+      slowId = (await tx.createResource({ resourceType: 'Basic', code: { text: 'slow' } } as Resource)).id;
+      await gate;
+    });
+    await new Promise((res) => setTimeout(res, 50));
+    const fast = await r.createResource({ resourceType: 'Basic', code: { text: 'fast' } } as Resource);
+    expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`]);
+    release();
+    await slow;
+    expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`, `Basic/${slowId}/1`]);
+  });
+});
