@@ -57,4 +57,18 @@ describe('haven events dead-letters | replay (through the running server)', () =
     expect(JSON.parse((await haven(['events', 'dead-letters', '--json'])).out)).toEqual([]);
     expect((await haven(['events', 'replay', '--consumer', 'nonsense'])).code).toBe(2);
   });
+
+  it('lists bot runs: which bot, which event, outcome', async () => {
+    await t.req('/fhir/QuestionnaireResponse', {
+      method: 'POST',
+      json: { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://example.org/Questionnaire/other', subject: { reference: 'Patient/x' } },
+    });
+    await t.server.events.dispatcher.idle();
+    const runs = await haven(['events', 'bot-runs', '--bot', 'score', '--json']);
+    expect(runs.code, runs.err).toBe(0);
+    expect(JSON.parse(runs.out)[0]).toMatchObject({ bot: 'score', outcome: 'succeeded', detail: 'not a known instrument: not scored' });
+    const text = await haven(['events', 'bot-runs', '--outcome', 'succeeded']);
+    expect(text.out).toMatch(/default score #\d+ succeeded attempts=1/);
+    expect((await haven(['events', 'bot-runs', '--outcome', 'maybe'])).code).toBe(2);
+  });
 });

@@ -33,6 +33,36 @@ error classes, no data). --replayed also lists those already replayed successful
       };
     },
   },
+  'events bot-runs': {
+    summary: 'List recent bot runs: which bot, which event, outcome',
+    usage: 'haven events bot-runs [--tenant T | --all-tenants] [--bot ID] [--outcome succeeded|failed|dead] [--limit N] [--json]',
+    details: `Newest first (default 100). Each line: tenant, bot, event number (a scheduled bot: its tick), outcome,
+attempts, duration and the bot's summary or error (codes, counts and ids; never resource content).`,
+    options: { ...tenantOption, 'all-tenants': { type: 'boolean' }, bot: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    positionals: [0, 0],
+    prepare(_pos, values) {
+      const tenant = values['all-tenants'] ? undefined : tenantOf(values);
+      const bot = values.bot as string | undefined;
+      if (bot !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(bot)) throw new UsageError(`invalid --bot "${bot}"`);
+      const outcome = values.outcome as string | undefined;
+      if (outcome !== undefined && !['succeeded', 'failed', 'dead'].includes(outcome)) throw new UsageError('--outcome is succeeded, failed or dead');
+      const limitText = values.limit as string | undefined;
+      if (limitText !== undefined && !/^\d{1,4}$/.test(limitText)) throw new UsageError(`invalid --limit "${limitText}"`);
+      return async (target, io) => {
+        const runs = await target.botRuns({ ...(tenant ? { tenant } : {}), ...(bot ? { bot } : {}), ...(outcome ? { outcome } : {}), ...(limitText ? { limit: Number(limitText) } : {}) });
+        if (values.json) {
+          io.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+          return 0;
+        }
+        if (runs.length === 0) io.stdout.write('no bot runs\n');
+        for (const r of runs) {
+          io.stdout.write(`${r.finishedAt} ${r.tenant} ${r.bot} #${r.seq} ${r.outcome} attempts=${r.attempts}` +
+            `${r.durationMs !== undefined ? ` ${r.durationMs}ms` : ''}${r.detail ? ` ${JSON.stringify(r.detail)}` : ''}\n`);
+        }
+        return 0;
+      };
+    },
+  },
   'events replay': {
     summary: 'Queue dead letters for replay by the running server(s)',
     usage: 'haven events replay [--tenant T] [--consumer bot:<id>|sub:<id>] [--seq N]',

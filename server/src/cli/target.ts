@@ -19,7 +19,7 @@ import {
 import { openDatabase } from '../store/open-db.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem, type ImportResult } from '../store/import.ts';
 import { cursorSecret } from '../store/settings.ts';
-import { listDeadLetters, requestReplay, type DeadLetter } from '../events/dead-letters.ts';
+import { listBotRuns, listDeadLetters, requestReplay, type BotRun, type DeadLetter } from '../events/dead-letters.ts';
 import { defaultBotSet, writeHooksFor } from '../events/index.ts';
 import { ADMIN_FILE, LOCK_FILE, acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
 
@@ -37,6 +37,8 @@ export interface Target {
   auth: AuthAdmin;
   /** The dead-letter list of the events layer (../events/dead-letters.ts). */
   deadLetters(tenant: string | undefined, includeReplayed: boolean): Promise<DeadLetter[]>;
+  /** Recent bot runs (who, which event, outcome). */
+  botRuns(filter: { tenant?: string; bot?: string; outcome?: string; limit?: number }): Promise<BotRun[]>;
   /** Queues dead letters for replay by a running server; returns how many. */
   requestReplay(tenant: string, filter: { consumer?: string; seq?: number }): Promise<number>;
   close(): Promise<void>;
@@ -67,6 +69,7 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
       auth: localAuthAdmin(db, config, env),
       deadLetters: (tenant, includeReplayed) => listDeadLetters(db, { ...(tenant ? { tenant } : {}), includeReplayed }),
       requestReplay: (tenant, filter) => requestReplay(db, tenant, filter),
+      botRuns: (filter) => listBotRuns(db, filter),
       async close() {
         try { await db.close(); } finally { release(); }
       },
@@ -185,6 +188,8 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
     },
     deadLetters: async (tenant, includeReplayed) => answer(await call(cred, 'GET',
       `/admin/events/dead-letters?includeReplayed=${includeReplayed}${tenant ? `&tenant=${encodeURIComponent(tenant)}` : ''}`)),
+    botRuns: async (filter) => answer(await call(cred, 'GET', `/admin/events/bot-runs?${new URLSearchParams(
+      Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))}`)),
     requestReplay: async (tenant, filter) => (await answer<{ queued: number }>(await call(cred, 'POST', `/admin/events/replay${q(tenant)}`, { json: filter }))).queued,
     async close() {},
   };

@@ -18,7 +18,7 @@ import { BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, 
 import type { Db } from '../store/db.ts';
 import type { WriteHooks } from '../store/repository.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem } from '../store/import.ts';
-import { listDeadLetters, requestReplay } from '../events/dead-letters.ts';
+import { listBotRuns, listDeadLetters, requestReplay } from '../events/dead-letters.ts';
 import { fhirBase } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 
@@ -139,6 +139,21 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
   app.get('/admin/events/dead-letters', handle(async (req, res) => {
     const tenant = typeof req.query.tenant === 'string' ? tenantParam(req) : undefined;
     res.json(await listDeadLetters(deps.db, { ...(tenant ? { tenant } : {}), includeReplayed: req.query.includeReplayed === 'true' }));
+  }));
+  app.get('/admin/events/bot-runs', handle(async (req, res) => {
+    const str = (name: string, pattern: RegExp): string | undefined => {
+      const v = req.query[name];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'string' || !pattern.test(v)) throw new HttpFailure(400, `Invalid ${name}`);
+      return v;
+    };
+    const tenant = str('tenant', TENANT_PATTERN);
+    const bot = str('bot', /^[a-z0-9-]{1,63}$/);
+    const outcome = str('outcome', /^(succeeded|failed|dead)$/);
+    const limit = str('limit', /^\d{1,4}$/);
+    res.json(await listBotRuns(deps.db, {
+      ...(tenant ? { tenant } : {}), ...(bot ? { bot } : {}), ...(outcome ? { outcome } : {}), ...(limit ? { limit: Number(limit) } : {}),
+    }));
   }));
   app.post('/admin/events/replay', json, handle(async (req, res) => {
     const body = (req.body ?? {}) as { consumer?: unknown; seq?: unknown };
