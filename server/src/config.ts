@@ -32,6 +32,8 @@ export interface EventsConfig {
   readonly retry: RetryPolicy;
   /** HAVEN_EVENT_POLL_MS: how often the dispatcher looks for due work besides LISTEN/NOTIFY wake-ups. */
   readonly pollMs: number;
+  /** HAVEN_EVENT_BATCH_MS: least time between dispatcher rounds (events of a burst of writes are served together). */
+  readonly roundGapMs: number;
   /**
    * HAVEN_EVENT_LEASE_MS: how long a process keeps a consumer without renewing it. After a crash on PostgreSQL
    * another process resumes that consumer's events once this has passed.
@@ -92,6 +94,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
       retry: retryPolicyFromEnv(env),
       pollMs: Math.max(50, intFromEnv(env, 'HAVEN_EVENT_POLL_MS', 1000)),
       leaseMs: Math.max(1000, intFromEnv(env, 'HAVEN_EVENT_LEASE_MS', 30_000)),
+      roundGapMs: intFromEnv(env, 'HAVEN_EVENT_BATCH_MS', 50),
       deliveryTimeoutMs: Math.max(100, intFromEnv(env, 'HAVEN_DELIVERY_TIMEOUT_MS', 10_000)),
       allowHttpEndpoints: flagFromEnv(env, 'HAVEN_SUBSCRIPTION_ALLOW_HTTP'),
       allowLoopbackEndpoints: flagFromEnv(env, 'HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK'),

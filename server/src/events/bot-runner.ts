@@ -168,7 +168,9 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   async function triggered(bot: AfterCommitBot, event: HavenEvent, repo: HavenRepository): Promise<Resource | undefined | false> {
     // Most events concern no trigger of a given bot: decide that in memory before touching the database.
     if (!bot.triggers.some((t) => t.resourceType === event.resourceType && t.interactions.includes(event.interaction))) return false;
-    const version = event.interaction === 'delete' ? await versionBeforeDelete(repo.q, event) : await eventVersion(repo.q, event);
+    const version = event.interaction === 'delete'
+      ? await versionBeforeDelete(repo.q, event)
+      : (event.content ?? (await eventVersion(repo.q, event)));
     for (const [i, t] of bot.triggers.entries()) {
       if (t.resourceType !== event.resourceType || !t.interactions.includes(event.interaction)) continue;
       const search = criteria.get(`${bot.id}#${i}`);
@@ -225,6 +227,7 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   return {
     prefix: 'bot:',
     names: () => opts.bots.map((b) => `bot:${b.id}`),
+    contentTypes: (consumer) => byId.get(consumer.slice(4))?.triggers.map((t) => t.resourceType) ?? [],
 
     async handle(consumer: ConsumerState, event: HavenEvent): Promise<HandleResult> {
       const bot = byId.get(consumer.consumer.slice(4));

@@ -173,7 +173,7 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   const delivery = createSubscriptionDelivery({ db, repoContext, timeoutMs: config.events.deliveryTimeoutMs, publish: (t, id, b) => publish(t, id, b), log });
   const botIds = afterCommit.map((b) => b.id);
   const dispatcher = await startDispatcher({
-    db, handlers: [botRunner, delivery], retry: config.events.retry, pollMs: config.events.pollMs, leaseMs: config.events.leaseMs, log,
+    db, handlers: [botRunner, delivery], retry: config.events.retry, pollMs: config.events.pollMs, leaseMs: config.events.leaseMs, roundGapMs: config.events.roundGapMs, log,
     beforeClaim: async (tenants) => {
       await registerBots(db, botIds, tenants);
       if (config.events.installQuestionnaires) await installCanonicals(db, opts.botSet.questionnaires ?? [], tenants, repoContext);
