@@ -4,27 +4,23 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
-import { loadDefinitions } from '../fhir/definitions.ts';
 import type { Db } from '../store/db.ts';
-import { openDatabase } from '../store/open-db.ts';
-import { HavenRepository } from '../store/repository.ts';
-import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
+import type { HavenRepository } from '../store/repository.ts';
+import { openScratchDb, testRepository } from '../test-support/harness.ts';
 import { hasUnnumbered, numberEvents, readEvents } from './outbox.ts';
 
-let storage: ScratchStorage;
+let scratch: Awaited<ReturnType<typeof openScratchDb>>;
 let db: Db;
 beforeAll(async () => {
-  loadDefinitions();
-  storage = await createScratchStorage();
-  db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+  scratch = await openScratchDb();
+  db = scratch.db;
 });
 afterAll(async () => {
-  await db?.close();
-  await storage?.drop();
+  await scratch?.close();
 });
 
 function repo(tenant: string): HavenRepository {
-  return new HavenRepository({ db, tenant, baseUrl: `http://x/t/${tenant}/fhir`, maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
+  return testRepository(db, tenant, `http://x/t/${tenant}/fhir`);
 }
 
 async function numbered(tenant: string): Promise<{ seq: number; ref: string; interaction: string }[]> {

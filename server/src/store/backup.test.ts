@@ -10,12 +10,11 @@ import { PassThrough } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { createScratchStorage } from '../test-support/harness.ts';
+import { openScratchDb, testRepository } from '../test-support/harness.ts';
 import { BackupFormatError, RestoreRefusedError, readBackup, restoreBackup, writeBackup } from './backup.ts';
 import type { Db } from './db.ts';
 import { INDEX_TABLES } from './index-rows.ts';
 import { openDatabase } from './open-db.ts';
-import { HavenRepository } from './repository.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 const suiteCleanups: (() => Promise<void>)[] = [];
@@ -28,10 +27,9 @@ afterAll(async () => {
 
 /** A database on the storage the suite runs on (PostgreSQL when DATABASE_URL is set). */
 async function scratchDb(): Promise<Db> {
-  const s = await createScratchStorage();
-  const db = await openDatabase({ databaseUrl: s.databaseUrl, dataDir: s.dataDir });
-  cleanups.push(async () => { await db.close(); await s.drop(); });
-  return db;
+  const s = await openScratchDb();
+  cleanups.push(s.close);
+  return s.db;
 }
 
 /** An embedded database whatever the suite runs on, for cross-engine round trips. */
@@ -42,9 +40,7 @@ async function pgliteDb(): Promise<Db> {
   return db;
 }
 
-function repo(db: Db, tenant: string): HavenRepository {
-  return new HavenRepository({ db, tenant, baseUrl: 'http://x/fhir', maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
-}
+const repo = testRepository;
 
 /** Versions, updates, deletes, two tenants, settings, a microsecond timestamp and a numeric with scale. */
 async function seed(db: Db, tag = 'a'): Promise<void> {

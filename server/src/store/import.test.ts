@@ -4,26 +4,22 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle } from '@medplum/fhirtypes';
-import { loadDefinitions } from '../fhir/definitions.ts';
 import { createFhirRouter } from '../http/routes.ts';
 import { servedResourceTypes } from '../server.ts';
-import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
+import { openScratchDb } from '../test-support/harness.ts';
 import type { Db, Tx } from './db.ts';
 import { collectionItems, importDocument, importResources, type ImportContext } from './import.ts';
-import { openDatabase } from './open-db.ts';
 
-let storage: ScratchStorage;
+let scratch: Awaited<ReturnType<typeof openScratchDb>>;
 let db: Db;
 let ctx: ImportContext;
 beforeAll(async () => {
-  loadDefinitions();
-  storage = await createScratchStorage();
-  db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+  scratch = await openScratchDb();
+  db = scratch.db;
   ctx = { db, router: createFhirRouter(() => {}), tenant: 'imp', baseUrl: 'http://x/fhir', cursorSecret: 's', servedTypes: new Set(servedResourceTypes()) };
 });
 afterAll(async () => {
-  await db?.close();
-  await storage?.drop();
+  await scratch?.close();
 });
 
 async function ids(type: string): Promise<string[]> {

@@ -3,25 +3,20 @@
  */
 import type { Patient } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDefinitions } from '../fhir/definitions.ts';
-import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
+import { openScratchDb, testRepository } from '../test-support/harness.ts';
 import type { Db } from './db.ts';
-import { openDatabase } from './open-db.ts';
-import { HavenRepository } from './repository.ts';
 
-let storage: ScratchStorage;
+let scratch: Awaited<ReturnType<typeof openScratchDb>>;
 let db: Db;
 beforeAll(async () => {
-  loadDefinitions();
-  storage = await createScratchStorage();
-  db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+  scratch = await openScratchDb();
+  db = scratch.db;
 });
 afterAll(async () => {
-  await db?.close();
-  await storage?.drop();
+  await scratch?.close();
 });
 
-const repo = () => new HavenRepository({ db, tenant: 'default', baseUrl: 'http://x/fhir', maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
+const repo = () => testRepository(db);
 
 describe('readHistory', () => {
   it('lists every version newest first, deletes included, with the total and paging', async () => {

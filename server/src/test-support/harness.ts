@@ -12,13 +12,38 @@ import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { addClient } from '../auth/clients.ts';
 import { authUrls } from '../auth/urls.ts';
 import { loadConfig, type HavenConfig } from '../config.ts';
+import { loadDefinitions } from '../fhir/definitions.ts';
 import { startServer, type RunningServer, type StartOptions } from '../server.ts';
+import type { Db } from '../store/db.ts';
+import { openDatabase } from '../store/open-db.ts';
+import { HavenRepository } from '../store/repository.ts';
 
 /** A scratch database: a URL for DATABASE_URL (or undefined for embedded) and a data dir. */
 export interface ScratchStorage {
   databaseUrl: string | undefined;
   dataDir: string;
   drop(): Promise<void>;
+}
+
+/**
+ * A migrated database on fresh scratch storage, R4 definitions loaded, for tests below the HTTP layer.
+ * `close` closes it and drops the storage.
+ */
+export async function openScratchDb(): Promise<{ db: Db; close(): Promise<void> }> {
+  loadDefinitions();
+  const storage = await createScratchStorage();
+  try {
+    const db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+    return { db, async close() { await db.close(); await storage.drop(); } };
+  } catch (err) {
+    await storage.drop();
+    throw err;
+  }
+}
+
+/** A full-access repository on `db` for storage-level tests (no policy, no hooks). */
+export function testRepository(db: Db, tenant = 'default', baseUrl = 'http://x/fhir'): HavenRepository {
+  return new HavenRepository({ db, tenant, baseUrl, maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
 }
 
 /** Creates scratch storage on the storage the suite runs on. */
