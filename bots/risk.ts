@@ -10,13 +10,11 @@
  * The bot reads the response itself (not the score Observations), so the Task exists as fast as the score does.
  */
 import type { BundleEntry, Flag, Observation, Patient, QuestionnaireResponse, Task } from '@medplum/fhirtypes';
-import type { BotConfig } from './clinical/config.ts';
-import { riskRank } from './clinical/config.ts';
+import { riskRank, type BotConfig, type Instrument as InstrumentId } from './clinical/config.ts';
 import {
   build988Communication, buildChecklistTasks, buildRiskTask, buildSafetyFlag, decideRiskTaskAction, planEscalation,
   HAVEN_FLAG_SYSTEM, riskInputs, riskTaskIdentifier, riskTaskState, RISK_LEVEL_EXTENSION, type ActiveEscalation,
 } from './clinical/escalation.ts';
-import type { Instrument as InstrumentId } from './clinical/config.ts';
 import { assessRisk, type RiskAssessment } from './clinical/risk.ts';
 import { scoreResponse } from './clinical/scoring.ts';
 import { instruments } from './instruments-registry.ts';

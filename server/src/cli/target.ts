@@ -19,7 +19,8 @@ import {
 import { openDatabase } from '../store/open-db.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem, type ImportResult } from '../store/import.ts';
 import { cursorSecret } from '../store/settings.ts';
-import { listBotRuns, listDeadLetters, requestReplay, type BotRun, type DeadLetter } from '../events/dead-letters.ts';
+import { listBotRuns, type BotRun } from '../events/bot-runs.ts';
+import { listDeadLetters, requestReplay, type DeadLetter } from '../events/dead-letters.ts';
 import { defaultBotSet, writeHooksFor } from '../events/index.ts';
 import { ADMIN_FILE, LOCK_FILE, acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
 

@@ -17,7 +17,7 @@ import { compilePolicy, type Policy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
 import type { ConsumerHandler, ConsumerState, HandleResult } from './dispatcher.ts';
-import { eventMatches, eventVersion, parseCriteria, versionBeforeDelete } from './matcher.ts';
+import { eventMatches, eventSubject, parseCriteria } from './matcher.ts';
 import type { FromWorker, ToWorker } from './bot-worker.ts';
 import type { HavenEvent } from './outbox.ts';
 
@@ -168,9 +168,7 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   async function triggered(bot: AfterCommitBot, event: HavenEvent, repo: HavenRepository): Promise<Resource | undefined | false> {
     // Most events concern no trigger of a given bot: decide that in memory before touching the database.
     if (!bot.triggers.some((t) => t.resourceType === event.resourceType && t.interactions.includes(event.interaction))) return false;
-    const version = event.interaction === 'delete'
-      ? await versionBeforeDelete(repo.q, event)
-      : (event.content ?? (await eventVersion(repo.q, event)));
+    const version = await eventSubject(repo.q, event);
     for (const [i, t] of bot.triggers.entries()) {
       if (t.resourceType !== event.resourceType || !t.interactions.includes(event.interaction)) continue;
       const search = criteria.get(`${bot.id}#${i}`);

@@ -42,8 +42,17 @@ export function parseCriteria(criteria: string, resourceType?: string): SearchRe
   return search;
 }
 
+/**
+ * The version an event is about: the content read with the event when there is one, else from history; for a
+ * delete, the last version before it (what a delete notification or trigger is about).
+ */
+export async function eventSubject(q: Queryable, event: HavenEvent): Promise<Resource | undefined> {
+  if (event.interaction === 'delete') return versionBeforeDelete(q, event);
+  return event.content ?? eventVersion(q, event);
+}
+
 /** The version an event is about, from history (undefined for a delete). */
-export async function eventVersion(q: Queryable, event: HavenEvent): Promise<Resource | undefined> {
+async function eventVersion(q: Queryable, event: HavenEvent): Promise<Resource | undefined> {
   if (event.interaction === 'delete') return undefined;
   const { rows } = await q.query<{ content: Resource | null }>(
     `SELECT content FROM resource_history WHERE tenant = $1 AND resource_type = $2 AND id = $3 AND version_id = $4`,
@@ -80,8 +89,8 @@ export async function eventMatches(repo: HavenRepository, event: HavenEvent, sea
   return !isRestricted(access) || resourceAllowed(rowRule(access, 'r', event.resourceType), version);
 }
 
-/** The last stored version before a delete event (what a delete notification is about). */
-export async function versionBeforeDelete(q: Queryable, event: HavenEvent): Promise<Resource | undefined> {
+/** The last stored version before a delete event. */
+async function versionBeforeDelete(q: Queryable, event: HavenEvent): Promise<Resource | undefined> {
   const { rows } = await q.query<{ content: Resource | null }>(
     `SELECT content FROM resource_history WHERE tenant = $1 AND resource_type = $2 AND id = $3 AND version_id < $4 AND NOT deleted
      ORDER BY version_id DESC LIMIT 1`,

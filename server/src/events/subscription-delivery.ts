@@ -15,7 +15,7 @@ import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
 import { fromStored } from '../store/stored.ts';
 import type { ConsumerHandler, ConsumerState, HandleResult } from './dispatcher.ts';
-import { eventMatches, eventVersion, parseCriteria, versionBeforeDelete } from './matcher.ts';
+import { eventMatches, eventSubject, parseCriteria } from './matcher.ts';
 import { buildNotificationBundle, parseChannelHeaders, payloadContentOf, type NotificationEvent } from './notification.ts';
 import type { HavenEvent } from './outbox.ts';
 import { postNotification } from './rest-hook.ts';
@@ -145,7 +145,7 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
       if (sub.status === 'active') activeType.set(consumer.consumer, { type: search.resourceType, until: Date.now() + TYPE_CACHE_MS });
       if (search.resourceType !== event.resourceType) return { kind: 'skipped' };
       const repo = new HavenRepository({ ...opts.repoContext(event.tenant), access: owner });
-      const version = event.interaction === 'delete' ? await versionBeforeDelete(repo.q, event) : await eventVersion(repo.q, event);
+      const version = await eventSubject(repo.q, event);
       if (!(await eventMatches(repo, event, search, version))) return { kind: 'skipped' };
       const eventNumber = await numberEvent(opts.db, event.tenant, id, event.seq);
       const notification: NotificationEvent = {

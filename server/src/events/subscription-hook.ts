@@ -7,7 +7,7 @@
  * - registers its outbox consumer (`sub:<id>`), starting after the events already committed, or removes it
  *   when the subscription is turned off or deleted.
  */
-import { badRequest, OperationOutcomeError } from '@medplum/core';
+import { badRequest, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import type { Subscription } from '@medplum/fhirtypes';
 import { UNRESTRICTED } from '../policy/access.ts';
 import type { HavenRepository, WriteChange } from '../store/repository.ts';
@@ -28,11 +28,15 @@ function refuse(message: string, expression?: string): never {
   throw new OperationOutcomeError(badRequest(message, expression));
 }
 
-/** Checks a Subscription's own fields (no database): throws a 400 OperationOutcomeError naming the problem. */
-export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRules): void {
+/**
+ * Checks a Subscription's own fields (no database) and returns its parsed criteria: throws a 400
+ * OperationOutcomeError naming the problem.
+ */
+export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRules): SearchRequest {
   if (!sub.criteria?.trim()) refuse('Subscription.criteria is required', 'Subscription.criteria');
+  let search: SearchRequest;
   try {
-    parseCriteria(sub.criteria);
+    search = parseCriteria(sub.criteria);
   } catch (err) {
     refuse(`Subscription.criteria: ${outcomeText(err)}`, 'Subscription.criteria');
   }
@@ -56,6 +60,7 @@ export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRul
   if (payload && payload !== FHIR_JSON && payload !== 'application/json') {
     refuse(`Subscription.channel.payload "${payload.slice(0, 60)}" is not supported; use ${FHIR_JSON}`, 'Subscription.channel.payload');
   }
+  return search;
 }
 
 function outcomeText(err: unknown): string {
@@ -76,9 +81,8 @@ export function subscriptionHook(rules: SubscriptionRules): { applies(type: stri
       const tenant = repo.ctx.tenant;
       const sub = change.resource as Subscription | undefined;
       if (sub) {
-        checkSubscriptionShape(sub, rules);
+        const search = checkSubscriptionShape(sub, rules);
         // The criteria must be a search this server can run: compile it once (unknown parameters, bad values → 400).
-        const search = parseCriteria(sub.criteria);
         await repo.search({ ...search, count: 0, total: 'none' });
       }
       if (!sub || !isDelivering(sub.status)) {

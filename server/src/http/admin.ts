@@ -18,7 +18,8 @@ import { BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, 
 import type { Db } from '../store/db.ts';
 import type { WriteHooks } from '../store/repository.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem } from '../store/import.ts';
-import { listBotRuns, listDeadLetters, requestReplay } from '../events/dead-letters.ts';
+import { listBotRuns } from '../events/bot-runs.ts';
+import { listDeadLetters, requestReplay } from '../events/dead-letters.ts';
 import { fhirBase } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 

@@ -292,6 +292,7 @@ export class HavenRepository extends FhirRepository {
         method: 'DELETE', content: null, index: undefined, replaces: true,
       });
       await repo.q.query(w.sql, w.params);
+      this.ctx.db.noteWrites(1);
       repo.pendingEvents.push({ resourceType, id, versionId: row.version_id + 1, interaction: 'delete' });
     });
   }
