@@ -86,6 +86,13 @@ describe('bot runtime', () => {
     expect(all.body.total).toBe(2);
   });
 
+  it('bots that trigger each other stop at the cascade limit, recorded as a dead run', async () => {
+    await t.req('/fhir/Basic', { method: 'POST', json: { resourceType: 'Basic', code: { coding: [{ system: 'https://haven.health/fhir/sid/test-bot', code: 'ping' }] } } });
+    const recorded = [...await runs('ping-bot'), ...await runs('pong-bot')];
+    expect(recorded.filter((r) => r.outcome === 'succeeded')).toHaveLength(5);
+    expect(recorded.filter((r) => r.outcome === 'dead').map((r) => r.detail)).toEqual([expect.stringMatching(/cascade depth 5 reached the limit of 5/)]);
+  });
+
   it('a veto bot refuses a write with an OperationOutcome and nothing is stored; a transaction with one refused entry stores nothing', async () => {
     const refused = await t.req('/fhir/Appointment', { method: 'POST', json: { resourceType: 'Appointment', status: 'proposed', description: 'forbidden visit', participant: [{ actor: { display: 'Dr. Test' }, status: 'needs-action' }] } });
     expect(refused.status).toBeGreaterThanOrEqual(400);
