@@ -213,6 +213,8 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
           if (recovered) await handler.onRecovered?.({ ...c, cursor, attempts }).catch(() => undefined);
         }
       }
+      // A short page was everything numbered when it was read; later events come with the next round's wake-up.
+      if (events.length < batch) break;
     }
     await save(c, cursor, { attempts, release: true });
     return handled;

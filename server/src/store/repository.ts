@@ -25,6 +25,7 @@ import { resourceAllowed } from '../policy/sql.ts';
 import { appendEvents, type EventDraft, type EventInteraction, type EventOrigin } from '../events/outbox.ts';
 import type { Db, Queryable } from './db.ts';
 import { extractIndexRows } from './indexer.ts';
+import type { IndexRows } from './index-rows.ts';
 import { readHistoryPage } from './history.ts';
 import { executeSearch } from './search-exec.ts';
 import { fromStored } from './stored.ts';
@@ -376,6 +377,12 @@ export class HavenRepository extends FhirRepository {
     permission: 'c' | 'u',
   ): Promise<WithId<T>> {
     this.assertTypeAndId(resource.resourceType, id);
+    // Copying and indexing need no database: done before the row lock is taken, they do not lengthen the time
+    // it is held (on embedded storage the lock is the whole database's).
+    const stored = withMeta(resource, id, 0, '');
+    const index = extractIndexRows(stored);
+    // This write's own transaction holds no other write, so its event can go into the write's statement.
+    const ownTransaction = !this.inTransaction;
     return this.withTransaction(async (repo) => {
       const row = await repo.currentRow(resource.resourceType, id, true);
       const what = permission === 'c' ? 'create' : method === 'PATCH' ? 'patch' : 'update';
@@ -383,9 +390,8 @@ export class HavenRepository extends FhirRepository {
       if (ifMatch !== undefined && (!row || ifMatch !== String(row.version_id))) {
         throw new OperationOutcomeError(preconditionFailed);
       }
-      const versionId = (row?.version_id ?? 0) + 1;
-      const stored = withMeta(resource, id, versionId, new Date().toISOString());
-      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create');
+      stored.meta = { ...stored.meta, versionId: String((row?.version_id ?? 0) + 1), lastUpdated: new Date().toISOString() };
+      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, eventInStatement: ownTransaction });
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
@@ -393,15 +399,23 @@ export class HavenRepository extends FhirRepository {
 
   /**
    * Writes one version. Outside a transaction the same statement appends the outbox event (one round trip);
-   * inside one, the event is appended at the end of the transaction. Types with write hooks are always written in
-   * a transaction, hooks first.
+   * inside one, the event is appended at the end of the transaction, unless `eventInStatement` says the
+   * transaction holds this write only. Types with write hooks are always written in a transaction, hooks first.
+   * `index` is the version's index rows when the caller computed them already.
    */
-  private async write(resource: WithId<Resource>, method: 'POST' | 'PUT' | 'PATCH', replaces: boolean, interaction: 'create' | 'update'): Promise<void> {
+  private async write(
+    resource: WithId<Resource>,
+    method: 'POST' | 'PUT' | 'PATCH',
+    replaces: boolean,
+    interaction: 'create' | 'update',
+    prepared?: { index: IndexRows; eventInStatement: boolean },
+  ): Promise<void> {
     const hooks = this.ctx.hooks;
     if (hooks?.applies(resource.resourceType)) {
-      if (!this.inTransaction) return this.withTransaction((repo) => repo.write(resource, method, replaces, interaction));
+      if (!this.inTransaction) return this.withTransaction((repo) => repo.write(resource, method, replaces, interaction, prepared));
       await hooks.beforeWrite(this, { interaction, resourceType: resource.resourceType, id: resource.id, resource });
     }
+    const eventInStatement = !this.inTransaction || prepared?.eventInStatement === true;
     const versionId = Number(resource.meta?.versionId);
     const w = buildVersionWrite({
       tenant: this.ctx.tenant,
@@ -411,13 +425,13 @@ export class HavenRepository extends FhirRepository {
       lastUpdated: resource.meta?.lastUpdated as string,
       method: method === 'PUT' && !replaces ? 'PUT' : method,
       content: resource,
-      index: extractIndexRows(resource),
+      index: prepared?.index ?? extractIndexRows(resource),
       replaces,
-      ...(this.inTransaction ? {} : { event: { interaction, origin: this.ctx.origin } }),
+      ...(eventInStatement ? { event: { interaction, origin: this.ctx.origin } } : {}),
     });
     await this.q.query(w.sql, w.params);
     this.ctx.db.noteWrites(1);
-    if (this.inTransaction) this.pendingEvents.push({ resourceType: resource.resourceType, id: resource.id, versionId, interaction });
+    if (!eventInStatement) this.pendingEvents.push({ resourceType: resource.resourceType, id: resource.id, versionId, interaction });
   }
 
   private assertTypeAndId(resourceType: string, id: string): void {
