@@ -4,11 +4,8 @@
 import pg from 'pg';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
-
-// int8 (bigserial, count(*)) as JS numbers: Haven's counters stay far below 2^53.
-pg.types.setTypeParser(20, (v) => Number(v));
-// numeric as JS numbers: search values are decimals of clinical magnitude.
-pg.types.setTypeParser(1700, (v) => Number(v));
+// Type parsers (int8 and numeric as numbers) shared with the embedded engine.
+import './pg-types.ts';
 
 /** Opens a pool on `url`. `max` bounds concurrent connections from this process. */
 export function openPgDb(url: string, max = 10): Db {
