@@ -3,6 +3,7 @@
  */
 import { resolve } from 'node:path';
 import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
+import type { EmbeddedThread } from './store/pglite-db.ts';
 
 /** Everything the server and CLI read from the environment. */
 export interface HavenConfig {
@@ -12,6 +13,11 @@ export interface HavenConfig {
   readonly dataDir: string;
   /** Unset means embedded storage (PGlite in dataDir). */
   readonly databaseUrl: string | undefined;
+  /**
+   * HAVEN_EMBEDDED_THREAD: where embedded storage runs SQL. `inline` (default): on the server's thread.
+   * `worker`: on a thread of its own (faster plain reads and writes, slower transactions; see README "Storage").
+   */
+  readonly embeddedThread: EmbeddedThread;
   /** HAVEN_AUTH=off: development only, refused unless host is loopback. */
   readonly authOff: boolean;
   /** Largest accepted request body in bytes (413 above). */
@@ -71,6 +77,13 @@ function flagFromEnv(env: NodeJS.ProcessEnv, name: string): boolean {
   throw new Error(`${name} must be true or false, got "${raw}"`);
 }
 
+function embeddedThreadFromEnv(env: NodeJS.ProcessEnv): EmbeddedThread {
+  const raw = env.HAVEN_EMBEDDED_THREAD;
+  if (raw === undefined || raw === '' || raw === 'inline') return 'inline';
+  if (raw === 'worker') return 'worker';
+  throw new Error(`HAVEN_EMBEDDED_THREAD must be inline or worker, got "${raw}"`);
+}
+
 /** Reads the configuration; throws with a readable message on invalid values. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
   const port = intFromEnv(env, 'PORT', 8080);
@@ -85,6 +98,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
     baseUrl: (env.BASE_URL || `http://localhost:${port}`).replace(/\/+$/, ''),
     dataDir: resolve(env.DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || undefined,
+    embeddedThread: embeddedThreadFromEnv(env),
     authOff,
     maxBodyBytes: intFromEnv(env, 'HAVEN_MAX_BODY_BYTES', 16 * 1024 * 1024),
     maxCount: intFromEnv(env, 'HAVEN_MAX_COUNT', 1000),

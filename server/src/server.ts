@@ -83,7 +83,7 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   const releaseLock = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
   let db: Db;
   try {
-    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, embeddedThread: config.embeddedThread });
   } catch (err) {
     releaseLock();
     throw err;

@@ -50,7 +50,7 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
   const release = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
   try {
     loadDefinitions();
-    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir });
+    const db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, embeddedThread: config.embeddedThread });
     const secret = await cursorSecret(db);
     // Internal router errors are already turned into a generic outcome; their detail is for server logs.
     const router = createFhirRouter(() => {});

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
 import { openPgDb } from './pg-db.ts';
-import { openPgliteDb } from './pglite-db.ts';
+import { openPgliteDb, type EmbeddedThread } from './pglite-db.ts';
 
 /** Where embedded storage keeps its database files inside DATA_DIR. */
 export function embeddedDbDir(dataDir: string): string {
@@ -14,13 +14,13 @@ export function embeddedDbDir(dataDir: string): string {
 }
 
 /** Opens and migrates the database. */
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string }): Promise<Db> {
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; embeddedThread?: EmbeddedThread }): Promise<Db> {
   let db: Db;
   if (opts.databaseUrl) {
     db = openPgDb(opts.databaseUrl);
   } else {
     mkdirSync(opts.dataDir, { recursive: true });
-    db = await openPgliteDb(embeddedDbDir(opts.dataDir));
+    db = await openPgliteDb(embeddedDbDir(opts.dataDir), opts.embeddedThread);
   }
   try {
     await migrate(db);

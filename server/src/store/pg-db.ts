@@ -1,15 +1,53 @@
 /**
  * {@link Db} on a PostgreSQL server through `pg`'s connection pool.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) shared with the embedded engine.
 import './pg-types.ts';
 
+/** How many distinct statements are prepared by name (per connection); later ones run unnamed. */
+const PREPARED_LIMIT = 500;
+
+/**
+ * Names statements for the server to prepare once per connection: later runs skip parsing and, once PostgreSQL
+ * settles on a generic plan, planning. The name is derived from the text, so every connection agrees on it. Bounded:
+ * `pg` keeps a connection's statements for its lifetime, so after {@link PREPARED_LIMIT} distinct texts the rest
+ * run unnamed.
+ */
+class StatementNames {
+  private readonly names = new Map<string, string>();
+
+  nameOf(sql: string): string | undefined {
+    const known = this.names.get(sql);
+    if (known !== undefined) return known || undefined;
+    if (this.names.size >= PREPARED_LIMIT) return undefined;
+    const name = `haven_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    this.names.set(sql, name);
+    return name;
+  }
+
+  /** Runs `sql` unnamed from now on (its prepared statements are stale on some connections). */
+  forget(sql: string): void {
+    this.names.set(sql, '');
+  }
+}
+
+/** A query config for `sql`, prepared by name when {@link StatementNames} gives it one. */
+function queryConfig(names: StatementNames, sql: string, params: readonly unknown[] | undefined): pg.QueryConfig {
+  const name = names.nameOf(sql);
+  return { text: sql, values: params as unknown[] | undefined, ...(name ? { name } : {}) };
+}
+
+/** SQLSTATE of "cached plan must not change result type": a prepared statement outlived a schema change (restore). */
+const STALE_PLAN = '0A000';
+
 /** Opens a pool on `url`. `max` bounds concurrent connections from this process. */
 export function openPgDb(url: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max });
+  const names = new StatementNames();
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
   // Set by analyze() when the server runs with autovacuum off: Haven then refreshes statistics itself.
@@ -17,7 +55,11 @@ export function openPgDb(url: string, max = 10): Db {
   return {
     kind: 'pg',
     async query(sql, params) {
-      const res = await pool.query(sql, params as unknown[] | undefined);
+      const res = await pool.query(queryConfig(names, sql, params)).catch((err: unknown) => {
+        if ((err as { code?: string }).code !== STALE_PLAN) throw err;
+        names.forget(sql);
+        return pool.query(queryConfig(names, sql, params));
+      });
       return { rows: res.rows, rowCount: res.rowCount ?? 0 };
     },
     async transaction(fn) {
@@ -27,7 +69,11 @@ export function openPgDb(url: string, max = 10): Db {
         const tx: Tx = {
           inTransaction: true,
           async query(sql, params) {
-            const res = await client.query(sql, params as unknown[] | undefined);
+            const res = await client.query(queryConfig(names, sql, params)).catch((err: unknown) => {
+              // No retry inside a transaction (it is aborted); later runs go unnamed.
+              if ((err as { code?: string }).code === STALE_PLAN) names.forget(sql);
+              throw err;
+            });
             return { rows: res.rows, rowCount: res.rowCount ?? 0 };
           },
         };

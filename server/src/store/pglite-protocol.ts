@@ -1,13 +1,14 @@
 /**
- * Messages between the server's main thread (./pglite-thread.ts) and the embedded database's thread
- * (./pglite-worker.ts). Every request carries an id and gets exactly one reply with that id.
+ * Messages between the embedded database's caller (./pglite-db.ts) and its session (./pglite-session.ts), on the
+ * same thread or across to a worker thread (./pglite-worker.ts). Every request carries an id and gets exactly one
+ * reply with that id.
  */
 
 /**
- * A request to the database thread. `tx` names a transaction, numbered by the main thread: its first query begins
- * it, and `end` commits or rolls it back.
+ * A request to the session. `tx` names a transaction, numbered by the caller: its first query begins it, and `end`
+ * commits or rolls it back.
  */
-export type ToDbThread =
+export type ToDbSession =
   | { op: 'query'; id: number; sql: string; params?: unknown[]; tx?: number }
   | { op: 'end'; id: number; tx: number; commit: boolean }
   | { op: 'exec'; id: number; sql: string }
@@ -25,8 +26,8 @@ export interface QueryResult {
 /** A database error's fields (`message`, SQLSTATE `code`, `constraint`, `detail`...) as strings. */
 export type SerializedDbError = Record<string, string> & { message: string };
 
-/** A reply, a NOTIFY for a listener, or the thread's first message once the database is open. */
-export type FromDbThread =
+/** A reply, a NOTIFY for a listener, or the first message once the database is open. */
+export type FromDbSession =
   | { id: number; ok: true; value: unknown }
   | { id: number; ok: false; error: SerializedDbError }
   | { notify: number; payload: string }
