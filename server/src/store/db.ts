@@ -3,19 +3,9 @@
  * Everything above this module sees only {@link Db} and {@link Tx}.
  */
 
-/** How a query is run. */
-export interface QueryOptions {
-  /**
-   * `false`: plan this statement afresh on every call instead of preparing it by name. For searches, whose best
-   * plan depends on the values (a patient's few rows, or a code shared by thousands): a generic plan chosen for
-   * average selectivity could start from the wrong index. Default `true`.
-   */
-  readonly prepare?: boolean;
-}
-
 /** Anything that can run a parameterised query. Parameters are always bound, never interpolated. */
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], options?: QueryOptions): Promise<{ rows: R[]; rowCount: number }>;
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<{ rows: R[]; rowCount: number }>;
 }
 
 /** A query runner inside an open transaction. */

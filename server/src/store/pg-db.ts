@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
-import type { Db, QueryOptions, Tx } from './db.ts';
+import type { Db, Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) shared with the embedded engine.
 import './pg-types.ts';
 
@@ -35,9 +35,9 @@ class StatementNames {
   }
 }
 
-/** A query config for `sql`, prepared by name when asked to and {@link StatementNames} gives it one. */
-function queryConfig(names: StatementNames, sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined): pg.QueryConfig {
-  const name = options?.prepare === false ? undefined : names.nameOf(sql);
+/** A query config for `sql`, prepared by name when {@link StatementNames} gives it one. */
+function queryConfig(names: StatementNames, sql: string, params: readonly unknown[] | undefined): pg.QueryConfig {
+  const name = names.nameOf(sql);
   return { text: sql, values: params as unknown[] | undefined, ...(name ? { name } : {}) };
 }
 
@@ -54,11 +54,11 @@ export function openPgDb(url: string, max = 10): Db {
   let schedule: AnalyzeSchedule | undefined;
   return {
     kind: 'pg',
-    async query(sql, params, options) {
-      const res = await pool.query(queryConfig(names, sql, params, options)).catch((err: unknown) => {
+    async query(sql, params) {
+      const res = await pool.query(queryConfig(names, sql, params)).catch((err: unknown) => {
         if ((err as { code?: string }).code !== STALE_PLAN) throw err;
         names.forget(sql);
-        return pool.query(queryConfig(names, sql, params, options));
+        return pool.query(queryConfig(names, sql, params));
       });
       return { rows: res.rows, rowCount: res.rowCount ?? 0 };
     },
@@ -68,8 +68,8 @@ export function openPgDb(url: string, max = 10): Db {
         await client.query('BEGIN');
         const tx: Tx = {
           inTransaction: true,
-          async query(sql, params, options) {
-            const res = await client.query(queryConfig(names, sql, params, options)).catch((err: unknown) => {
+          async query(sql, params) {
+            const res = await client.query(queryConfig(names, sql, params)).catch((err: unknown) => {
               // No retry inside a transaction (it is aborted); later runs go unnamed.
               if ((err as { code?: string }).code === STALE_PLAN) names.forget(sql);
               throw err;

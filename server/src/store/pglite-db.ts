@@ -12,7 +12,7 @@
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
-import type { Db, QueryOptions, Tx } from './db.ts';
+import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
 
@@ -133,9 +133,8 @@ class DbConnection {
     });
   }
 
-  async query<R>(sql: string, params: readonly unknown[] | undefined, options: QueryOptions | undefined, tx?: number): Promise<{ rows: R[]; rowCount: number }> {
-    const prepare = options?.prepare ?? true;
-    const res = await this.call<QueryResult>({ op: 'query', sql, params: params as unknown[] | undefined, prepare, tx });
+  async query<R>(sql: string, params: readonly unknown[] | undefined, tx?: number): Promise<{ rows: R[]; rowCount: number }> {
+    const res = await this.call<QueryResult>({ op: 'query', sql, params: params as unknown[] | undefined, tx });
     return toRows<R>(res);
   }
 
@@ -143,7 +142,7 @@ class DbConnection {
     const txId = this.nextId++;
     this.openTxs++;
     try {
-      const tx: Tx = { inTransaction: true, query: (sql, params, options) => this.query(sql, params, options, txId) };
+      const tx: Tx = { inTransaction: true, query: (sql, params) => this.query(sql, params, txId) };
       let result: T;
       try {
         result = await fn(tx);
@@ -208,7 +207,7 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
   };
   return {
     kind: 'pglite',
-    query: (sql, params, options) => connection.query(sql, params, options),
+    query: (sql, params) => connection.query(sql, params),
     transaction: (fn) => connection.transaction(fn),
     async exec(sql) {
       await connection.call({ op: 'exec', sql });

@@ -9,7 +9,7 @@
  * commits or rolls it back.
  */
 export type ToDbSession =
-  | { op: 'query'; id: number; sql: string; params?: unknown[]; prepare: boolean; tx?: number }
+  | { op: 'query'; id: number; sql: string; params?: unknown[]; tx?: number }
   | { op: 'end'; id: number; tx: number; commit: boolean }
   | { op: 'exec'; id: number; sql: string }
   | { op: 'listen'; id: number; channel: string; listenerId: number }

@@ -100,20 +100,12 @@ export class PgliteSession {
   }
 
   /**
-   * Runs one parameterised statement (extended protocol, text values). Unless `prepare` is false, statements are
-   * prepared by name the first time their text is seen and kept (the {@link PREPARED_LIMIT} most recently used):
-   * later runs skip parsing and, once PostgreSQL settles on a generic plan, planning too. A statement that fails is
-   * dropped from the cache, so one invalidated by a schema change (SQLSTATE 0A000) is prepared again, and retried
-   * once.
+   * Runs one parameterised statement (extended protocol, text values). Statements are prepared by name the first
+   * time their text is seen and kept (the {@link PREPARED_LIMIT} most recently used): later runs skip parsing and,
+   * once PostgreSQL settles on a generic plan, planning too. A statement that fails is dropped from the cache, so
+   * one invalidated by a schema change (SQLSTATE 0A000) is prepared again, and retried once.
    */
-  private async runQuery(sql: string, params: readonly unknown[], prepare: boolean, retried = false): Promise<QueryResult> {
-    if (!prepare) return this.decode(await this.exchange(Buffer.concat([
-      serialize.parse({ text: sql }),
-      serialize.bind({ values: params as unknown[], valueMapper: encodeParam }),
-      serialize.describe({ type: 'P' }),
-      serialize.execute({}),
-      serialize.sync(),
-    ])));
+  private async runQuery(sql: string, params: readonly unknown[] = [], retried = false): Promise<QueryResult> {
     let name = this.prepared.get(sql);
     const parts: Buffer[] = [];
     if (this.owner === undefined && this.stale.length > 0) {
@@ -147,14 +139,9 @@ export class PgliteSession {
         this.prepared.delete(sql);
         this.stale.push(name);
       }
-      if (!retried && (err as { code?: string }).code === '0A000') return this.runQuery(sql, params, true, true);
+      if (!retried && (err as { code?: string }).code === '0A000') return this.runQuery(sql, params, true);
       throw err;
     }
-    return this.decode(messages);
-  }
-
-  /** Rows, row count and JSON columns of a statement's answer. */
-  private decode(messages: BackendMessage[]): QueryResult {
     const description = messages.find((m) => m.name === 'rowDescription') as RowDescriptionMessage | undefined;
     const fields = description?.fields ?? [];
     const rows: Record<string, unknown>[] = [];
@@ -205,7 +192,7 @@ export class PgliteSession {
           await this.runScript('BEGIN');
           this.owner = msg.tx;
         }
-        return this.runQuery(msg.sql, msg.params ?? [], msg.prepare);
+        return this.runQuery(msg.sql, msg.params);
       case 'end':
         if (this.owner !== msg.tx) return undefined; // no query ever began it: nothing to commit
         await this.endTransaction(msg.commit);

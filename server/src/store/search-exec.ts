@@ -36,19 +36,6 @@ export function searchContext(repo: HavenRepository): SearchContext {
   };
 }
 
-/** Parameters whose values identify one resource or a few: a plan made once fits every value. */
-const KEY_PARAMETERS: ReadonlySet<string> = new Set(['identifier', '_id']);
-
-/**
- * Whether the search's SQL may be prepared once and reused. Only lookups by key (identifier, _id) are: the best plan
- * of any other search depends on its values (a patient's fifty rows, or a code shared by thousands), and a generic
- * plan made for average selectivity could start from the wrong index (../store/db.ts `QueryOptions`).
- */
-function preparable(req: SearchRequestWithQuery): boolean {
-  const filters = req.filters ?? [];
-  return filters.length > 0 && filters.every((f) => KEY_PARAMETERS.has(f.code)) && !req.sortRules?.length;
-}
-
 /** Query parameters of a SearchRequest as the client would write them (for links). */
 function requestQuery(req: SearchRequestWithQuery): QueryParams {
   return req.rawQuery ?? {};
@@ -72,7 +59,7 @@ export async function executeSearch(repo: HavenRepository, req: SearchRequestWit
   let matches: Resource[] = [];
   let includesTruncated = false;
   if (!summaryCount && compiled.count > 0) {
-    const { rows } = await repo.q.query<{ resource_type: string; id: string; content: Resource }>(compiled.sql, compiled.params, { prepare: preparable(req) });
+    const { rows } = await repo.q.query<{ resource_type: string; id: string; content: Resource }>(compiled.sql, compiled.params);
     hasNext = rows.length > compiled.count;
     matches = rows.slice(0, compiled.count).map((r) => fromStored(r.content));
     for (const resource of matches) {
@@ -90,7 +77,7 @@ export async function executeSearch(repo: HavenRepository, req: SearchRequestWit
 
   let total: number | undefined;
   if (wantTotal) {
-    const { rows } = await repo.q.query<{ total: number }>(compiled.countSql, compiled.countParams, { prepare: preparable(req) });
+    const { rows } = await repo.q.query<{ total: number }>(compiled.countSql, compiled.countParams);
     total = Number(rows[0]?.total ?? 0);
     if (compiled.countCap !== undefined && total >= compiled.countCap) total = undefined; // estimate: "at least", so omit
   }
