@@ -21,6 +21,10 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL engine: prepared statemen
     await storage.drop();
   });
 
+  it('plans every run of a prepared statement for its values', async () => {
+    expect((await db.query(`SHOW plan_cache_mode`)).rows).toEqual([{ plan_cache_mode: 'force_custom_plan' }]);
+  });
+
   it('reuses a statement after a failed run and never caches a syntax error', async () => {
     const insert = `INSERT INTO w (id) VALUES ($1)`;
     expect((await db.query(insert, ['a'])).rowCount).toBe(1);

@@ -5,15 +5,16 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AnalyzeSchedule } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
-// Type parsers (int8 and numeric as numbers) shared with the embedded engine.
-import './pg-types.ts';
+// Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
+import { PLAN_CACHE_MODE } from './pg-types.ts';
 
 /** How many distinct statements are prepared by name (per connection); later ones run unnamed. */
 const PREPARED_LIMIT = 500;
 
 /**
- * Names statements for the server to prepare once per connection: later runs skip parsing and, once PostgreSQL
- * settles on a generic plan, planning. The name is derived from the text, so every connection agrees on it. Bounded:
+ * Names statements for the server to prepare once per connection: later runs skip parsing and rewriting. Every run
+ * is planned for its values (`plan_cache_mode`, set on each connection): a generic plan, made for average values,
+ * could start a search or a range scan (events after a cursor) from the wrong index. The name is derived from the text, so every connection agrees on it. Bounded:
  * `pg` keeps a connection's statements for its lifetime, so after {@link PREPARED_LIMIT} distinct texts the rest
  * run unnamed.
  */
@@ -46,7 +47,7 @@ const STALE_PLAN = '0A000';
 
 /** Opens a pool on `url`. `max` bounds concurrent connections from this process. */
 export function openPgDb(url: string, max = 10): Db {
-  const pool = new pg.Pool({ connectionString: url, max });
+  const pool = new pg.Pool({ connectionString: url, max, options: `-c plan_cache_mode=${PLAN_CACHE_MODE}` });
   const names = new StatementNames();
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);

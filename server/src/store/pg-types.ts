@@ -1,6 +1,6 @@
 /**
- * How SQL values become JS values, and back, on both engines: `pg`'s type parsers and parameter encoding, with two
- * overrides. PostgreSQL connections (./pg-db.ts) and the embedded database's thread (./pglite-worker.ts) both import
+ * What both engines share about talking to PostgreSQL: how SQL values become JS values and back (`pg`'s type
+ * parsers and parameter encoding, with two overrides), and how prepared statements are planned. PostgreSQL connections (./pg-db.ts) and the embedded database's thread (./pglite-worker.ts) both import
  * this module, so a row has the same shape whichever engine returned it.
  */
 import pg from 'pg';
@@ -17,3 +17,9 @@ export function parseTextValue(oid: number, text: string): unknown {
 
 /** Encodes a query parameter as `pg` does (arrays as array literals, objects as JSON, Dates as timestamps). */
 export const encodeParam: (value: unknown) => string | Buffer | null = (pg as unknown as { utils: { prepareValue(v: unknown): string | Buffer | null } }).utils.prepareValue;
+
+/**
+ * Prepared statements are planned for their values on every run: a generic plan, made for average values, could
+ * start a search or a range scan (events after a cursor) from the wrong index. Preparing still saves parsing.
+ */
+export const PLAN_CACHE_MODE = 'force_custom_plan';

@@ -114,6 +114,10 @@ describe.each<EmbeddedThread>(['inline', 'worker'])('embedded database (%s)', (t
     expect(got).toEqual(['in-tx', 'plain']);
   });
 
+  it('plans every run of a prepared statement for its values', async () => {
+    expect((await db.query(`SHOW plan_cache_mode`)).rows).toEqual([{ plan_cache_mode: 'force_custom_plan' }]);
+  });
+
   it('reuses prepared statements safely: after a failed run, after a syntax error, and after the table changed', async () => {
     const insert = `INSERT INTO t (id) VALUES ($1)`;
     await expect(db.query(insert, ['a'])).rejects.toMatchObject({ code: '23505' });

@@ -59,7 +59,7 @@ function workerTransport(dataDir: string | undefined, onMessage: (msg: FromDbSes
 
 /** Runs the session on this thread. */
 async function inlineTransport(dataDir: string | undefined, onMessage: (msg: FromDbSession) => void): Promise<Transport> {
-  const session = new PgliteSession(await PGlite.create(dataDir), onMessage);
+  const session = await PgliteSession.open(await PGlite.create(dataDir), onMessage);
   return { send: (msg) => session.submit(msg), hold: () => undefined, release: async () => undefined };
 }
 

@@ -16,13 +16,14 @@ import type { PGlite } from '@electric-sql/pglite';
 import { serialize, type DatabaseError } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
 import type { BackendMessage, CommandCompleteMessage, DataRowMessage, NotificationResponseMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages.js';
-import { encodeParam, parseTextValue } from './pg-types.ts';
+import { encodeParam, parseTextValue, PLAN_CACHE_MODE } from './pg-types.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 
 const JSON_OIDS = new Set([114, 3802]);
 
 /** How many prepared statements a session keeps (Haven's SQL has a few hundred distinct shapes in use). */
 const PREPARED_LIMIT = 500;
+
 
 /** Row count as `pg` reports it: the number at the end of the command tag (`INSERT 0 5`, `UPDATE 3`, `SELECT 2`). */
 function rowCountOf(tag: string | undefined): number {
@@ -60,9 +61,19 @@ export class PgliteSession {
   private readonly lite: PGlite;
   private readonly post: (msg: FromDbSession) => void;
 
-  constructor(lite: PGlite, post: (msg: FromDbSession) => void) {
+  private constructor(lite: PGlite, post: (msg: FromDbSession) => void) {
     this.lite = lite;
     this.post = post;
+  }
+
+  /**
+   * A session on `lite`. Prepared statements are planned afresh on every run (`plan_cache_mode`): a generic plan,
+   * made for average values, could start a search or a range scan (events after a cursor) from the wrong index.
+   * They still skip parsing and rewriting.
+   */
+  static async open(lite: PGlite, post: (msg: FromDbSession) => void): Promise<PgliteSession> {
+    await lite.exec(`SET plan_cache_mode = ${PLAN_CACHE_MODE}`);
+    return new PgliteSession(lite, post);
   }
 
   /** Queues a request; its answer is posted when it has run. */
@@ -101,8 +112,8 @@ export class PgliteSession {
 
   /**
    * Runs one parameterised statement (extended protocol, text values). Statements are prepared by name the first
-   * time their text is seen and kept (the {@link PREPARED_LIMIT} most recently used): later runs skip parsing and,
-   * once PostgreSQL settles on a generic plan, planning too. A statement that fails is dropped from the cache, so
+   * time their text is seen and kept (the {@link PREPARED_LIMIT} most recently used): later runs skip parsing and
+   * rewriting, and are planned for their values. A statement that fails is dropped from the cache, so
    * one invalidated by a schema change (SQLSTATE 0A000) is prepared again, and retried once.
    */
   private async runQuery(sql: string, params: readonly unknown[] = [], retried = false): Promise<QueryResult> {

@@ -11,6 +11,6 @@ import { PgliteSession } from './pglite-session.ts';
 const port = parentPort;
 if (!port) throw new Error('pglite-worker.ts runs as a worker thread');
 const lite = await PGlite.create((workerData as { dataDir?: string }).dataDir);
-const session = new PgliteSession(lite, (msg) => port.postMessage(msg));
+const session = await PgliteSession.open(lite, (msg) => port.postMessage(msg));
 port.on('message', (msg: ToDbSession) => session.submit(msg));
 port.postMessage({ ready: true });
