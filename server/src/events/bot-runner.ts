@@ -9,13 +9,14 @@
  * before saving its cursor.
  */
 import { Worker } from 'node:worker_threads';
-import { getStatus, isOk, matchesSearchRequest, parseSearchRequest, type SearchRequest } from '@medplum/core';
+import { getStatus, isOk, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { AfterCommitBot, BotEvent, BotTick, ScheduledBot } from '../../../bots/runtime.ts';
 import { compilePolicy, type Policy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
+import { mayMatch } from '../store/search/prefilter.ts';
 import type { ConsumerHandler, ConsumerState, HandleResult } from './dispatcher.ts';
 import { eventMatches, eventSubject, parseCriteria } from './matcher.ts';
 import type { FromWorker, ToWorker } from './bot-worker.ts';
@@ -174,8 +175,8 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
       const search = criteria.get(`${bot.id}#${i}`);
       if (!search) return version;
       // In memory first (no query): most events of a triggered type fail the criteria (every Observation for a
-      // bot that wants totals). Matches are confirmed with the server's search semantics.
-      if (version && !matchesSearchRequest(version, search)) continue;
+      // bot that wants totals). What may match is confirmed with the server's search.
+      if (version && !mayMatch(version, search)) continue;
       if (await eventMatches(repo, event, search, version)) return version;
     }
     return false;

@@ -14,6 +14,7 @@ import { isRestricted } from '../policy/guard.ts';
 import { resourceAllowed } from '../policy/sql.ts';
 import type { Queryable } from '../store/db.ts';
 import type { HavenRepository } from '../store/repository.ts';
+import { mayMatch } from '../store/search/prefilter.ts';
 import { fromStored } from '../store/stored.ts';
 import type { HavenEvent } from './outbox.ts';
 
@@ -75,6 +76,8 @@ async function isCurrent(q: Queryable, event: HavenEvent): Promise<boolean> {
  */
 export async function eventMatches(repo: HavenRepository, event: HavenEvent, search: SearchRequest, version: Resource | undefined): Promise<boolean> {
   if (search.resourceType !== event.resourceType || !version) return false;
+  // Most events of a subscribed type fail a token criterion: rule them out without a query.
+  if (!mayMatch(version, search)) return false;
   if (event.interaction !== 'delete' && (await isCurrent(repo.q, event))) {
     const bundle = await repo.search({
       ...search,

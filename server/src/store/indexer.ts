@@ -87,11 +87,24 @@ export function indexedSearchParameters(resourceType: string): SearchParameter[]
  * about it and the other parameters are still indexed.
  */
 export function extractIndexRows(resource: Resource, onError?: IndexErrorHandler): IndexRows {
+  return extractRows(resource, undefined, onError);
+}
+
+/**
+ * Pure: the index rows of only the parameters named in `codes` (the others are not evaluated), for in-memory
+ * tests of a few parameters (./search/prefilter.ts). Same rows as {@link extractIndexRows} gives for those codes.
+ */
+export function extractParameterRows(resource: Resource, codes: ReadonlySet<string>, onError?: IndexErrorHandler): IndexRows {
+  return extractRows(resource, codes, onError);
+}
+
+function extractRows(resource: Resource, only: ReadonlySet<string> | undefined, onError?: IndexErrorHandler): IndexRows {
   const out = new RowSet();
   const root: TypedValue = { type: resource.resourceType, value: resource };
   const present = presentProperties(resource);
   const staged = new StagedRows();
   for (const plan of typePlan(resource.resourceType).plans) {
+    if (only !== undefined && !only.has(plan.code)) continue;
     staged.items.length = 0;
     try {
       for (const branch of plan.branches) {

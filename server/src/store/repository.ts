@@ -22,14 +22,15 @@ import { assertValidResource } from '../fhir/validate.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
 import { resourceAllowed } from '../policy/sql.ts';
-import { appendEvents, type EventDraft, type EventInteraction, type EventOrigin } from '../events/outbox.ts';
+import type { EventDraft, EventInteraction, EventOrigin } from '../events/outbox.ts';
 import type { Db, Queryable } from './db.ts';
 import { extractIndexRows } from './indexer.ts';
 import type { IndexRows } from './index-rows.ts';
 import { readHistoryPage } from './history.ts';
 import { executeSearch } from './search-exec.ts';
 import { fromStored } from './stored.ts';
-import { buildVersionWrite } from './write-version.ts';
+import { WriteBatch } from './write-batch.ts';
+import { buildVersionsWrite, type VersionWrite } from './write-version.ts';
 
 /** Per-request settings of a repository. */
 export interface RepositoryContext {
@@ -124,15 +125,17 @@ export class HavenRepository extends FhirRepository {
   }
 
   /**
-   * Runs `callback` in one transaction (joins the current one when already inside). The events of its writes are
-   * appended to the outbox as the transaction's last statement (../events/outbox.ts).
+   * Runs `callback` in one transaction (joins the current one when already inside). Its writes are queued and sent
+   * together (./write-batch.ts); the last of them go out with the outbox events of all of them
+   * (../events/outbox.ts) as the transaction's last statement.
    */
   async withTransaction<TResult>(callback: (txRepo: this) => Promise<TResult>, _options?: TransactionOptions): Promise<TResult> {
     if (this.inTransaction) return callback(this);
     return this.ctx.db.transaction(async (tx) => {
-      const txRepo = new HavenRepository(this.ctx, tx, true, []);
+      const batch = new WriteBatch(tx, this.ctx.tenant);
+      const txRepo = new HavenRepository(this.ctx, batch, true, []);
       const result = await callback(txRepo as this);
-      await appendEvents(tx, this.ctx.tenant, txRepo.pendingEvents, this.ctx.origin);
+      await batch.finish({ drafts: txRepo.pendingEvents, origin: this.ctx.origin });
       return result;
     });
   }
@@ -287,14 +290,10 @@ export class HavenRepository extends FhirRepository {
       if (this.ctx.hooks?.applies(resourceType)) {
         await this.ctx.hooks.beforeWrite(repo, { interaction: 'delete', resourceType, id, resource: undefined });
       }
-      const lastUpdated = new Date().toISOString();
-      const w = buildVersionWrite({
-        tenant: this.ctx.tenant, resourceType, id, versionId: row.version_id + 1, lastUpdated,
+      await repo.sendVersion({
+        resourceType, id, versionId: row.version_id + 1, lastUpdated: new Date().toISOString(),
         method: 'DELETE', content: null, index: undefined, replaces: true,
-      });
-      await repo.q.query(w.sql, w.params);
-      this.ctx.db.noteWrites(1);
-      repo.pendingEvents.push({ resourceType, id, versionId: row.version_id + 1, interaction: 'delete' });
+      }, 'delete');
     });
   }
 
@@ -381,8 +380,6 @@ export class HavenRepository extends FhirRepository {
     // it is held (on embedded storage the lock is the whole database's).
     const stored = withMeta(resource, id, 0, '');
     const index = extractIndexRows(stored);
-    // This write's own transaction holds no other write, so its event can go into the write's statement.
-    const ownTransaction = !this.inTransaction;
     return this.withTransaction(async (repo) => {
       const row = await repo.currentRow(resource.resourceType, id, true);
       const what = permission === 'c' ? 'create' : method === 'PATCH' ? 'patch' : 'update';
@@ -391,47 +388,59 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(preconditionFailed);
       }
       stored.meta = { ...stored.meta, versionId: String((row?.version_id ?? 0) + 1), lastUpdated: new Date().toISOString() };
-      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, eventInStatement: ownTransaction });
+      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index });
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
   }
 
   /**
-   * Writes one version. Outside a transaction the same statement appends the outbox event (one round trip);
-   * inside one, the event is appended at the end of the transaction, unless `eventInStatement` says the
-   * transaction holds this write only. Types with write hooks are always written in a transaction, hooks first.
-   * `index` is the version's index rows when the caller computed them already.
+   * Writes one version ({@link HavenRepository.sendVersion}). Types with write hooks are always written in a
+   * transaction, hooks first. `index` is the version's index rows when the caller computed them already.
    */
   private async write(
     resource: WithId<Resource>,
     method: 'POST' | 'PUT' | 'PATCH',
     replaces: boolean,
     interaction: 'create' | 'update',
-    prepared?: { index: IndexRows; eventInStatement: boolean },
+    prepared?: { index: IndexRows },
   ): Promise<void> {
     const hooks = this.ctx.hooks;
     if (hooks?.applies(resource.resourceType)) {
       if (!this.inTransaction) return this.withTransaction((repo) => repo.write(resource, method, replaces, interaction, prepared));
       await hooks.beforeWrite(this, { interaction, resourceType: resource.resourceType, id: resource.id, resource });
     }
-    const eventInStatement = !this.inTransaction || prepared?.eventInStatement === true;
-    const versionId = Number(resource.meta?.versionId);
-    const w = buildVersionWrite({
-      tenant: this.ctx.tenant,
+    await this.sendVersion({
       resourceType: resource.resourceType,
       id: resource.id,
-      versionId,
+      versionId: Number(resource.meta?.versionId),
       lastUpdated: resource.meta?.lastUpdated as string,
       method: method === 'PUT' && !replaces ? 'PUT' : method,
       content: resource,
       index: prepared?.index ?? extractIndexRows(resource),
       replaces,
-      ...(eventInStatement ? { event: { interaction, origin: this.ctx.origin } } : {}),
-    });
-    await this.q.query(w.sql, w.params);
+    }, interaction);
+  }
+
+  /**
+   * Writes one version and its outbox event. Outside a transaction, one statement does both. Inside one, the
+   * version is queued in the transaction's {@link WriteBatch}, and its event goes out with the transaction's last
+   * statement.
+   */
+  private async sendVersion(w: VersionWrite, interaction: EventInteraction): Promise<void> {
+    const event: EventDraft = { resourceType: w.resourceType, id: w.id, versionId: w.versionId, interaction };
     this.ctx.db.noteWrites(1);
-    if (!eventInStatement) this.pendingEvents.push({ resourceType: resource.resourceType, id: resource.id, versionId, interaction });
+    if (this.inTransaction) {
+      this.pendingEvents.push(event);
+      if (this.q instanceof WriteBatch) return this.q.write(w);
+      // A transaction repository built on a plain query runner (not through withTransaction): send it now; its
+      // events go out with whoever owns the transaction.
+      const built = buildVersionsWrite(this.ctx.tenant, [w]);
+      await this.q.query(built.sql, built.params);
+      return;
+    }
+    const built = buildVersionsWrite(this.ctx.tenant, [w], { drafts: [event], origin: this.ctx.origin });
+    await this.q.query(built.sql, built.params);
   }
 
   private assertTypeAndId(resourceType: string, id: string): void {
