@@ -52,13 +52,16 @@ export interface HavenEvent extends EventDraft {
   readonly content?: Resource;
 }
 
-/** A CTE (named `ev_append`) that appends `drafts` (≥ 1) for `tenant`, for use inside a larger `WITH`. */
-export function appendEventsCte(p: SqlParams, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined): string {
+/**
+ * A CTE (named `ev_append`) that appends `drafts` (≥ 1) for `tenant`, for use inside a larger `WITH`; `onlyIf`, a
+ * SQL condition, appends them only when it holds (a guarded write that may find its version superseded).
+ */
+export function appendEventsCte(p: SqlParams, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined, onlyIf?: string): string {
   return `ev_append AS (INSERT INTO haven_events (tenant, resource_type, resource_id, version_id, interaction, actor, depth)
        SELECT ${p.add(tenant)}, u.rt, u.rid, u.vid, u.act, ${p.add(origin?.actor ?? null)}, ${p.add(origin?.depth ?? 0)}::int
        FROM unnest(${p.add(drafts.map((d) => d.resourceType))}::text[], ${p.add(drafts.map((d) => d.id))}::text[],
          ${p.add(drafts.map((d) => d.versionId))}::int[], ${p.add(drafts.map((d) => d.interaction))}::text[])
-         WITH ORDINALITY AS u(rt, rid, vid, act, ord) ORDER BY u.ord)`;
+         WITH ORDINALITY AS u(rt, rid, vid, act, ord)${onlyIf ? ` WHERE ${onlyIf}` : ''} ORDER BY u.ord)`;
 }
 
 /** The final SELECT of a statement that appended events: wakes every dispatcher once the transaction commits. */

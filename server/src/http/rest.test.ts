@@ -100,6 +100,30 @@ describe('update, versions and optimistic locking', () => {
     expect(new Set(results.map((r) => r.body.meta.versionId))).toEqual(new Set(['2', '3', '4', '5', '6']));
   });
 
+  it('ten concurrent updates of one resource all apply, one version each, with every version in history', async () => {
+    const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('Many') });
+    const id = c.body.id;
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Many${i}`), id } })));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(new Set(results.map((r) => r.body.meta.versionId)).size).toBe(10);
+    const history = await t.req(`/fhir/Patient/${id}/_history?_count=50`);
+    expect(history.body.entry).toHaveLength(11);
+    // The current version is the last one written, and search finds it under its own name only.
+    const current = await t.req(`/fhir/Patient/${id}`);
+    expect(current.body.meta.versionId).toBe('11');
+    const found = await t.req(`/fhir/Patient?_id=${id}&family=${current.body.name[0].family}`);
+    expect(found.body.entry).toHaveLength(1);
+    const stale = ['Many0', 'Many1', 'Many2'].filter((f) => f !== current.body.name[0].family)[0];
+    expect((await t.req(`/fhir/Patient?_id=${id}&family:exact=${stale}`)).body.entry ?? []).toHaveLength(0);
+  });
+
+  it('concurrent update-as-create of one new id: one 201, the others update it', async () => {
+    const id = `new-${Date.now()}`;
+    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`New${i}`), id } })));
+    expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+    expect((await t.req(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('6');
+  });
+
   it('refuses a body whose resourceType or id disagrees with the URL', async () => {
     const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('Mismatch') });
     const wrongId = await t.req(`/fhir/Patient/${c.body.id}`, { method: 'PUT', json: { ...patient('X'), id: 'other' } });

@@ -18,13 +18,13 @@ afterAll(async () => {
   await scratch?.close();
 });
 
-/** A Db that records the statements run inside its transactions. */
+/** A Db that records the statements it runs, inside transactions or not. */
 function counting(inner: Db): { db: Db; statements: string[] } {
   const statements: string[] = [];
   const wrapped: Db = {
     ...inner,
     kind: inner.kind,
-    query: (sql, params) => inner.query(sql, params),
+    query: (sql, params) => { statements.push(sql); return inner.query(sql, params); },
     transaction: (fn) => inner.transaction((tx) => fn({
       inTransaction: true,
       query: (sql, params) => { statements.push(sql); return tx.query(sql, params); },
@@ -128,5 +128,28 @@ describe('transaction write batches', () => {
     })).rejects.toThrow();
     expect(await count(repo, `Patient?family=${family}`)).toBe(0);
     expect((await repo.readResource<Patient>('Patient', existing.id)).name?.[0].family).toBe('Taken');
+  });
+
+  it('an update is one read and one guarded statement that leaves the index tables whose rows stay the same alone', async () => {
+    const { db: counted, statements } = counting(db);
+    const repo = new HavenRepository({ ...testRepository(db).ctx, db: counted });
+    const p = await testRepository(db).createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Diff' }] });
+    const o = await repo.createResource(observation(`Patient/${p.id}`, 0));
+    statements.length = 0;
+    await repo.updateResource<Observation>({ ...o, valueQuantity: { value: 99, unit: '/min' } });
+    expect(statements).toHaveLength(2);
+    const write = statements[1];
+    expect(write).toMatch(/UPDATE resources[\s\S]*version_id = \$\d+::int/);
+    expect(write).toMatch(/del_quantity/);
+    expect(write).not.toMatch(/del_token|del_reference|ins_token|ins_reference/);
+    const plain = testRepository(db);
+    expect(await count(plain, `Observation?subject=Patient/${p.id}&code=http://loinc.org|8867-4&value-quantity=99`)).toBe(1);
+    expect(await count(plain, `Observation?subject=Patient/${p.id}&value-quantity=60`)).toBe(0);
+    // Deleted, then written again with other content: only the new content is found.
+    await repo.deleteResource('Observation', o.id);
+    expect(await count(plain, `Observation?subject=Patient/${p.id}`)).toBe(0);
+    await repo.updateResource<Observation>({ ...observation(`Patient/${p.id}`, 5), id: o.id, status: 'amended' });
+    expect(await count(plain, `Observation?subject=Patient/${p.id}&status=amended&value-quantity=65`)).toBe(1);
+    expect(await count(plain, `Observation?subject=Patient/${p.id}&status=final`)).toBe(0);
   });
 });

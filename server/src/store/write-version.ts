@@ -8,9 +8,11 @@
  * it writes: the same few texts are prepared once and reused.
  */
 import type { IndexRows } from './index-rows.ts';
-import { INDEX_TABLES } from './index-rows.ts';
+import { INDEX_TABLES, emptyIndexRows } from './index-rows.ts';
 import { appendEventsCte, notifySelect, type EventDraft, type EventOrigin } from '../events/outbox.ts';
 import { SqlParams } from './sql.ts';
+
+const EMPTY: IndexRows = emptyIndexRows();
 
 /** Columns of each sp_* table after (tenant, resource_type, id), with their SQL array types. */
 const INDEX_COLUMNS: { [K in keyof IndexRows]: readonly (readonly [keyof IndexRows[K][number] & string, string])[] } = {
@@ -39,6 +41,29 @@ export interface VersionWrite {
   index: IndexRows | undefined;
   /** True when a current row may exist already (update, delete, re-create after delete). */
   replaces: boolean;
+  /**
+   * The index rows of the version being replaced, when the caller knows them (an update under its row lock): a
+   * table whose rows are the same for both versions is then left alone, instead of deleting and re-inserting
+   * them. An update that changes an Observation's value touches two of the eight tables.
+   */
+  previousIndex?: IndexRows;
+}
+
+/** True when both versions have exactly the same `kind` rows (in any order). */
+export function sameRows(kind: keyof IndexRows, a: IndexRows, b: IndexRows): boolean {
+  const left = a[kind] as unknown as object[];
+  const right = b[kind] as unknown as object[];
+  if (left.length !== right.length) return false;
+  if (left.length === 0) return true;
+  const keys = new Set(left.map((r) => JSON.stringify(r)));
+  return right.every((r) => keys.has(JSON.stringify(r)));
+}
+
+/** Does writing `w` change its `kind` rows? */
+function touches(w: VersionWrite, kind: keyof IndexRows): boolean {
+  if (!w.previousIndex) return true;
+  const next = w.index ?? EMPTY;
+  return !sameRows(kind, w.previousIndex, next);
 }
 
 /** Outbox events to append in the same statement (../events/outbox.ts), with who caused them. */
@@ -48,13 +73,39 @@ export interface EventsToAppend {
 }
 
 /**
+ * A condition on the current row for a single write outside a transaction: the version that is replaced must still
+ * be `expectedVersion` (null: no row may exist yet). When it no longer is, the statement writes nothing and its
+ * `written` column is 0; the caller reads again and retries.
+ */
+export interface WriteGuard {
+  readonly expectedVersion: number | null;
+}
+
+/** The current row's CTE of a guarded write: RETURNING a row only when the guard held. */
+function guardedCurrentRow(t: string, p: SqlParams, guard: WriteGuard): string {
+  if (guard.expectedVersion === null) {
+    return `cur AS (INSERT INTO resources (tenant, resource_type, id, version_id, last_updated, deleted, content)
+           SELECT ${t}, resource_type, id, version_id, last_updated, deleted, content FROM v
+           ON CONFLICT (tenant, resource_type, id) DO NOTHING RETURNING 1)`;
+  }
+  // Under READ COMMITTED a concurrent writer's commit is waited for and the condition re-checked on its row.
+  return `cur AS (UPDATE resources r SET version_id = v.version_id, last_updated = v.last_updated, deleted = v.deleted, content = v.content
+           FROM v WHERE r.tenant = ${t} AND r.resource_type = v.resource_type AND r.id = v.id AND r.version_id = ${p.add(guard.expectedVersion)}::int
+           RETURNING 1)`;
+}
+
+/**
  * Returns the statement and parameters that write `writes` (at most one version per resource) for `tenant`
  * atomically, and append `events` when given (they may include events of versions written earlier in the same
- * transaction). With no writes, only the events are appended.
+ * transaction). With no writes, only the events are appended. With a `guard` (exactly one write), everything the
+ * statement does depends on it, and its one row has `written` = 1 when it held, 0 when it did not.
  */
-export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite[], events?: EventsToAppend): { sql: string; params: unknown[] } {
+export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite[], events?: EventsToAppend, guard?: WriteGuard): { sql: string; params: unknown[] } {
+  if (guard && writes.length !== 1) throw new Error('A guarded write writes exactly one version');
   const p = new SqlParams();
   const ctes: string[] = [];
+  // With a guard, every other part runs only when the current row was written.
+  const when = guard ? ' AND EXISTS (SELECT 1 FROM cur)' : '';
   if (writes.length > 0) {
     // Bound only when used: PostgreSQL refuses a placeholder the statement never references.
     const t = p.add(tenant);
@@ -65,28 +116,27 @@ export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite
     ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${p.add(JSON.stringify(versions))}::jsonb)
            AS v(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, method text, content jsonb))`);
     const replacing = writes.filter((w) => w.replaces);
-    ctes.push(`cur AS (INSERT INTO resources (tenant, resource_type, id, version_id, last_updated, deleted, content)
+    ctes.push(guard ? guardedCurrentRow(t, p, guard) : `cur AS (INSERT INTO resources (tenant, resource_type, id, version_id, last_updated, deleted, content)
            SELECT ${t}, resource_type, id, version_id, last_updated, deleted, content FROM v${replacing.length > 0
              ? `
            ON CONFLICT (tenant, resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
              last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, content = EXCLUDED.content`
              : ''})`);
     ctes.push(`hist AS (INSERT INTO resource_history (tenant, resource_type, id, version_id, last_updated, deleted, method, content)
-           SELECT ${t}, resource_type, id, version_id, last_updated, deleted, method, content FROM v)`);
-    let replaced: [string, string] | undefined;
-    if (replacing.length > 0) {
-      replaced = [p.add(replacing.map((w) => w.resourceType)), p.add(replacing.map((w) => w.id))];
-    }
+           SELECT ${t}, resource_type, id, version_id, last_updated, deleted, method, content FROM v WHERE true${when})`);
     for (const kind of Object.keys(INDEX_TABLES) as (keyof IndexRows)[]) {
       const table = INDEX_TABLES[kind];
-      if (replaced) {
+      const changed = writes.filter((w) => touches(w, kind));
+      const replaced = changed.filter((w) => w.replaces);
+      if (replaced.length > 0) {
         // Only the replaced resources' rows: the statement's snapshot does not see the rows inserted below.
-        ctes.push(`del_${kind} AS (DELETE FROM ${table} x USING unnest(${replaced[0]}::text[], ${replaced[1]}::text[]) AS r(rt, rid)
-           WHERE x.tenant = ${t} AND x.resource_type = r.rt AND x.id = r.rid)`);
+        ctes.push(`del_${kind} AS (DELETE FROM ${table} x
+           USING unnest(${p.add(replaced.map((w) => w.resourceType))}::text[], ${p.add(replaced.map((w) => w.id))}::text[]) AS r(rt, rid)
+           WHERE x.tenant = ${t} AND x.resource_type = r.rt AND x.id = r.rid${when})`);
       }
       const owners: { resourceType: string; id: string }[] = [];
       const rows: Record<string, unknown>[] = [];
-      for (const w of writes) {
+      for (const w of changed) {
         for (const row of (w.index?.[kind] ?? []) as unknown as Record<string, unknown>[]) {
           owners.push(w);
           rows.push(row);
@@ -100,13 +150,14 @@ export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite
         ...cols.map(([col, sqlType]) => `${p.add(rows.map((r) => r[col] ?? null))}::${sqlType}[]`),
       ];
       ctes.push(`ins_${kind} AS (INSERT INTO ${table} (tenant, resource_type, id, ${cols.map(([c]) => c).join(', ')})
-           SELECT ${t}, u.* FROM unnest(${arrays.join(', ')}) AS u)`);
+           SELECT ${t}, u.* FROM unnest(${arrays.join(', ')}) AS u WHERE true${when})`);
     }
   }
+  const written = guard ? ', (SELECT count(*)::int FROM cur) AS written' : '';
   if (events && events.drafts.length > 0) {
-    ctes.push(appendEventsCte(p, tenant, events.drafts, events.origin));
-    return { sql: `WITH ${ctes.join(',\n')}\n${notifySelect(p, tenant)}`, params: p.values };
+    ctes.push(appendEventsCte(p, tenant, events.drafts, events.origin, guard ? 'EXISTS (SELECT 1 FROM cur)' : undefined));
+    return { sql: `WITH ${ctes.join(',\n')}\n${notifySelect(p, tenant)}${written}`, params: p.values };
   }
   if (ctes.length === 0) return { sql: 'SELECT 1', params: [] };
-  return { sql: `WITH ${ctes.join(',\n')}\nSELECT 1`, params: p.values };
+  return { sql: `WITH ${ctes.join(',\n')}\nSELECT 1${written}`, params: p.values };
 }
