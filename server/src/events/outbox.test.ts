@@ -2,30 +2,22 @@
  * The outbox on real storage, without a server: every committed write gets an event in its transaction; the
  * sequencer numbers them per tenant without gaps, in commit order; nothing of a rolled-back write remains.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Resource } from '@medplum/fhirtypes';
-import type { Db } from '../store/db.ts';
 import type { HavenRepository } from '../store/repository.ts';
-import { openScratchDb, testRepository } from '../test-support/harness.ts';
+import { testRepository } from '../test-support/harness.ts';
+import { useScratchDb } from '../test-support/scratch-db.ts';
 import { hasUnnumbered, numberEvents, readEvents } from './outbox.ts';
 
-let scratch: Awaited<ReturnType<typeof openScratchDb>>;
-let db: Db;
-beforeAll(async () => {
-  scratch = await openScratchDb();
-  db = scratch.db;
-});
-afterAll(async () => {
-  await scratch?.close();
-});
+const scratch = useScratchDb();
 
 function repo(tenant: string): HavenRepository {
-  return testRepository(db, tenant, `http://x/t/${tenant}/fhir`);
+  return testRepository(scratch.db, tenant, `http://x/t/${tenant}/fhir`);
 }
 
 async function numbered(tenant: string): Promise<{ seq: number; ref: string; interaction: string }[]> {
-  while (await hasUnnumbered(db)) await numberEvents(db);
-  return (await readEvents(db, tenant, 0, 1000)).map((e) => ({ seq: e.seq, ref: `${e.resourceType}/${e.id}/${e.versionId}`, interaction: e.interaction }));
+  while (await hasUnnumbered(scratch.db)) await numberEvents(scratch.db);
+  return (await readEvents(scratch.db, tenant, 0, 1000)).map((e) => ({ seq: e.seq, ref: `${e.resourceType}/${e.id}/${e.versionId}`, interaction: e.interaction }));
 }
 
 describe('outbox', () => {

@@ -2,21 +2,13 @@
  * The repository's FhirRepository contract where no HTTP route reaches it directly (instance history).
  */
 import type { Patient } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openScratchDb, testRepository } from '../test-support/harness.ts';
-import type { Db } from './db.ts';
+import { describe, expect, it } from 'vitest';
+import { testRepository } from '../test-support/harness.ts';
+import { useScratchDb } from '../test-support/scratch-db.ts';
 
-let scratch: Awaited<ReturnType<typeof openScratchDb>>;
-let db: Db;
-beforeAll(async () => {
-  scratch = await openScratchDb();
-  db = scratch.db;
-});
-afterAll(async () => {
-  await scratch?.close();
-});
+const scratch = useScratchDb();
 
-const repo = () => testRepository(db);
+const repo = () => testRepository(scratch.db);
 
 describe('readHistory', () => {
   it('lists every version newest first, deletes included, with the total and paging', async () => {

@@ -3,20 +3,13 @@
  * results. Every read inside the transaction sees the earlier writes; a failure stores nothing.
  */
 import type { Observation, Patient } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openScratchDb, testRepository } from '../test-support/harness.ts';
+import { describe, expect, it } from 'vitest';
+import { testRepository } from '../test-support/harness.ts';
+import { useScratchDb } from '../test-support/scratch-db.ts';
 import type { Db, Tx } from './db.ts';
 import { HavenRepository } from './repository.ts';
 
-let scratch: Awaited<ReturnType<typeof openScratchDb>>;
-let db: Db;
-beforeAll(async () => {
-  scratch = await openScratchDb();
-  db = scratch.db;
-});
-afterAll(async () => {
-  await scratch?.close();
-});
+const scratch = useScratchDb();
 
 /** A Db that records the statements it runs, inside transactions or not. */
 function counting(inner: Db): { db: Db; statements: string[] } {
@@ -54,9 +47,9 @@ async function count(repo: HavenRepository, query: string): Promise<number> {
 
 describe('transaction write batches', () => {
   it('sends a transaction of 50 creates as one statement, with the events, and stores and indexes each', async () => {
-    const { db: counted, statements } = counting(db);
-    const repo = new HavenRepository({ ...testRepository(db).ctx, db: counted });
-    const patient = await testRepository(db).createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Batch' }] });
+    const { db: counted, statements } = counting(scratch.db);
+    const repo = new HavenRepository({ ...testRepository(scratch.db).ctx, db: counted });
+    const patient = await testRepository(scratch.db).createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Batch' }] });
     const created = await repo.withTransaction(async (tx) => {
       const out = [];
       for (let i = 0; i < 50; i++) out.push(await tx.createResource(observation(`Patient/${patient.id}`, i)));
@@ -64,17 +57,17 @@ describe('transaction write batches', () => {
     });
     expect(statements).toHaveLength(1);
     expect(statements[0]).toMatch(/jsonb_to_recordset[\s\S]*haven_events/);
-    expect(await count(testRepository(db), `Observation?subject=Patient/${patient.id}`)).toBe(50);
-    expect(await count(testRepository(db), `Observation?subject=Patient/${patient.id}&value-quantity=109`)).toBe(1);
-    const { rows } = await db.query<{ n: number }>(
+    expect(await count(testRepository(scratch.db), `Observation?subject=Patient/${patient.id}`)).toBe(50);
+    expect(await count(testRepository(scratch.db), `Observation?subject=Patient/${patient.id}&value-quantity=109`)).toBe(1);
+    const { rows } = await scratch.db.query<{ n: number }>(
       `SELECT count(*)::int AS n FROM haven_events WHERE resource_type = 'Observation' AND resource_id = ANY($1::text[])`, [created.map((o) => o.id)]);
     expect(rows[0].n).toBe(50);
-    const read = await testRepository(db).readResource<Observation>('Observation', created[49].id);
+    const read = await testRepository(scratch.db).readResource<Observation>('Observation', created[49].id);
     expect(read.meta?.versionId).toBe('1');
   });
 
   it('a read or search inside the transaction sees the writes queued before it', async () => {
-    const repo = testRepository(db);
+    const repo = testRepository(scratch.db);
     await repo.withTransaction(async (tx) => {
       const p = await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Queued' }] });
       expect((await tx.readResource<Patient>('Patient', p.id)).name?.[0].family).toBe('Queued');
@@ -88,7 +81,7 @@ describe('transaction write batches', () => {
   });
 
   it('updates and deletes in one batch replace and remove exactly their own index rows', async () => {
-    const repo = testRepository(db);
+    const repo = testRepository(scratch.db);
     const p = await repo.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Mixed' }] });
     const [a, b, c] = await Promise.all([0, 1, 2].map((i) => repo.createResource(observation(`Patient/${p.id}`, i))));
     await repo.withTransaction(async (tx) => {
@@ -107,7 +100,7 @@ describe('transaction write batches', () => {
   });
 
   it('a transaction that fails after queued writes stores none of them', async () => {
-    const repo = testRepository(db);
+    const repo = testRepository(scratch.db);
     const family = `Rollback-${Date.now()}`;
     await expect(repo.withTransaction(async (tx) => {
       await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
@@ -118,7 +111,7 @@ describe('transaction write batches', () => {
   });
 
   it('a statement error in a queued write fails the transaction and nothing of it is stored', async () => {
-    const repo = testRepository(db);
+    const repo = testRepository(scratch.db);
     const existing = await repo.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Taken' }] });
     const family = `Dup-${Date.now()}`;
     // A preassigned id that is taken: the primary key refuses the batch that carries it.
@@ -131,9 +124,9 @@ describe('transaction write batches', () => {
   });
 
   it('an update is one read and one guarded statement that leaves the index tables whose rows stay the same alone', async () => {
-    const { db: counted, statements } = counting(db);
-    const repo = new HavenRepository({ ...testRepository(db).ctx, db: counted });
-    const p = await testRepository(db).createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Diff' }] });
+    const { db: counted, statements } = counting(scratch.db);
+    const repo = new HavenRepository({ ...testRepository(scratch.db).ctx, db: counted });
+    const p = await testRepository(scratch.db).createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Diff' }] });
     const o = await repo.createResource(observation(`Patient/${p.id}`, 0));
     statements.length = 0;
     await repo.updateResource<Observation>({ ...o, valueQuantity: { value: 99, unit: '/min' } });
@@ -142,7 +135,7 @@ describe('transaction write batches', () => {
     expect(write).toMatch(/UPDATE resources[\s\S]*version_id = \$\d+::int/);
     expect(write).toMatch(/del_quantity/);
     expect(write).not.toMatch(/del_token|del_reference|ins_token|ins_reference/);
-    const plain = testRepository(db);
+    const plain = testRepository(scratch.db);
     expect(await count(plain, `Observation?subject=Patient/${p.id}&code=http://loinc.org|8867-4&value-quantity=99`)).toBe(1);
     expect(await count(plain, `Observation?subject=Patient/${p.id}&value-quantity=60`)).toBe(0);
     // Deleted, then written again with other content: only the new content is found.

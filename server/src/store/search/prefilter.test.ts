@@ -4,10 +4,10 @@
  */
 import { Operator, parseSearchRequest } from '@medplum/core';
 import type { Observation, Patient, Resource } from '@medplum/fhirtypes';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../fhir/definitions.ts';
-import { openScratchDb, testRepository } from '../../test-support/harness.ts';
-import type { Db } from '../db.ts';
+import { testRepository } from '../../test-support/harness.ts';
+import { useScratchDb } from '../../test-support/scratch-db.ts';
 import { mayMatch } from './prefilter.ts';
 
 const phq9Total: Observation = {
@@ -62,18 +62,10 @@ describe('mayMatch', () => {
 });
 
 describe('mayMatch is never stricter than the SQL search', () => {
-  let scratch: Awaited<ReturnType<typeof openScratchDb>>;
-  let db: Db;
-  beforeAll(async () => {
-    scratch = await openScratchDb();
-    db = scratch.db;
-  });
-  afterAll(async () => {
-    await scratch?.close();
-  });
+  const scratch = useScratchDb();
 
   it('for every case, a resource the search finds is one the prefilter let through', async () => {
-    const repo = testRepository(db);
+    const repo = testRepository(scratch.db);
     const stored = new Map<Resource, Resource & { id: string }>();
     for (const r of [phq9Total, bloodPressure, patient]) stored.set(r, await repo.createResource(r));
     let found = 0;
