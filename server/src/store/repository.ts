@@ -482,13 +482,10 @@ export class HavenRepository extends FhirRepository {
     const event: EventDraft = { resourceType: w.resourceType, id: w.id, versionId: w.versionId, interaction };
     this.ctx.db.noteWrites(1);
     if (this.inTransaction) {
+      // Only withTransaction's repository appends its events at COMMIT: a write through any other would lose its event.
+      if (!(this.q instanceof WriteBatch)) throw new Error('A write inside a transaction must go through withTransaction');
       this.pendingEvents.push(event);
-      if (this.q instanceof WriteBatch) return this.q.write(w);
-      // A transaction repository built on a plain query runner (not through withTransaction): send it now; its
-      // events go out with whoever owns the transaction.
-      const built = buildVersionsWrite(this.ctx.tenant, [w]);
-      await this.q.query(built.sql, built.params);
-      return;
+      return this.q.write(w);
     }
     const built = buildVersionsWrite(this.ctx.tenant, [w], { drafts: [event], origin: this.ctx.origin });
     await this.q.query(built.sql, built.params);
