@@ -58,7 +58,10 @@ export interface DispatcherOptions {
   readonly leaseMs?: number;
   /** Poll interval (the LISTEN/NOTIFY safety net). */
   readonly pollMs?: number;
-  /** Consumers worked on at once by this process. */
+  /**
+   * Consumers worked on at once by this process. Each runs on its own: a slow one (a rest-hook endpoint that times
+   * out, a bot with a long search) holds its own slot, never the others' events.
+   */
   readonly concurrency?: number;
   /** Events read per round trip. */
   readonly batch?: number;
@@ -94,7 +97,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   const { db } = opts;
   const leaseMs = opts.leaseMs ?? 30_000;
   const pollMs = opts.pollMs ?? 1_000;
-  const concurrency = opts.concurrency ?? 4;
+  const concurrency = opts.concurrency ?? 8;
   const batch = opts.batch ?? 200;
   const roundGapMs = opts.roundGapMs ?? 50;
   let lastRoundStart = 0;
@@ -104,6 +107,8 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
 
   let stopped = false;
   let running: Promise<void> | undefined;
+  /** Consumers this process is working on now (each leased; see {@link startConsumer}). */
+  const active = new Map<string, Promise<void>>();
   let again = false;
   const pendingTenants = new Set<string>();
   const seenTenants = new Set<string>();
@@ -125,7 +130,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
    * a Subscription): each consumer's events stay in order on one process at a time. Random order spreads the
    * consumers over processes that wake together.
    */
-  async function claim(): Promise<ClaimRow[]> {
+  async function claim(limit: number): Promise<ClaimRow[]> {
     const { names, prefixes } = claimFilter();
     const { rows } = await db.query<ClaimRow>(
       `UPDATE haven_consumers c SET lease_owner = $1, lease_until = now() + ($2 * interval '1 millisecond')
@@ -138,7 +143,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
              LIMIT $5 FOR UPDATE OF c2 SKIP LOCKED) pick
        WHERE c.tenant = pick.tenant AND c.consumer = pick.consumer
        RETURNING c.tenant, c.consumer, c.cursor, c.attempts`,
-      [owner, leaseMs, names, prefixes, concurrency],
+      [owner, leaseMs, names, prefixes, limit],
     );
     return rows.map((r) => ({ ...r, cursor: Number(r.cursor) }));
   }
@@ -270,17 +275,26 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         pendingTenants.clear();
         await opts.beforeClaim(tenants);
       }
-      const claimed = await claim();
-      if (claimed.length === 0) {
-        if (again) continue;
-        break;
-      }
-      const counts = await Promise.all(claimed.map((c) => processConsumer(c).catch((err: unknown) => {
-        log({ level: 'error', event: 'events.dispatch_failed', tenant: c.tenant, consumer: c.consumer, error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
-        return 0;
-      })));
-      if (counts.some((n) => n > 0)) again = true;
+      // Consumers still at work keep their leases, so the claim passes them by; a finished one wakes a new round.
+      const free = concurrency - active.size;
+      const claimed = free > 0 ? await claim(free) : [];
+      for (const c of claimed) startConsumer(c);
+      if (claimed.length === 0 && !again) break;
     } while (again && !stopped);
+  }
+
+  /** Works on one claimed consumer without holding up the others; when it is done, a round looks for more work. */
+  function startConsumer(c: ClaimRow): void {
+    const key = `${c.tenant}\u0000${c.consumer}`;
+    const work = processConsumer(c)
+      .then(() => undefined, (err: unknown) => {
+        log({ level: 'error', event: 'events.dispatch_failed', tenant: c.tenant, consumer: c.consumer, error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
+      })
+      .finally(() => {
+        active.delete(key);
+        wake();
+      });
+    active.set(key, work);
   }
 
   function wake(): void {
@@ -328,6 +342,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     const until = Date.now() + timeoutMs;
     for (;;) {
       if (running) await running;
+      await Promise.all(active.values());
       const { names, prefixes } = claimFilter();
       const { rows } = await db.query<{ due: number }>(
         `SELECT count(*)::int AS due FROM haven_consumers c JOIN haven_event_counters ec ON ec.tenant = c.tenant
@@ -335,7 +350,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
            AND (c.consumer = ANY($1::text[]) OR c.consumer LIKE ANY($2::text[]))`,
         [names, prefixes],
       );
-      if (!running && (rows[0]?.due ?? 0) === 0 && !(await hasUnnumbered(db))) return;
+      if (!running && active.size === 0 && (rows[0]?.due ?? 0) === 0 && !(await hasUnnumbered(db))) return;
       if (Date.now() > until) throw new Error('dispatcher did not become idle in time');
       wake();
       await new Promise((r) => setTimeout(r, 20));
@@ -352,6 +367,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       clearInterval(timer);
       await unlisten().catch(() => undefined);
       if (running) await running;
+      await Promise.all(active.values());
       // Leases of this process end now, so that another process need not wait for them to expire.
       await db.query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [owner]).catch(() => undefined);
     },

@@ -35,4 +35,23 @@ describe('AnalyzeSchedule', () => {
     s.ran(31_000);
     expect(s.noteWrites(1, 40_000)).toBeUndefined(); // threshold is now 23
   });
+
+  it('is due when one type grows: 50 writes of a type it has never seen, or 20 % more than it had', () => {
+    const s = new AnalyzeSchedule(1_000_000, 1_000_000, 0);
+    s.knowTypes(new Map([['Observation', 1_000_000], ['Task', 1_000]]));
+    for (let i = 1; i < 50; i++) expect(s.noteWrites(1, i, 'Flag')).toBeUndefined();
+    expect(s.noteWrites(1, 50, 'Flag')).toBe(0);
+    s.ran(60, new Map([['Observation', 1_000_000], ['Task', 1_000], ['Flag', 50]]));
+    // 199 more Tasks are under 20 % of 1,000; the 200th is not; a million-row type grows by volume only.
+    expect(s.noteWrites(199, 70, 'Task')).toBeUndefined();
+    expect(s.noteWrites(5_000, 71, 'Observation')).toBeUndefined();
+    expect(s.noteWrites(1, 72, 'Task')).toBe(0);
+  });
+
+  it('with the volume rule off (autovacuum on), only a growing type makes it due', () => {
+    const s = new AnalyzeSchedule(10, 10, 0, false);
+    s.knowTypes(new Map([['Observation', 10_000]]));
+    expect(s.noteWrites(1_000, 1, 'Observation')).toBeUndefined();
+    expect(s.noteWrites(50, 2, 'Task')).toBe(0);
+  });
 });

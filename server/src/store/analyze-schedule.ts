@@ -1,48 +1,91 @@
 /**
- * Refreshing planner statistics where nothing else does: PGlite has no autovacuum, and a PostgreSQL
- * server may run with autovacuum off.
+ * Refreshing planner statistics where nothing else does: PGlite has no autovacuum, a PostgreSQL server may run
+ * with autovacuum off, and even autovacuum cannot see one resource type growing inside the shared tables.
  */
 
+/** SQL that counts the stored rows of each resource type (all tenants: statistics are per table). */
+export const TYPE_ROWS_SQL = 'SELECT resource_type, count(*)::int AS n FROM resources GROUP BY resource_type';
+
+/** A type's writes since the last run that make a run due: at least this many… */
+const TYPE_MIN_WRITES = 50;
+/** …and at least this share of the type's rows at the last run. */
+const TYPE_GROWTH = 0.2;
+
 /**
- * When to refresh statistics. Due after `threshold` written resource versions, whatever the transactions they
- * came in (a 100-entry transaction Bundle counts 100, a single create 1); each run raises the threshold by half
- * (up to `max`), so a growing database is analysed about as often as autovacuum would. Runs are at least
- * `minGapMs` apart, like autovacuum's naptime: during a bulk import ANALYZE would otherwise run again and again
- * and take a fifth of the throughput; a due run waits for the gap instead.
+ * When to refresh statistics. Two rules:
+ * - **Volume** (where nothing else analyses): due after `threshold` written resource versions, whatever the
+ *   transactions they came in (a 100-entry transaction Bundle counts 100, a single create 1); each run raises the
+ *   threshold by half (up to `max`), so a growing database is analysed about as often as autovacuum would.
+ *   Counting transactions instead (as this did before) left an import of transaction Bundles without statistics,
+ *   and lookups by key turned into multi-second scans.
+ * - **A type grows** (always, autovacuum or not): due when a resource type got at least 50 writes and 20 % more
+ *   than the rows it had at the last run. Every type shares `resources` and the sp_* tables, so a type that first
+ *   appears in a large database (the first risk Tasks among a million Observations) changes too few rows for
+ *   autovacuum, and the planner, believing it has one row, plans its searches as nested loops over every row of
+ *   the type: the risk bot's Task lookup took 100 ms with 500 Tasks, growing with each Task.
  *
- * Counting transactions instead (as this did before) left an import of transaction Bundles without statistics,
- * and lookups by key turned into multi-second scans.
+ * Runs are at least `minGapMs` apart, like autovacuum's naptime: during a bulk import ANALYZE would otherwise run
+ * again and again and take a fifth of the throughput; a due run waits for the gap instead.
  */
 export class AnalyzeSchedule {
   private sinceLast = 0;
   private threshold: number;
   private readonly max: number;
   private readonly minGapMs: number;
+  private readonly volume: boolean;
   private lastRun = Number.NEGATIVE_INFINITY;
   private pending = false;
+  private readonly typeWrites = new Map<string, number>();
+  private typeRows: ReadonlyMap<string, number> = new Map();
 
-  constructor(initial = 1_000, max = 100_000, minGapMs = 30_000) {
+  /** `volume: false`: the type rule only (a server whose autovacuum keeps the volume in check). */
+  constructor(initial = 1_000, max = 100_000, minGapMs = 30_000, volume = true) {
     this.threshold = initial;
     this.max = max;
     this.minGapMs = minGapMs;
+    this.volume = volume;
   }
 
   /**
-   * Records `count` written versions at time `now` (ms). Returns the delay in ms after which ANALYZE should run
-   * (0: now), or undefined when none is due or one is already scheduled. Call {@link ran} when it has run.
+   * Records `count` written versions (of `resourceType`, when known) at time `now` (ms). Returns the delay in ms
+   * after which ANALYZE should run (0: now), or undefined when none is due or one is already scheduled. Call
+   * {@link ran} when it has run.
    */
-  noteWrites(count: number, now: number): number | undefined {
+  noteWrites(count: number, now: number, resourceType?: string): number | undefined {
     this.sinceLast += count;
-    if (this.pending || this.sinceLast < this.threshold) return undefined;
+    if (resourceType !== undefined) this.typeWrites.set(resourceType, (this.typeWrites.get(resourceType) ?? 0) + count);
+    if (this.pending) return undefined;
+    const byVolume = this.volume && this.sinceLast >= this.threshold;
+    if (!byVolume && (resourceType === undefined || !this.typeGrew(resourceType))) return undefined;
     this.pending = true;
     return Math.max(0, this.lastRun + this.minGapMs - now);
   }
 
-  /** Records a completed ANALYZE at `now` (also the one at start). */
-  ran(now: number): void {
+  private typeGrew(resourceType: string): boolean {
+    const written = this.typeWrites.get(resourceType) ?? 0;
+    return written >= TYPE_MIN_WRITES && written >= TYPE_GROWTH * (this.typeRows.get(resourceType) ?? 0);
+  }
+
+  /**
+   * Records a completed ANALYZE at `now` (also the one at start), with the rows of each type it saw
+   * ({@link TYPE_ROWS_SQL}); without them the type rule keeps its previous counts.
+   */
+  ran(now: number, typeRows?: ReadonlyMap<string, number>): void {
     this.pending = false;
     this.sinceLast = 0;
     this.lastRun = now;
     this.threshold = Math.min(this.max, Math.ceil(this.threshold * 1.5));
+    this.typeWrites.clear();
+    if (typeRows) this.typeRows = typeRows;
   }
+
+  /** Sets the rows of each type without a run (at start, on a server that analyses by itself). */
+  knowTypes(typeRows: ReadonlyMap<string, number>): void {
+    this.typeRows = typeRows;
+  }
+}
+
+/** The rows of {@link TYPE_ROWS_SQL} as a map. */
+export function typeRowsOf(rows: readonly { resource_type: string; n: number }[]): Map<string, number> {
+  return new Map(rows.map((r) => [r.resource_type, Number(r.n)]));
 }

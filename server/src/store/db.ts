@@ -27,10 +27,11 @@ export interface Db extends Queryable {
    */
   analyze(): Promise<void>;
   /**
-   * Counts written resource versions for the statistics schedule (../store/analyze-schedule.ts): when enough
-   * were written since the last ANALYZE, one runs in the background. A no-op where autovacuum runs.
+   * Counts written resource versions (of `resourceType`, when known) for the statistics schedule
+   * (./analyze-schedule.ts): when enough were written since the last ANALYZE, or one type grew, one runs in the
+   * background.
    */
-  noteWrites(count: number): void;
+  noteWrites(count: number, resourceType?: string): void;
   /**
    * Calls `onNotify` with the payload of every NOTIFY on `channel` (from any process on the same database), until
    * the returned function is called. On a server connection loss it reconnects; notifications sent meanwhile are

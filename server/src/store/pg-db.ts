@@ -3,7 +3,8 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AnalyzeSchedule } from './analyze-schedule.ts';
+import { AnalyzeSchedule, TYPE_ROWS_SQL, typeRowsOf } from './analyze-schedule.ts';
+import { INDEX_TABLES } from './index-rows.ts';
 import type { Db, Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
@@ -51,8 +52,12 @@ export function openPgDb(url: string, max = 10): Db {
   const names = new StatementNames();
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
-  // Set by analyze() when the server runs with autovacuum off: Haven then refreshes statistics itself.
+  // Set by analyze(): with autovacuum off Haven refreshes all statistics itself; with it on, only those of the
+  // search tables when one resource type grows (./analyze-schedule.ts).
   let schedule: AnalyzeSchedule | undefined;
+  let scheduledSql = 'ANALYZE';
+  const typeRows = async (): Promise<Map<string, number>> =>
+    typeRowsOf((await pool.query<{ resource_type: string; n: number }>(TYPE_ROWS_SQL)).rows);
   return {
     kind: 'pg',
     async query(sql, params) {
@@ -91,21 +96,30 @@ export function openPgDb(url: string, max = 10): Db {
     async exec(sql) {
       await pool.query(sql);
     },
-    noteWrites(count) {
+    noteWrites(count, resourceType) {
       const s = schedule;
-      const delay = s?.noteWrites(count, Date.now());
+      const delay = s?.noteWrites(count, Date.now(), resourceType);
       if (s === undefined || delay === undefined) return;
       setTimeout(() => {
-        pool.query('ANALYZE').catch(() => undefined).finally(() => s.ran(Date.now()));
+        pool.query(scheduledSql).then(typeRows).then(
+          (rows) => s.ran(Date.now(), rows),
+          () => s.ran(Date.now()),
+        );
       }, delay).unref();
     },
     async analyze() {
-      // With autovacuum on, PostgreSQL keeps statistics current. With it off, stale statistics turn key
-      // lookups into scans as tables grow, so analyse now and on the same schedule as embedded storage.
+      // With autovacuum off, stale statistics turn key lookups into scans as tables grow: analyse now and on the
+      // same schedule as embedded storage. With it on, autovacuum keeps the volume in check, but not the growth
+      // of one type inside the shared search tables: those are analysed by the schedule's type rule.
       const { rows } = await pool.query<{ autovacuum: string }>('SHOW autovacuum');
-      if (rows[0]?.autovacuum === 'on') return;
-      schedule ??= new AnalyzeSchedule();
-      await pool.query('ANALYZE');
+      if (rows[0]?.autovacuum === 'on') {
+        schedule ??= new AnalyzeSchedule(undefined, undefined, undefined, false);
+        scheduledSql = `ANALYZE resources, ${Object.values(INDEX_TABLES).join(', ')}`;
+      } else {
+        schedule ??= new AnalyzeSchedule();
+        await pool.query('ANALYZE');
+      }
+      schedule.knowTypes(await typeRows());
     },
     listen(channel, onNotify) {
       return listenOn(url, channel, onNotify);

@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { AnalyzeSchedule } from './analyze-schedule.ts';
+import { AnalyzeSchedule, TYPE_ROWS_SQL, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
@@ -197,11 +197,16 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
   const connection = await DbConnection.open(dataDir, thread);
   const schedule = new AnalyzeSchedule();
   let closed = false;
+  const typeRows = async (): Promise<Map<string, number>> =>
+    typeRowsOf((await connection.query<{ resource_type: string; n: number }>(TYPE_ROWS_SQL, undefined)).rows);
   const analyzeAfter = (delayMs: number): void => {
     // Not awaited: it queues behind PGlite's mutex and must not delay the write that made it due.
     const timer = setTimeout(() => {
       if (closed) return;
-      connection.call({ op: 'exec', sql: 'ANALYZE' }).catch(() => undefined).finally(() => schedule.ran(Date.now()));
+      connection.call({ op: 'exec', sql: 'ANALYZE' }).then(typeRows).then(
+        (rows) => schedule.ran(Date.now(), rows),
+        () => schedule.ran(Date.now()),
+      );
     }, delayMs);
     timer.unref();
   };
@@ -216,9 +221,10 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
       // Not recorded as a scheduled run: the first one due after start must not wait for the gap (a fresh
       // database needs statistics as soon as it has rows).
       await connection.call({ op: 'exec', sql: 'ANALYZE' });
+      schedule.knowTypes(await typeRows());
     },
-    noteWrites(count) {
-      const delay = schedule.noteWrites(count, Date.now());
+    noteWrites(count, resourceType) {
+      const delay = schedule.noteWrites(count, Date.now(), resourceType);
       if (delay !== undefined) analyzeAfter(delay);
     },
     async listen(channel, onNotify) {

@@ -437,7 +437,7 @@ export class HavenRepository extends FhirRepository {
     }], { drafts: [{ resourceType, id, versionId, interaction }], origin: this.ctx.origin }, { expectedVersion: row?.version_id ?? null });
     const { rows } = await this.q.query<{ written: number }>(w.sql, w.params);
     if (rows[0]?.written === 1) {
-      this.ctx.db.noteWrites(1);
+      this.ctx.db.noteWrites(1, resourceType);
       return stored;
     }
     if (ifMatch !== undefined) throw new OperationOutcomeError(preconditionFailed);
@@ -480,7 +480,7 @@ export class HavenRepository extends FhirRepository {
    */
   private async sendVersion(w: VersionWrite, interaction: EventInteraction): Promise<void> {
     const event: EventDraft = { resourceType: w.resourceType, id: w.id, versionId: w.versionId, interaction };
-    this.ctx.db.noteWrites(1);
+    this.ctx.db.noteWrites(1, w.resourceType);
     if (this.inTransaction) {
       // Only withTransaction's repository appends its events at COMMIT: a write through any other would lose its event.
       if (!(this.q instanceof WriteBatch)) throw new Error('A write inside a transaction must go through withTransaction');

@@ -22,7 +22,7 @@ function counting(inner: Db): { db: Db; statements: string[] } {
       inTransaction: true,
       query: (sql, params) => { statements.push(sql); return tx.query(sql, params); },
     } satisfies Tx)),
-    noteWrites: (n) => inner.noteWrites(n),
+    noteWrites: (n, type) => inner.noteWrites(n, type),
     exec: (sql) => inner.exec(sql),
     close: () => inner.close(),
   };

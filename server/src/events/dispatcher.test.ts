@@ -1,0 +1,61 @@
+/**
+ * The dispatcher on real storage with stand-in consumers: a consumer that is stuck (a rest-hook endpoint that does
+ * not answer, a bot in a long search) holds only its own slot; every other consumer keeps receiving its events.
+ */
+import { describe, expect, it } from 'vitest';
+import { testRepository } from '../test-support/harness.ts';
+import { useScratchDb } from '../test-support/scratch-db.ts';
+import { startDispatcher, type ConsumerHandler } from './dispatcher.ts';
+import type { HavenEvent } from './outbox.ts';
+
+const scratch = useScratchDb();
+
+/** Resolves when `check` holds, polling; rejects after `ms`. */
+async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('dispatcher', () => {
+  it('keeps serving the other consumers while one is stuck on an event, then resumes the stuck one in order', async () => {
+    const db = scratch.db;
+    const tenant = 'dispatch-t';
+    await db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'stuck:a', 0), ($1, 'fast:b', 0)`, [tenant]);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const stuckSeen: number[] = [];
+    const fastSeen: number[] = [];
+    const handler = (prefix: string, seen: number[], wait?: Promise<void>): ConsumerHandler => ({
+      prefix,
+      async handle(_c, event: HavenEvent) {
+        seen.push(event.seq);
+        if (wait) await wait;
+        return { kind: 'done' };
+      },
+    });
+    const dispatcher = await startDispatcher({
+      db, handlers: [handler('stuck:', stuckSeen, gate), handler('fast:', fastSeen)],
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 50, roundGapMs: 10, concurrency: 4,
+    });
+    try {
+      const repo = testRepository(db, tenant, `http://x/t/${tenant}/fhir`);
+      await repo.createResource({ resourceType: 'Basic', code: { text: 'first' } });
+      await until(() => stuckSeen.length === 1 && fastSeen.length === 1, 10_000, 'both consumers have the first event');
+      // The stuck consumer is still inside event 1; the others must not wait for it.
+      await repo.createResource({ resourceType: 'Basic', code: { text: 'second' } });
+      await repo.createResource({ resourceType: 'Basic', code: { text: 'third' } });
+      await until(() => fastSeen.length === 3, 10_000, 'the fast consumer has all three events');
+      expect(fastSeen).toEqual([1, 2, 3]);
+      expect(stuckSeen).toEqual([1]);
+      release();
+      await dispatcher.idle(10_000);
+      expect(stuckSeen).toEqual([1, 2, 3]);
+    } finally {
+      release();
+      await dispatcher.stop();
+    }
+  });
+});

@@ -1,0 +1,37 @@
+/**
+ * Planner statistics follow a resource type that appears in a database that already has rows of other types
+ * (./analyze-schedule.ts, the type rule): without them the planner believes the type has one row, and plans its
+ * searches as nested loops over every row of the type.
+ */
+import { describe, expect, it } from 'vitest';
+import { testRepository } from '../test-support/harness.ts';
+import { useScratchDb } from '../test-support/scratch-db.ts';
+
+const scratch = useScratchDb();
+
+/** The planner's row estimate for the current rows of one type. */
+async function estimatedRows(resourceType: string): Promise<number> {
+  const { rows } = await scratch.db.query<Record<string, string>>(
+    `EXPLAIN SELECT 1 FROM resources WHERE tenant = 'default' AND resource_type = '${resourceType}'`, undefined);
+  const plan = Object.values(rows[0] ?? {})[0] ?? '';
+  return Number(/rows=(\d+)/.exec(plan)?.[1] ?? 0);
+}
+
+describe('statistics', () => {
+  it('are refreshed when a new type gets its first 50 rows, without waiting for the volume threshold', async () => {
+    const repo = testRepository(scratch.db);
+    await repo.withTransaction(async (tx) => {
+      for (let i = 0; i < 200; i++) await tx.createResource({ resourceType: 'Basic', code: { text: `b${i}` } });
+    });
+    await scratch.db.query('ANALYZE', undefined);
+    expect(await estimatedRows('Task')).toBeLessThan(5);
+    for (let i = 0; i < 60; i++) {
+      await repo.createResource({ resourceType: 'Task', status: 'requested', intent: 'order', code: { text: `t${i}` } });
+    }
+    const deadline = Date.now() + 30_000;
+    while ((await estimatedRows('Task')) < 30) {
+      if (Date.now() > deadline) throw new Error(`still estimated at ${await estimatedRows('Task')} Task rows`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+});
