@@ -291,7 +291,8 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         log({ level: 'error', event: 'events.dispatch_failed', tenant: c.tenant, consumer: c.consumer, error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
       })
       .finally(() => {
-        active.delete(key);
+        // Released before this runs, the consumer may already be at work again under a new claim: keep that one.
+        if (active.get(key) === work) active.delete(key);
         wake();
       });
     active.set(key, work);
