@@ -2,9 +2,19 @@
  * Refreshing planner statistics where nothing else does: PGlite has no autovacuum, a PostgreSQL server may run
  * with autovacuum off, and even autovacuum cannot see one resource type growing inside the shared tables.
  */
+import { INDEX_TABLES } from './index-rows.ts';
 
 /** SQL that counts the stored rows of each resource type (all tenants: statistics are per table). */
 export const TYPE_ROWS_SQL = 'SELECT resource_type, count(*)::int AS n FROM resources GROUP BY resource_type';
+
+/** What a due run must analyse: everything (the volume rule), or the search tables only (a type grew). */
+export type AnalyzeScope = 'all' | 'search';
+
+/** A due run: after `delayMs`, over `scope`. */
+export interface DueAnalyze {
+  readonly delayMs: number;
+  readonly scope: AnalyzeScope;
+}
 
 /** A type's writes since the last run that make a run due: at least this many… */
 const TYPE_MIN_WRITES = 50;
@@ -47,18 +57,19 @@ export class AnalyzeSchedule {
   }
 
   /**
-   * Records `count` written versions (of `resourceType`, when known) at time `now` (ms). Returns the delay in ms
-   * after which ANALYZE should run (0: now), or undefined when none is due or one is already scheduled. Call
-   * {@link ran} when it has run.
+   * Records `count` written versions (of `resourceType`, when known) at time `now` (ms). Returns when ANALYZE
+   * should run (delay 0: now) and over what: everything for the volume rule, only `resources` and the sp_* tables
+   * when a type grew (the history and events tables, the largest, do not change their plans). Undefined when
+   * none is due or one is already scheduled. Call {@link ran} when it has run.
    */
-  noteWrites(count: number, now: number, resourceType?: string): number | undefined {
+  noteWrites(count: number, now: number, resourceType?: string): DueAnalyze | undefined {
     this.sinceLast += count;
     if (resourceType !== undefined) this.typeWrites.set(resourceType, (this.typeWrites.get(resourceType) ?? 0) + count);
     if (this.pending) return undefined;
     const byVolume = this.volume && this.sinceLast >= this.threshold;
     if (!byVolume && (resourceType === undefined || !this.typeGrew(resourceType))) return undefined;
     this.pending = true;
-    return Math.max(0, this.lastRun + this.minGapMs - now);
+    return { delayMs: Math.max(0, this.lastRun + this.minGapMs - now), scope: byVolume ? 'all' : 'search' };
   }
 
   private typeGrew(resourceType: string): boolean {
@@ -67,14 +78,17 @@ export class AnalyzeSchedule {
   }
 
   /**
-   * Records a completed ANALYZE at `now` (also the one at start), with the rows of each type it saw
-   * ({@link TYPE_ROWS_SQL}); without them the type rule keeps its previous counts.
+   * Records a completed ANALYZE of `scope` at `now`, with the rows of each type it saw ({@link TYPE_ROWS_SQL});
+   * without them the type rule keeps its previous counts. A run of the search tables only leaves the volume
+   * count alone.
    */
-  ran(now: number, typeRows?: ReadonlyMap<string, number>): void {
+  ran(now: number, typeRows?: ReadonlyMap<string, number>, scope: AnalyzeScope = 'all'): void {
     this.pending = false;
-    this.sinceLast = 0;
     this.lastRun = now;
-    this.threshold = Math.min(this.max, Math.ceil(this.threshold * 1.5));
+    if (scope === 'all') {
+      this.sinceLast = 0;
+      this.threshold = Math.min(this.max, Math.ceil(this.threshold * 1.5));
+    }
     this.typeWrites.clear();
     if (typeRows) this.typeRows = typeRows;
   }
@@ -83,6 +97,11 @@ export class AnalyzeSchedule {
   knowTypes(typeRows: ReadonlyMap<string, number>): void {
     this.typeRows = typeRows;
   }
+}
+
+/** The statement that analyses `scope`. */
+export function analyzeSql(scope: AnalyzeScope): string {
+  return scope === 'all' ? 'ANALYZE' : `ANALYZE resources, ${Object.values(INDEX_TABLES).join(', ')}`;
 }
 
 /** The rows of {@link TYPE_ROWS_SQL} as a map. */

@@ -3,8 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AnalyzeSchedule, TYPE_ROWS_SQL, typeRowsOf } from './analyze-schedule.ts';
-import { INDEX_TABLES } from './index-rows.ts';
+import { AnalyzeSchedule, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
@@ -55,7 +54,6 @@ export function openPgDb(url: string, max = 10): Db {
   // Set by analyze(): with autovacuum off Haven refreshes all statistics itself; with it on, only those of the
   // search tables when one resource type grows (./analyze-schedule.ts).
   let schedule: AnalyzeSchedule | undefined;
-  let scheduledSql = 'ANALYZE';
   const typeRows = async (): Promise<Map<string, number>> =>
     typeRowsOf((await pool.query<{ resource_type: string; n: number }>(TYPE_ROWS_SQL)).rows);
   return {
@@ -98,14 +96,14 @@ export function openPgDb(url: string, max = 10): Db {
     },
     noteWrites(count, resourceType) {
       const s = schedule;
-      const delay = s?.noteWrites(count, Date.now(), resourceType);
-      if (s === undefined || delay === undefined) return;
+      const due = s?.noteWrites(count, Date.now(), resourceType);
+      if (s === undefined || due === undefined) return;
       setTimeout(() => {
-        pool.query(scheduledSql).then(typeRows).then(
-          (rows) => s.ran(Date.now(), rows),
-          () => s.ran(Date.now()),
+        pool.query(analyzeSql(due.scope)).then(typeRows).then(
+          (rows) => s.ran(Date.now(), rows, due.scope),
+          () => s.ran(Date.now(), undefined, due.scope),
         );
-      }, delay).unref();
+      }, due.delayMs).unref();
     },
     async analyze() {
       // With autovacuum off, stale statistics turn key lookups into scans as tables grow: analyse now and on the
@@ -114,7 +112,6 @@ export function openPgDb(url: string, max = 10): Db {
       const { rows } = await pool.query<{ autovacuum: string }>('SHOW autovacuum');
       if (rows[0]?.autovacuum === 'on') {
         schedule ??= new AnalyzeSchedule(undefined, undefined, undefined, false);
-        scheduledSql = `ANALYZE resources, ${Object.values(INDEX_TABLES).join(', ')}`;
       } else {
         schedule ??= new AnalyzeSchedule();
         await pool.query('ANALYZE');
