@@ -67,4 +67,19 @@ describe('outbox', () => {
     await slow;
     expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`, `Basic/${slowId}/1`]);
   });
+
+  it('carries the content of the version each event names, for the asked types only', async () => {
+    const r = repo('ev-content');
+    const p = await r.createResource({ resourceType: 'Patient', gender: 'female' });
+    await r.updateResource({ ...p, gender: 'male' });
+    await r.createResource({ resourceType: 'Basic', code: { text: 'b' } } as Resource);
+    await r.deleteResource('Patient', p.id);
+    while (await hasUnnumbered(scratch.db)) await numberEvents(scratch.db);
+    const events = await readEvents(scratch.db, 'ev-content', 0, 10, ['Patient']);
+    expect(events.map((e) => [e.resourceType, e.versionId, (e.content as { gender?: string } | undefined)?.gender ?? e.content ?? null]))
+      .toEqual([['Patient', 1, 'female'], ['Patient', 2, 'male'], ['Basic', 1, null], ['Patient', 3, null]]);
+    expect((await readEvents(scratch.db, 'ev-content', 0, 10)).every((e) => e.content === undefined)).toBe(true);
+    expect((await readEvents(scratch.db, 'ev-content', 2, 1, ['Patient', 'Basic'])).map((e) => [e.seq, e.content?.resourceType]))
+      .toEqual([[3, 'Basic']]);
+  });
 });

@@ -140,13 +140,17 @@ function toEvent(r: EventRow): HavenEvent {
   };
 }
 
-/** Events of `tenant` after `afterSeq`, in order. */
-/** Events of `tenant` after `afterSeq`, in order; with their versions' content for the types in `contentTypes`. */
+/**
+ * Events of `tenant` after `afterSeq`, in order; with their versions' content for the types in `contentTypes`.
+ * The content is a scalar subquery under CASE, so the history is read only for those types: as a join condition the
+ * type test was applied after the lookup, and every event's version was fetched to be thrown away.
+ */
 export async function readEvents(q: Queryable, tenant: string, afterSeq: number, limit: number, contentTypes: readonly string[] = []): Promise<HavenEvent[]> {
   const { rows } = await q.query<EventRow & { content: Resource | null }>(
-    `SELECT e.*, h.content FROM haven_events e
-     LEFT JOIN resource_history h ON e.resource_type = ANY($4::text[]) AND h.tenant = e.tenant AND h.resource_type = e.resource_type
-       AND h.id = e.resource_id AND h.version_id = e.version_id
+    `SELECT e.*, CASE WHEN e.resource_type = ANY($4::text[]) THEN
+       (SELECT h.content FROM resource_history h WHERE h.tenant = e.tenant AND h.resource_type = e.resource_type
+          AND h.id = e.resource_id AND h.version_id = e.version_id) END AS content
+     FROM haven_events e
      WHERE e.tenant = $1 AND e.seq > $2 ORDER BY e.seq LIMIT $3`,
     [tenant, afterSeq, limit, contentTypes],
   );

@@ -1,17 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule } from './analyze-schedule.ts';
+import { AnalyzeSchedule, type AnalyzeScope } from './analyze-schedule.ts';
 
 /** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
 function dueAt(s: AnalyzeSchedule, writes: number): number[] {
   const out: number[] = [];
   for (let i = 1; i <= writes; i++) {
-    const due = s.noteWrites(1, i);
-    if (due?.delayMs === 0) {
+    if (s.noteWrites(1, i) === 0) {
       out.push(i);
-      s.ran(i);
+      s.ran(i, undefined, s.scopeNow());
     }
   }
   return out;
+}
+
+/** Runs a due ANALYZE as the databases do: asks for the scope when it starts, then records it. */
+function run(s: AnalyzeSchedule, now: number, typeRows?: ReadonlyMap<string, number>): AnalyzeScope {
+  const scope = s.scopeNow();
+  s.ran(now, typeRows, scope);
+  return scope;
 }
 
 describe('AnalyzeSchedule', () => {
@@ -20,46 +26,69 @@ describe('AnalyzeSchedule', () => {
     expect(dueAt(new AnalyzeSchedule(4, 8, 0), 40)).toEqual([4, 10, 18, 26, 34]);
   });
 
-  it('counts written versions, not transactions: one large Bundle makes it due', () => {
+  it('counts written versions, not transactions: one large Bundle makes it due, over everything', () => {
     const s = new AnalyzeSchedule(1_000, 100_000, 0);
     expect(s.noteWrites(999, 0)).toBeUndefined();
-    expect(s.noteWrites(100, 0)).toEqual({ delayMs: 0, scope: 'all' });
+    expect(s.noteWrites(100, 0)).toBe(0);
+    expect(s.scopeNow()).toBe('all');
   });
 
   it('keeps runs at least the gap apart: a run due sooner is delayed, and scheduled once', () => {
     const s = new AnalyzeSchedule(10, 100, 30_000);
-    expect(s.noteWrites(10, 1_000)?.delayMs).toBe(0);
-    s.ran(1_000);
-    expect(s.noteWrites(20, 5_000)?.delayMs).toBe(26_000); // due, but only 4 s after the last run
+    expect(s.noteWrites(10, 1_000)).toBe(0);
+    run(s, 1_000);
+    expect(s.noteWrites(20, 5_000)).toBe(26_000); // due, but only 4 s after the last run
     expect(s.noteWrites(50, 6_000)).toBeUndefined(); // already scheduled
-    s.ran(31_000);
+    run(s, 31_000);
     expect(s.noteWrites(1, 40_000)).toBeUndefined(); // threshold is now 23
   });
 
   it('is due when one type grows: 50 writes of a type it has never seen, or 20 % more than it had', () => {
     const s = new AnalyzeSchedule(1_000_000, 1_000_000, 0);
-    s.knowTypes(new Map([['Observation', 1_000_000], ['Task', 1_000]]));
+    s.ran(0, new Map([['Observation', 1_000_000], ['Task', 1_000]]), 'all');
     for (let i = 1; i < 50; i++) expect(s.noteWrites(1, i, 'Flag')).toBeUndefined();
-    expect(s.noteWrites(1, 50, 'Flag')).toEqual({ delayMs: 0, scope: 'search' });
-    s.ran(60, new Map([['Observation', 1_000_000], ['Task', 1_000], ['Flag', 50]]), 'search');
+    expect(s.noteWrites(1, 50, 'Flag')).toBe(0);
+    expect(run(s, 60, new Map([['Observation', 1_000_000], ['Task', 1_000], ['Flag', 50]]))).toBe('search');
     // 199 more Tasks are under 20 % of 1,000; the 200th is not; a million-row type grows by volume only.
     expect(s.noteWrites(199, 70, 'Task')).toBeUndefined();
     expect(s.noteWrites(5_000, 71, 'Observation')).toBeUndefined();
-    expect(s.noteWrites(1, 72, 'Task')?.scope).toBe('search');
+    expect(s.noteWrites(1, 72, 'Task')).toBe(0);
+    expect(s.scopeNow()).toBe('search');
   });
 
-  it('with the volume rule off (autovacuum on), only a growing type makes it due', () => {
+  it('covers everything in its first run: an empty database must not import for long without history statistics', () => {
+    const s = new AnalyzeSchedule(1_000, 100_000, 30_000);
+    s.knowTypes(new Map());
+    expect(s.noteWrites(50, 1, 'Observation')).toBe(0); // a new type, on the 50th write
+    expect(run(s, 2, new Map([['Observation', 50]]))).toBe('all');
+    expect(s.noteWrites(20, 3, 'Flag')).toBeUndefined();
+    expect(s.noteWrites(40, 4, 'Flag')).toBe(29_998);
+    expect(run(s, 30_002)).toBe('search');
+  });
+
+  it('decides what a run covers when it starts: a delayed run for a growing type covers everything if the volume came due meanwhile', () => {
+    const s = new AnalyzeSchedule(100, 1_000, 30_000);
+    s.ran(0, new Map([['Observation', 10_000]]), 'all');
+    expect(s.noteWrites(60, 1_000, 'Flag')).toBe(29_000);
+    expect(s.scopeNow()).toBe('search');
+    expect(s.noteWrites(200, 2_000, 'Observation')).toBeUndefined(); // already scheduled…
+    expect(run(s, 30_000)).toBe('all'); // …and it covers the volume too
+  });
+
+  it('with the volume rule off (autovacuum on), only a growing type makes it due, and it never covers everything', () => {
     const s = new AnalyzeSchedule(10, 10, 0, false);
     s.knowTypes(new Map([['Observation', 10_000]]));
     expect(s.noteWrites(1_000, 1, 'Observation')).toBeUndefined();
-    expect(s.noteWrites(50, 2, 'Task')).toEqual({ delayMs: 0, scope: 'search' });
+    expect(s.noteWrites(50, 2, 'Task')).toBe(0);
+    expect(s.scopeNow()).toBe('search');
   });
 
   it('a run for a growing type covers the search tables only and leaves the volume count running', () => {
     const s = new AnalyzeSchedule(100, 1_000, 0);
-    s.knowTypes(new Map([['Observation', 10_000]]));
-    expect(s.noteWrites(60, 1, 'Flag')).toEqual({ delayMs: 0, scope: 'search' });
-    s.ran(2, new Map([['Observation', 10_000], ['Flag', 60]]), 'search');
-    expect(s.noteWrites(40, 3, 'Observation')).toEqual({ delayMs: 0, scope: 'all' });
+    s.ran(0, new Map([['Observation', 10_000]]), 'all');
+    expect(s.noteWrites(60, 1, 'Flag')).toBe(0);
+    expect(run(s, 2, new Map([['Observation', 10_000], ['Flag', 60]]))).toBe('search');
+    expect(s.noteWrites(100, 3, 'Observation')).toBe(0); // 160 since the last run of everything, threshold 150
+    expect(s.scopeNow()).toBe('all');
   });
 });

@@ -7,14 +7,8 @@ import { INDEX_TABLES } from './index-rows.ts';
 /** SQL that counts the stored rows of each resource type (all tenants: statistics are per table). */
 export const TYPE_ROWS_SQL = 'SELECT resource_type, count(*)::int AS n FROM resources GROUP BY resource_type';
 
-/** What a due run must analyse: everything (the volume rule), or the search tables only (a type grew). */
+/** What a run analyses: everything (the volume rule), or the search tables only (a type grew). */
 export type AnalyzeScope = 'all' | 'search';
-
-/** A due run: after `delayMs`, over `scope`. */
-export interface DueAnalyze {
-  readonly delayMs: number;
-  readonly scope: AnalyzeScope;
-}
 
 /** A type's writes since the last run that make a run due: at least this many… */
 const TYPE_MIN_WRITES = 50;
@@ -36,6 +30,12 @@ const TYPE_GROWTH = 0.2;
  *
  * Runs are at least `minGapMs` apart, like autovacuum's naptime: during a bulk import ANALYZE would otherwise run
  * again and again and take a fifth of the throughput; a due run waits for the gap instead.
+ *
+ * What a run covers is decided when it starts ({@link scopeNow}), not when it became due: a run due for a growing
+ * type that waited for the gap covers everything if the volume rule came due meanwhile. The first scheduled run
+ * always covers everything: on a database that started empty, a search-tables-only run at the 50th write left the
+ * history and events tables without statistics for the rest of an import (the volume run then waited for the gap),
+ * and the bots' event reads were planned on the wrong index (PostgreSQL ingest fell from ~1,400 to ~600/s).
  */
 export class AnalyzeSchedule {
   private sinceLast = 0;
@@ -44,6 +44,7 @@ export class AnalyzeSchedule {
   private readonly minGapMs: number;
   private readonly volume: boolean;
   private lastRun = Number.NEGATIVE_INFINITY;
+  private ranAll = false;
   private pending = false;
   private readonly typeWrites = new Map<string, number>();
   private typeRows: ReadonlyMap<string, number> = new Map();
@@ -57,19 +58,30 @@ export class AnalyzeSchedule {
   }
 
   /**
-   * Records `count` written versions (of `resourceType`, when known) at time `now` (ms). Returns when ANALYZE
-   * should run (delay 0: now) and over what: everything for the volume rule, only `resources` and the sp_* tables
-   * when a type grew (the history and events tables, the largest, do not change their plans). Undefined when
-   * none is due or one is already scheduled. Call {@link ran} when it has run.
+   * Records `count` written versions (of `resourceType`, when known) at time `now` (ms). Returns after how many ms
+   * ANALYZE should run (0: now), or undefined when none is due or one is already scheduled. When it runs, ask
+   * {@link scopeNow} what it covers, then call {@link ran}.
    */
-  noteWrites(count: number, now: number, resourceType?: string): DueAnalyze | undefined {
+  noteWrites(count: number, now: number, resourceType?: string): number | undefined {
     this.sinceLast += count;
     if (resourceType !== undefined) this.typeWrites.set(resourceType, (this.typeWrites.get(resourceType) ?? 0) + count);
     if (this.pending) return undefined;
-    const byVolume = this.volume && this.sinceLast >= this.threshold;
-    if (!byVolume && (resourceType === undefined || !this.typeGrew(resourceType))) return undefined;
+    if (!this.volumeDue() && (resourceType === undefined || !this.typeGrew(resourceType))) return undefined;
     this.pending = true;
-    return { delayMs: Math.max(0, this.lastRun + this.minGapMs - now), scope: byVolume ? 'all' : 'search' };
+    return Math.max(0, this.lastRun + this.minGapMs - now);
+  }
+
+  /**
+   * What a run starting now covers: everything when the volume rule is due or no run has covered everything yet
+   * (with the volume rule on); otherwise only `resources` and the sp_* tables (the history and events tables, the
+   * largest, do not change their plans when one type grows).
+   */
+  scopeNow(): AnalyzeScope {
+    return this.volume && (!this.ranAll || this.volumeDue()) ? 'all' : 'search';
+  }
+
+  private volumeDue(): boolean {
+    return this.volume && this.sinceLast >= this.threshold;
   }
 
   private typeGrew(resourceType: string): boolean {
@@ -86,6 +98,7 @@ export class AnalyzeSchedule {
     this.pending = false;
     this.lastRun = now;
     if (scope === 'all') {
+      this.ranAll = true;
       this.sinceLast = 0;
       this.threshold = Math.min(this.max, Math.ceil(this.threshold * 1.5));
     }

@@ -96,14 +96,15 @@ export function openPgDb(url: string, max = 10): Db {
     },
     noteWrites(count, resourceType) {
       const s = schedule;
-      const due = s?.noteWrites(count, Date.now(), resourceType);
-      if (s === undefined || due === undefined) return;
+      const delayMs = s?.noteWrites(count, Date.now(), resourceType);
+      if (s === undefined || delayMs === undefined) return;
       setTimeout(() => {
-        pool.query(analyzeSql(due.scope)).then(typeRows).then(
-          (rows) => s.ran(Date.now(), rows, due.scope),
-          () => s.ran(Date.now(), undefined, due.scope),
+        const scope = s.scopeNow();
+        pool.query(analyzeSql(scope)).then(typeRows).then(
+          (rows) => s.ran(Date.now(), rows, scope),
+          () => s.ran(Date.now(), undefined, scope),
         );
-      }, due.delayMs).unref();
+      }, delayMs).unref();
     },
     async analyze() {
       // With autovacuum off, stale statistics turn key lookups into scans as tables grow: analyse now and on the

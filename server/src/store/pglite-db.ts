@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { AnalyzeSchedule, TYPE_ROWS_SQL, analyzeSql, typeRowsOf, type DueAnalyze } from './analyze-schedule.ts';
+import { AnalyzeSchedule, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
@@ -199,15 +199,16 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
   let closed = false;
   const typeRows = async (): Promise<Map<string, number>> =>
     typeRowsOf((await connection.query<{ resource_type: string; n: number }>(TYPE_ROWS_SQL, undefined)).rows);
-  const analyzeAfter = (due: DueAnalyze): void => {
+  const analyzeAfter = (delayMs: number): void => {
     // Not awaited: it queues behind PGlite's mutex and must not delay the write that made it due.
     const timer = setTimeout(() => {
       if (closed) return;
-      connection.call({ op: 'exec', sql: analyzeSql(due.scope) }).then(typeRows).then(
-        (rows) => schedule.ran(Date.now(), rows, due.scope),
-        () => schedule.ran(Date.now(), undefined, due.scope),
+      const scope = schedule.scopeNow();
+      connection.call({ op: 'exec', sql: analyzeSql(scope) }).then(typeRows).then(
+        (rows) => schedule.ran(Date.now(), rows, scope),
+        () => schedule.ran(Date.now(), undefined, scope),
       );
-    }, due.delayMs);
+    }, delayMs);
     timer.unref();
   };
   return {
@@ -224,8 +225,8 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
       schedule.knowTypes(await typeRows());
     },
     noteWrites(count, resourceType) {
-      const due = schedule.noteWrites(count, Date.now(), resourceType);
-      if (due !== undefined) analyzeAfter(due);
+      const delayMs = schedule.noteWrites(count, Date.now(), resourceType);
+      if (delayMs !== undefined) analyzeAfter(delayMs);
     },
     async listen(channel, onNotify) {
       const listenerId = await connection.listen(channel, onNotify);
