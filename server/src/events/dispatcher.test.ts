@@ -58,4 +58,59 @@ describe('dispatcher', () => {
       await dispatcher.stop();
     }
   });
+
+  it('registers a new tenant\'s consumers in the round that first numbers its events, without waiting for its notification', async () => {
+    const tenant = 'dispatch-new';
+    // Notifications that never arrive (a slow listener connection): only the numbering can reveal the tenant.
+    const db = { ...scratch.db, listen: async () => async () => undefined };
+    const registered: string[][] = [];
+    const seen: number[] = [];
+    const dispatcher = await startDispatcher({
+      db,
+      handlers: [{ prefix: 'late:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
+      beforeClaim: async (tenants) => {
+        registered.push([...tenants]);
+        if (tenants.includes(tenant)) {
+          await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'late:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
+        }
+      },
+    });
+    try {
+      await until(() => registered.length > 0, 10_000, 'the start-up registration ran'); // '*', before any event
+      const repo = testRepository(scratch.db, tenant, `http://x/t/${tenant}/fhir`);
+      await repo.createResource({ resourceType: 'Basic', code: { text: 'first' } });
+      await dispatcher.idle(10_000);
+      expect(registered).toContainEqual([tenant]);
+      expect(seen).toEqual([1]);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+
+  it('tries a failed registration again in the next round instead of dropping the tenant', async () => {
+    const tenant = 'dispatch-retry';
+    let failures = 1;
+    const seen: number[] = [];
+    const dispatcher = await startDispatcher({
+      db: scratch.db,
+      handlers: [{ prefix: 'retry:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
+      beforeClaim: async (tenants) => {
+        if (!tenants.includes(tenant)) return;
+        if (failures-- > 0) throw new Error('registration failed (deliberately)');
+        await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'retry:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
+      },
+      log: () => undefined,
+    });
+    try {
+      const repo = testRepository(scratch.db, tenant, `http://x/t/${tenant}/fhir`);
+      await repo.createResource({ resourceType: 'Basic', code: { text: 'first' } });
+      await until(() => seen.length === 1, 10_000, 'the consumer registered on the second try has the event');
+      expect(failures).toBe(-1);
+      expect(seen).toEqual([1]);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
 });

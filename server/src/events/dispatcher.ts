@@ -268,12 +268,23 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       again = false;
       // Number what has committed since the last run (one sequencer at a time across processes; its NOTIFY wakes
       // every dispatcher for the tenants it numbered).
-      if ((await numberEvents(db)).length > 0) again = true;
+      const numbered = await numberEvents(db);
+      if (numbered.length > 0) again = true;
+      // A tenant numbered here for the first time is registered before the claim, without waiting for its
+      // notification to arrive (idle() could otherwise find nothing due and return before the bots ran).
+      for (const tenant of numbered) seeTenant(tenant);
       if (await replays()) again = true;
       if (opts.beforeClaim && pendingTenants.size > 0) {
         const tenants = [...pendingTenants];
         pendingTenants.clear();
-        await opts.beforeClaim(tenants);
+        try {
+          await opts.beforeClaim(tenants);
+        } catch (err) {
+          // Tried again next round: a lost registration would leave a new tenant without its bots until the
+          // periodic re-check.
+          for (const t of tenants) pendingTenants.add(t);
+          throw err;
+        }
       }
       // Consumers still at work keep their leases, so the claim passes them by; a finished one wakes a new round.
       const free = concurrency - active.size;
@@ -296,6 +307,13 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         wake();
       });
     active.set(key, work);
+  }
+
+  /** A tenant seen for the first time (notified or numbered here) gets its consumers registered next round. */
+  function seeTenant(tenant: string): void {
+    if (seenTenants.has(tenant)) return;
+    seenTenants.add(tenant);
+    pendingTenants.add(tenant);
   }
 
   function wake(): void {
@@ -322,10 +340,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     await db.query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner <> ALL($1::text[])`, [[...liveOwners]]);
   }
   const unlisten = await db.listen(EVENTS_CHANNEL, (tenant) => {
-    if (tenant && !seenTenants.has(tenant)) {
-      seenTenants.add(tenant);
-      pendingTenants.add(tenant);
-    }
+    if (tenant) seeTenant(tenant);
     wake();
   });
   let polls = 0;

@@ -96,7 +96,9 @@ async function registerBots(db: Db, botIds: readonly string[], tenants: readonly
     [botIds, now],
   );
   // A bot deployed into a tenant with history starts after the events recorded before it was first registered:
-  // it must not, say, raise risk Tasks for last year's questionnaires.
+  // it must not, say, raise risk Tasks for last year's questionnaires. That start is looked up only for consumers
+  // not registered yet: this runs every few polls, and the lookup walks the tenant's events back from the newest
+  // (7 s per run at a million events when it ran for every consumer, registered or not).
   await db.query(
     `INSERT INTO haven_consumers (tenant, consumer, cursor)
      SELECT ec.tenant, 'bot:' || b,
@@ -105,6 +107,7 @@ async function registerBots(db: Db, botIds: readonly string[], tenants: readonly
      CROSS JOIN unnest($1::text[]) AS b
      JOIN haven_settings s ON s.key = 'bot-registered:' || b
      WHERE ($2::text[] IS NULL OR ec.tenant = ANY($2::text[]))
+       AND NOT EXISTS (SELECT 1 FROM haven_consumers c WHERE c.tenant = ec.tenant AND c.consumer = 'bot:' || b)
      ON CONFLICT (tenant, consumer) DO NOTHING`,
     [botIds, tenants.includes('*') ? null : tenants],
   );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule, type AnalyzeScope } from './analyze-schedule.ts';
+import { AnalyzeSchedule, analyzeSql, type AnalyzeScope } from './analyze-schedule.ts';
 
 /** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
 function dueAt(s: AnalyzeSchedule, writes: number): number[] {
@@ -41,6 +41,19 @@ describe('AnalyzeSchedule', () => {
     expect(s.noteWrites(50, 6_000)).toBeUndefined(); // already scheduled
     run(s, 31_000);
     expect(s.noteWrites(1, 40_000)).toBeUndefined(); // threshold is now 23
+  });
+
+  it('sets the gap from how long the last ANALYZE took: 10 times as long, at least 1 s, at most the longest gap', () => {
+    const s = new AnalyzeSchedule(10, 10, 30_000);
+    expect(s.noteWrites(10, 0)).toBe(0);
+    s.ran(0, undefined, s.scopeNow(), 5); // a young database: 5 ms → the 1 s floor
+    expect(s.noteWrites(10, 100)).toBe(900);
+    s.ran(1_000, undefined, s.scopeNow(), 400); // 400 ms → 4 s
+    expect(s.noteWrites(10, 1_000)).toBe(4_000);
+    s.ran(5_000, undefined, s.scopeNow(), 5_000); // 5 s → capped at 30 s
+    expect(s.noteWrites(10, 5_000)).toBe(30_000);
+    s.ran(35_000, undefined, s.scopeNow()); // unknown (the run failed) → the longest gap
+    expect(s.noteWrites(10, 35_000)).toBe(30_000);
   });
 
   it('is due when one type grows: 50 writes of a type it has never seen, or 20 % more than it had', () => {
@@ -90,5 +103,11 @@ describe('AnalyzeSchedule', () => {
     expect(run(s, 2, new Map([['Observation', 10_000], ['Flag', 60]]))).toBe('search');
     expect(s.noteWrites(100, 3, 'Observation')).toBe(0); // 160 since the last run of everything, threshold 150
     expect(s.scopeNow()).toBe('all');
+  });
+
+  it('analyses Haven\'s own tables for everything (not the system catalogs), resources and sp_* for a growing type', () => {
+    expect(analyzeSql('all', ['haven_events', 'resource_history', 'resources'])).toBe('ANALYZE haven_events, resource_history, resources');
+    expect(analyzeSql('all', [])).toBe('ANALYZE');
+    expect(analyzeSql('search', ['haven_events'])).toMatch(/^ANALYZE resources, sp_string, sp_token, sp_reference, .*sp_composite$/);
   });
 });

@@ -14,6 +14,10 @@ export type AnalyzeScope = 'all' | 'search';
 const TYPE_MIN_WRITES = 50;
 /** …and at least this share of the type's rows at the last run. */
 const TYPE_GROWTH = 0.2;
+/** The gap after a run, as a multiple of the time its ANALYZE took (so it gets at most 1/11 of the time)… */
+const GAP_PER_RUN_TIME = 10;
+/** …but never less than this. */
+const MIN_GAP_MS = 1_000;
 
 /**
  * When to refresh statistics. Two rules:
@@ -28,8 +32,12 @@ const TYPE_GROWTH = 0.2;
  *   autovacuum, and the planner, believing it has one row, plans its searches as nested loops over every row of
  *   the type: the risk bot's Task lookup took 100 ms with 500 Tasks, growing with each Task.
  *
- * Runs are at least `minGapMs` apart, like autovacuum's naptime: during a bulk import ANALYZE would otherwise run
- * again and again and take a fifth of the throughput; a due run waits for the gap instead.
+ * Runs are kept apart, like autovacuum's naptime: during a bulk import ANALYZE would otherwise run again and again
+ * and take a fifth of the throughput; a due run waits for the gap instead. The gap is 10 times what the last
+ * ANALYZE took (so it gets at most ~9 % of the time), at least 1 s and at most `maxGapMs`: on a young database a run
+ * takes milliseconds and the next may follow a second later, while a fixed 30 s gap left a fresh database with the
+ * statistics of its first few rows through the first 30 s of an import (lookups by key planned on the wrong
+ * index, the bots' event reads 0.2–2 s each).
  *
  * What a run covers is decided when it starts ({@link scopeNow}), not when it became due: a run due for a growing
  * type that waited for the gap covers everything if the volume rule came due meanwhile. The first scheduled run
@@ -41,7 +49,8 @@ export class AnalyzeSchedule {
   private sinceLast = 0;
   private threshold: number;
   private readonly max: number;
-  private readonly minGapMs: number;
+  private readonly maxGapMs: number;
+  private gapMs: number;
   private readonly volume: boolean;
   private lastRun = Number.NEGATIVE_INFINITY;
   private ranAll = false;
@@ -50,10 +59,11 @@ export class AnalyzeSchedule {
   private typeRows: ReadonlyMap<string, number> = new Map();
 
   /** `volume: false`: the type rule only (a server whose autovacuum keeps the volume in check). */
-  constructor(initial = 1_000, max = 100_000, minGapMs = 30_000, volume = true) {
+  constructor(initial = 1_000, max = 100_000, maxGapMs = 30_000, volume = true) {
     this.threshold = initial;
     this.max = max;
-    this.minGapMs = minGapMs;
+    this.maxGapMs = maxGapMs;
+    this.gapMs = maxGapMs;
     this.volume = volume;
   }
 
@@ -68,7 +78,7 @@ export class AnalyzeSchedule {
     if (this.pending) return undefined;
     if (!this.volumeDue() && (resourceType === undefined || !this.typeGrew(resourceType))) return undefined;
     this.pending = true;
-    return Math.max(0, this.lastRun + this.minGapMs - now);
+    return Math.max(0, this.lastRun + this.gapMs - now);
   }
 
   /**
@@ -92,11 +102,12 @@ export class AnalyzeSchedule {
   /**
    * Records a completed ANALYZE of `scope` at `now`, with the rows of each type it saw ({@link TYPE_ROWS_SQL});
    * without them the type rule keeps its previous counts. A run of the search tables only leaves the volume
-   * count alone.
+   * count alone. `tookMs`, how long its ANALYZE took, sets the gap before the next one (unknown: the longest gap).
    */
-  ran(now: number, typeRows?: ReadonlyMap<string, number>, scope: AnalyzeScope = 'all'): void {
+  ran(now: number, typeRows?: ReadonlyMap<string, number>, scope: AnalyzeScope = 'all', tookMs?: number): void {
     this.pending = false;
     this.lastRun = now;
+    this.gapMs = tookMs === undefined ? this.maxGapMs : Math.min(this.maxGapMs, Math.max(MIN_GAP_MS, GAP_PER_RUN_TIME * tookMs));
     if (scope === 'all') {
       this.ranAll = true;
       this.sinceLast = 0;
@@ -112,9 +123,17 @@ export class AnalyzeSchedule {
   }
 }
 
-/** The statement that analyses `scope`. */
-export function analyzeSql(scope: AnalyzeScope): string {
-  return scope === 'all' ? 'ANALYZE' : `ANALYZE resources, ${Object.values(INDEX_TABLES).join(', ')}`;
+/** SQL that lists Haven's own tables (those of the current schema), quoted for {@link analyzeSql}. */
+export const OWN_TABLES_SQL = `SELECT format('%I', tablename) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`;
+
+/**
+ * The statement that analyses `scope`: for 'all', Haven's own tables (`ownTables`, from {@link OWN_TABLES_SQL}),
+ * not the system catalogs, which a bare ANALYZE also reads (~0.2 s even on an empty database, and the gap after a
+ * run grows with it); for 'search', `resources` and the sp_* tables.
+ */
+export function analyzeSql(scope: AnalyzeScope, ownTables: readonly string[]): string {
+  if (scope === 'search') return `ANALYZE resources, ${Object.values(INDEX_TABLES).join(', ')}`;
+  return ownTables.length > 0 ? `ANALYZE ${ownTables.join(', ')}` : 'ANALYZE';
 }
 
 /** The rows of {@link TYPE_ROWS_SQL} as a map. */

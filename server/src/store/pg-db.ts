@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AnalyzeSchedule, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
+import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
@@ -54,6 +54,7 @@ export function openPgDb(url: string, max = 10): Db {
   // Set by analyze(): with autovacuum off Haven refreshes all statistics itself; with it on, only those of the
   // search tables when one resource type grows (./analyze-schedule.ts).
   let schedule: AnalyzeSchedule | undefined;
+  let ownTables: string[] = [];
   const typeRows = async (): Promise<Map<string, number>> =>
     typeRowsOf((await pool.query<{ resource_type: string; n: number }>(TYPE_ROWS_SQL)).rows);
   return {
@@ -100,8 +101,10 @@ export function openPgDb(url: string, max = 10): Db {
       if (s === undefined || delayMs === undefined) return;
       setTimeout(() => {
         const scope = s.scopeNow();
-        pool.query(analyzeSql(scope)).then(typeRows).then(
-          (rows) => s.ran(Date.now(), rows, scope),
+        const started = Date.now();
+        let tookMs = 0;
+        pool.query(analyzeSql(scope, ownTables)).then(() => { tookMs = Date.now() - started; }).then(typeRows).then(
+          (rows) => s.ran(Date.now(), rows, scope, tookMs),
           () => s.ran(Date.now(), undefined, scope),
         );
       }, delayMs).unref();
@@ -117,6 +120,7 @@ export function openPgDb(url: string, max = 10): Db {
         schedule ??= new AnalyzeSchedule();
         await pool.query('ANALYZE');
       }
+      ownTables = (await pool.query<{ name: string }>(OWN_TABLES_SQL)).rows.map((r) => r.name);
       schedule.knowTypes(await typeRows());
     },
     listen(channel, onNotify) {

@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { AnalyzeSchedule, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
+import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
@@ -196,6 +196,7 @@ export type EmbeddedThread = 'worker' | 'inline';
 export async function openPgliteDb(dataDir: string | undefined, thread: EmbeddedThread = 'inline'): Promise<Db> {
   const connection = await DbConnection.open(dataDir, thread);
   const schedule = new AnalyzeSchedule();
+  let ownTables: string[] = [];
   let closed = false;
   const typeRows = async (): Promise<Map<string, number>> =>
     typeRowsOf((await connection.query<{ resource_type: string; n: number }>(TYPE_ROWS_SQL, undefined)).rows);
@@ -204,8 +205,10 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
     const timer = setTimeout(() => {
       if (closed) return;
       const scope = schedule.scopeNow();
-      connection.call({ op: 'exec', sql: analyzeSql(scope) }).then(typeRows).then(
-        (rows) => schedule.ran(Date.now(), rows, scope),
+      const started = Date.now();
+      let tookMs = 0;
+      connection.call({ op: 'exec', sql: analyzeSql(scope, ownTables) }).then(() => { tookMs = Date.now() - started; }).then(typeRows).then(
+        (rows) => schedule.ran(Date.now(), rows, scope, tookMs),
         () => schedule.ran(Date.now(), undefined, scope),
       );
     }, delayMs);
@@ -222,6 +225,7 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
       // Not recorded as a scheduled run: the first one due after start must not wait for the gap (a fresh
       // database needs statistics as soon as it has rows).
       await connection.call({ op: 'exec', sql: 'ANALYZE' });
+      ownTables = (await connection.query<{ name: string }>(OWN_TABLES_SQL, undefined)).rows.map((r) => r.name);
       schedule.knowTypes(await typeRows());
     },
     noteWrites(count, resourceType) {
