@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule, analyzeSql, type AnalyzeScope } from './analyze-schedule.ts';
+import { AnalyzeSchedule, analyzeSql, runScheduledAnalyze, type AnalyzeScope } from './analyze-schedule.ts';
 
 /** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
 function dueAt(s: AnalyzeSchedule, writes: number): number[] {
@@ -109,5 +109,16 @@ describe('AnalyzeSchedule', () => {
     expect(analyzeSql('all', ['haven_events', 'resource_history', 'resources'])).toBe('ANALYZE haven_events, resource_history, resources');
     expect(analyzeSql('all', [])).toBe('ANALYZE');
     expect(analyzeSql('search', ['haven_events'])).toMatch(/^ANALYZE resources, sp_string, sp_token, sp_reference, .*sp_composite$/);
+  });
+
+  it('a scheduled run executes the scope decided when it starts, records it, and records a failed run without counts', async () => {
+    const s = new AnalyzeSchedule(10, 10, 30_000);
+    const sent: string[] = [];
+    expect(s.noteWrites(10, Date.now())).toBe(0);
+    await runScheduledAnalyze(s, async (sql) => { sent.push(sql); }, async () => new Map([['Observation', 10]]), ['resources']);
+    expect(sent).toEqual(['ANALYZE resources']);
+    expect(s.noteWrites(10, Date.now())).toBeLessThanOrEqual(1_000); // a fast run: the 1 s floor
+    await runScheduledAnalyze(s, async () => { throw new Error('cancelled'); }, async () => new Map(), ['resources']);
+    expect(s.noteWrites(10, Date.now())).toBeGreaterThan(29_000); // failed: the longest gap
   });
 });

@@ -140,3 +140,25 @@ export function analyzeSql(scope: AnalyzeScope, ownTables: readonly string[]): s
 export function typeRowsOf(rows: readonly { resource_type: string; n: number }[]): Map<string, number> {
   return new Map(rows.map((r) => [r.resource_type, Number(r.n)]));
 }
+
+/**
+ * Runs one scheduled ANALYZE, as both engines do when {@link AnalyzeSchedule.noteWrites} said it was due: asks
+ * the schedule what it covers now, runs it through `exec`, times the ANALYZE alone, reads the rows per type and
+ * records the run. Never rejects: a failed run is recorded without counts (the schedule then waits its longest gap).
+ */
+export async function runScheduledAnalyze(
+  schedule: AnalyzeSchedule,
+  exec: (sql: string) => Promise<unknown>,
+  readTypeRows: () => Promise<Map<string, number>>,
+  ownTables: readonly string[],
+): Promise<void> {
+  const scope = schedule.scopeNow();
+  const started = Date.now();
+  try {
+    await exec(analyzeSql(scope, ownTables));
+    const tookMs = Date.now() - started;
+    schedule.ran(Date.now(), await readTypeRows(), scope, tookMs);
+  } catch {
+    schedule.ran(Date.now(), undefined, scope);
+  }
+}

@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
+import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
@@ -99,15 +99,7 @@ export function openPgDb(url: string, max = 10): Db {
       const s = schedule;
       const delayMs = s?.noteWrites(count, Date.now(), resourceType);
       if (s === undefined || delayMs === undefined) return;
-      setTimeout(() => {
-        const scope = s.scopeNow();
-        const started = Date.now();
-        let tookMs = 0;
-        pool.query(analyzeSql(scope, ownTables)).then(() => { tookMs = Date.now() - started; }).then(typeRows).then(
-          (rows) => s.ran(Date.now(), rows, scope, tookMs),
-          () => s.ran(Date.now(), undefined, scope),
-        );
-      }, delayMs).unref();
+      setTimeout(() => void runScheduledAnalyze(s, (sql) => pool.query(sql), typeRows, ownTables), delayMs).unref();
     },
     async analyze() {
       // With autovacuum off, stale statistics turn key lookups into scans as tables grow: analyse now and on the

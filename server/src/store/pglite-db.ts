@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, analyzeSql, typeRowsOf } from './analyze-schedule.ts';
+import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
@@ -204,13 +204,7 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
     // Not awaited: it queues behind PGlite's mutex and must not delay the write that made it due.
     const timer = setTimeout(() => {
       if (closed) return;
-      const scope = schedule.scopeNow();
-      const started = Date.now();
-      let tookMs = 0;
-      connection.call({ op: 'exec', sql: analyzeSql(scope, ownTables) }).then(() => { tookMs = Date.now() - started; }).then(typeRows).then(
-        (rows) => schedule.ran(Date.now(), rows, scope, tookMs),
-        () => schedule.ran(Date.now(), undefined, scope),
-      );
+      void runScheduledAnalyze(schedule, (sql) => connection.call({ op: 'exec', sql }), typeRows, ownTables);
     }, delayMs);
     timer.unref();
   };
