@@ -71,9 +71,9 @@ describe('dispatcher', () => {
       retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
       beforeClaim: async (tenants) => {
         registered.push([...tenants]);
-        if (tenants.includes(tenant)) {
-          await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'late:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
-        }
+        if (!tenants.includes(tenant)) return [];
+        await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'late:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
+        return [tenant];
       },
     });
     try {
@@ -97,9 +97,10 @@ describe('dispatcher', () => {
       handlers: [{ prefix: 'retry:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
       retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
       beforeClaim: async (tenants) => {
-        if (!tenants.includes(tenant)) return;
+        if (!tenants.includes(tenant)) return [];
         if (failures-- > 0) throw new Error('registration failed (deliberately)');
         await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'retry:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
+        return [tenant];
       },
       log: () => undefined,
     });
@@ -108,6 +109,42 @@ describe('dispatcher', () => {
       await repo.createResource({ resourceType: 'Basic', code: { text: 'first' } });
       await until(() => seen.length === 1, 10_000, 'the consumer registered on the second try has the event');
       expect(failures).toBe(-1);
+      expect(seen).toEqual([1]);
+    } finally {
+      await dispatcher.stop();
+    }
+  });
+  it('registers a tenant notified before its first events were numbered once they are (no wait for the periodic re-check)', async () => {
+    const tenant = 'dispatch-early';
+    // The notification of a tenant's first write can be handled before that write is numbered: registration then
+    // finds no counter for the tenant and registers nothing. This listener is driven by the test to make that order
+    // certain; numbering notifications never arrive, so only the numbering round itself can reveal the tenant again.
+    let notify: (tenant: string) => void = () => undefined;
+    const db = { ...scratch.db, listen: async (_channel: string, fn: (payload: string) => void) => { notify = fn; return async () => undefined; } };
+    const asked: string[][] = [];
+    const seen: number[] = [];
+    const dispatcher = await startDispatcher({
+      db,
+      handlers: [{ prefix: 'early:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
+      // Registers as the server does: from the tenant's event counter, so only tenants with numbered events.
+      beforeClaim: async (tenants) => {
+        asked.push([...tenants]);
+        const { rows } = await scratch.db.query<{ tenant: string }>(
+          `INSERT INTO haven_consumers (tenant, consumer, cursor)
+           SELECT tenant, 'early:a', 0 FROM haven_event_counters WHERE tenant = ANY($1::text[])
+           ON CONFLICT DO NOTHING RETURNING tenant`, [tenants]);
+        return rows.map((r) => r.tenant);
+      },
+    });
+    try {
+      await until(() => asked.length > 0, 10_000, 'the start-up registration ran');
+      notify(tenant);
+      await until(() => asked.some((t) => t.includes(tenant)), 10_000, 'the notified tenant was asked for');
+      const repo = testRepository(scratch.db, tenant, `http://x/t/${tenant}/fhir`);
+      await repo.createResource({ resourceType: 'Basic', code: { text: 'first' } });
+      await dispatcher.idle(10_000);
+      expect(asked.filter((t) => t.includes(tenant))).toHaveLength(2);
       expect(seen).toEqual([1]);
     } finally {
       await dispatcher.stop();

@@ -72,8 +72,13 @@ export interface DispatcherOptions {
    */
   readonly roundGapMs?: number;
   readonly log?: (event: Record<string, unknown>) => void;
-  /** Called before every poll and on a notification from an unseen tenant (consumer registration). */
-  readonly beforeClaim?: (tenants: readonly string[]) => Promise<void>;
+  /**
+   * Consumer registration: called at start, every 30th poll (with `*`) and for a tenant not registered yet when it
+   * is notified or numbered. Resolves to the tenants whose consumers it registered; a tenant it could not register
+   * yet (one whose first events are not numbered: registration starts from the tenant's counter) is asked for
+   * again the next time it is seen.
+   */
+  readonly beforeClaim?: (tenants: readonly string[]) => Promise<readonly string[]>;
 }
 
 /** A running dispatcher. */
@@ -110,8 +115,10 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   /** Consumers this process is working on now (each leased; see {@link startConsumer}). */
   const active = new Map<string, Promise<void>>();
   let again = false;
+  /** Tenants to register before the next claim (`*` for all). */
   const pendingTenants = new Set<string>();
-  const seenTenants = new Set<string>();
+  /** Tenants whose consumers are registered: seeing them again asks for nothing. */
+  const registeredTenants = new Set<string>();
 
   /** Names this process may claim: exact names for handlers that list them, a prefix pattern for the others. */
   function claimFilter(): { names: string[]; prefixes: string[] } {
@@ -278,7 +285,7 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         const tenants = [...pendingTenants];
         pendingTenants.clear();
         try {
-          await opts.beforeClaim(tenants);
+          for (const t of await opts.beforeClaim(tenants)) registeredTenants.add(t);
         } catch (err) {
           // Tried again next round: a lost registration would leave a new tenant without its bots until the
           // periodic re-check.
@@ -309,11 +316,14 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     active.set(key, work);
   }
 
-  /** A tenant seen for the first time (notified or numbered here) gets its consumers registered next round. */
+  /**
+   * A tenant seen (notified or numbered here) and not registered yet gets its consumers registered next round. It
+   * counts as registered only once registration says so: the notification of a tenant's first write can arrive
+   * before its events are numbered, and a registration run then finds nothing to register; marking the tenant
+   * done at that point left its bots unregistered until the periodic re-check.
+   */
   function seeTenant(tenant: string): void {
-    if (seenTenants.has(tenant)) return;
-    seenTenants.add(tenant);
-    pendingTenants.add(tenant);
+    if (!registeredTenants.has(tenant)) pendingTenants.add(tenant);
   }
 
   function wake(): void {

@@ -87,9 +87,17 @@ export function writeHooksFor(config: HavenConfig, botSet: BotSet, log: (event: 
   return combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, botSet.config, log)]);
 }
 
-/** Registers `bot:<id>` consumers for tenants (all when `*` is listed), starting after what predates the bot. */
-async function registerBots(db: Db, botIds: readonly string[], tenants: readonly string[]): Promise<void> {
-  if (botIds.length === 0) return;
+/**
+ * Registers `bot:<id>` consumers for tenants (all when `*` is listed), starting after what predates the bot.
+ * Returns the tenants registered: those with numbered events (a tenant's counter is where registration starts).
+ */
+async function registerBots(db: Db, botIds: readonly string[], tenants: readonly string[]): Promise<string[]> {
+  const only = tenants.includes('*') ? null : tenants;
+  // Read before the inserts: a tenant numbered in between is left out and asked for again, never the reverse.
+  const { rows: counted } = await db.query<{ tenant: string }>(
+    `SELECT tenant FROM haven_event_counters WHERE $1::text[] IS NULL OR tenant = ANY($1::text[])`, [only]);
+  const registered = counted.map((r) => r.tenant);
+  if (botIds.length === 0) return registered;
   const now = new Date().toISOString();
   await db.query(
     `INSERT INTO haven_settings (key, value) SELECT 'bot-registered:' || b, $2 FROM unnest($1::text[]) AS b ON CONFLICT (key) DO NOTHING`,
@@ -109,8 +117,9 @@ async function registerBots(db: Db, botIds: readonly string[], tenants: readonly
      WHERE ($2::text[] IS NULL OR ec.tenant = ANY($2::text[]))
        AND NOT EXISTS (SELECT 1 FROM haven_consumers c WHERE c.tenant = ec.tenant AND c.consumer = 'bot:' || b)
      ON CONFLICT (tenant, consumer) DO NOTHING`,
-    [botIds, tenants.includes('*') ? null : tenants],
+    [botIds, only],
   );
+  return registered;
 }
 
 /** Starts the events layer. */
@@ -178,8 +187,9 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   const dispatcher = await startDispatcher({
     db, handlers: [botRunner, delivery], retry: config.events.retry, pollMs: config.events.pollMs, leaseMs: config.events.leaseMs, roundGapMs: config.events.roundGapMs, log,
     beforeClaim: async (tenants) => {
-      await registerBots(db, botIds, tenants);
+      const registered = await registerBots(db, botIds, tenants);
       if (config.events.installQuestionnaires) await installCanonicals(db, opts.botSet.questionnaires ?? [], tenants, repoContext);
+      return registered;
     },
   });
   let scheduling: Promise<void> | undefined;
