@@ -4,7 +4,7 @@
  * (./pglite-db.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from './db.ts';
+import { FIXED_PLAN, type Db } from './db.ts';
 import { openPgDb } from './pg-db.ts';
 import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
 
@@ -23,6 +23,24 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL engine: prepared statemen
 
   it('plans every run of a prepared statement for its values', async () => {
     expect((await db.query(`SHOW plan_cache_mode`)).rows).toEqual([{ plan_cache_mode: 'force_custom_plan' }]);
+  });
+
+  it('plans a FIXED_PLAN statement once per connection, outside transactions only', async () => {
+    expect((await db.query(`${FIXED_PLAN}SHOW plan_cache_mode`)).rows).toEqual([{ plan_cache_mode: 'force_generic_plan' }]);
+    const inTx = await db.transaction((tx) => tx.query(`${FIXED_PLAN}SHOW plan_cache_mode`));
+    expect(inTx.rows).toEqual([{ plan_cache_mode: 'force_custom_plan' }]);
+    // A statement that reads its own planning counters (its session's pg_prepared_statements row); the parameter
+    // makes the plan choice real (a statement without parameters is always planned generically).
+    const counters = (marker: string, prefix: string): Promise<{ rows: { generic_plans: number; custom_plans: number }[] }> =>
+      db.query(`${prefix}SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement LIKE '%' || $1 || '%' AND $1 = '${marker}'`, [marker]);
+    for (let i = 0; i < 3; i++) {
+      const fixed = (await counters('fixed-self-check', FIXED_PLAN)).rows[0];
+      expect(fixed?.custom_plans).toBe(0);
+      expect(fixed?.generic_plans).toBeGreaterThan(0);
+      const planned = (await counters('custom-self-check', '')).rows[0];
+      expect(planned?.generic_plans).toBe(0);
+      expect(planned?.custom_plans).toBeGreaterThan(0);
+    }
   });
 
   it('reuses a statement after a failed run and never caches a syntax error', async () => {

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf } from './analyze-schedule.ts';
-import type { Db, Tx } from './db.ts';
+import { FIXED_PLAN, type Db, type Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
 
@@ -14,7 +14,9 @@ const PREPARED_LIMIT = 500;
 /**
  * Names statements for the server to prepare once per connection: later runs skip parsing and rewriting. Every run
  * is planned for its values (`plan_cache_mode`, set on each connection): a generic plan, made for average values,
- * could start a search or a range scan (events after a cursor) from the wrong index. The name is derived from the text, so every connection agrees on it. Bounded:
+ * could start a search or a range scan (events after a cursor) from the wrong index. Statements marked
+ * {@link FIXED_PLAN} are the exception: they run on a second pool whose connections keep one plan per statement.
+ * The name is derived from the text, so every connection agrees on it. Bounded:
  * `pg` keeps a connection's statements for its lifetime, so after {@link PREPARED_LIMIT} distinct texts the rest
  * run unnamed.
  */
@@ -48,9 +50,12 @@ const STALE_PLAN = '0A000';
 /** Opens a pool on `url`. `max` bounds concurrent connections from this process. */
 export function openPgDb(url: string, max = 10): Db {
   const pool = new pg.Pool({ connectionString: url, max, options: `-c plan_cache_mode=${PLAN_CACHE_MODE}` });
+  // Statements marked FIXED_PLAN: their plan is made once per connection. Opened on demand, like the main pool.
+  const fixedPool = new pg.Pool({ connectionString: url, max, options: '-c plan_cache_mode=force_generic_plan' });
   const names = new StatementNames();
   // An idle client that errors (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
+  fixedPool.on('error', () => undefined);
   // Set by analyze(): with autovacuum off Haven refreshes all statistics itself; with it on, only those of the
   // search tables when one resource type grows (./analyze-schedule.ts).
   let schedule: AnalyzeSchedule | undefined;
@@ -60,10 +65,11 @@ export function openPgDb(url: string, max = 10): Db {
   return {
     kind: 'pg',
     async query(sql, params) {
-      const res = await pool.query(queryConfig(names, sql, params)).catch((err: unknown) => {
+      const on = sql.startsWith(FIXED_PLAN) ? fixedPool : pool;
+      const res = await on.query(queryConfig(names, sql, params)).catch((err: unknown) => {
         if ((err as { code?: string }).code !== STALE_PLAN) throw err;
         names.forget(sql);
-        return pool.query(queryConfig(names, sql, params));
+        return on.query(queryConfig(names, sql, params));
       });
       return { rows: res.rows, rowCount: res.rowCount ?? 0 };
     },
@@ -119,7 +125,7 @@ export function openPgDb(url: string, max = 10): Db {
       return listenOn(url, channel, onNotify);
     },
     async close() {
-      await pool.end();
+      await Promise.all([pool.end(), fixedPool.end()]);
     },
   };
 }

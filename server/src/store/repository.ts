@@ -23,7 +23,7 @@ import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
 import { resourceAllowed } from '../policy/sql.ts';
 import type { EventDraft, EventInteraction, EventOrigin } from '../events/outbox.ts';
-import type { Db, Queryable } from './db.ts';
+import { FIXED_PLAN, type Db, type Queryable } from './db.ts';
 import { extractIndexRows } from './indexer.ts';
 import { emptyIndexRows, type IndexRows } from './index-rows.ts';
 import { readHistoryPage } from './history.ts';
@@ -361,7 +361,7 @@ export class HavenRepository extends FhirRepository {
   private async currentRow(resourceType: string, id: string, forUpdate: boolean): Promise<VersionRow | undefined> {
     this.assertTypeAndId(resourceType, id);
     const { rows } = await this.q.query<VersionRow>(
-      `SELECT resource_type, id, version_id, last_updated, deleted, content FROM resources
+      `${FIXED_PLAN}SELECT resource_type, id, version_id, last_updated, deleted, content FROM resources
        WHERE tenant = $1 AND resource_type = $2 AND id = $3${forUpdate ? ' FOR UPDATE' : ''}`,
       [this.ctx.tenant, resourceType, id],
     );
@@ -435,7 +435,7 @@ export class HavenRepository extends FhirRepository {
       method, content: stored, index, replaces: row !== undefined,
       ...(row ? { previousIndex: indexOfRow(row) } : {}),
     }], { drafts: [{ resourceType, id, versionId, interaction }], origin: this.ctx.origin }, { expectedVersion: row?.version_id ?? null });
-    const { rows } = await this.q.query<{ written: number }>(w.sql, w.params);
+    const { rows } = await this.q.query<{ written: number }>(FIXED_PLAN + w.sql, w.params);
     if (rows[0]?.written === 1) {
       this.ctx.db.noteWrites(1, resourceType);
       return stored;
@@ -488,7 +488,7 @@ export class HavenRepository extends FhirRepository {
       return this.q.write(w);
     }
     const built = buildVersionsWrite(this.ctx.tenant, [w], { drafts: [event], origin: this.ctx.origin });
-    await this.q.query(built.sql, built.params);
+    await this.q.query(FIXED_PLAN + built.sql, built.params);
   }
 
   private assertTypeAndId(resourceType: string, id: string): void {
