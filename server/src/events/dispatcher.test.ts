@@ -114,6 +114,7 @@ describe('dispatcher', () => {
       await dispatcher.stop();
     }
   });
+
   it('registers a tenant notified before its first events were numbered once they are (no wait for the periodic re-check)', async () => {
     const tenant = 'dispatch-early';
     // The notification of a tenant's first write can be handled before that write is numbered: registration then
