@@ -58,6 +58,11 @@ interface Branch {
   readonly expr: FhirPathAtom;
   /** Top-level properties the branch yields nothing without; empty = always evaluate. */
   readonly needs: readonly string[];
+  /**
+   * Top-level properties the branch's values are a function of; undefined when that is not known (an expression
+   * that is not a plain path from the root, or one that reads `%resource`): it may depend on anything.
+   */
+  readonly dependsOn: readonly string[] | undefined;
   /** From `.where(resolve() is T)`: keep only references whose target type is T. */
   readonly resolveType: string | undefined;
 }
@@ -88,6 +93,60 @@ export function indexedSearchParameters(resourceType: string): SearchParameter[]
  */
 export function extractIndexRows(resource: Resource, onError?: IndexErrorHandler): IndexRows {
   return extractRows(resource, undefined, onError);
+}
+
+/**
+ * Pure: the index tables whose rows are certainly the same for `before` and `after` (two versions of one resource),
+ * without evaluating either: a table is unchanged when no parameter indexed into it depends on a top-level property
+ * that differs between the two (`meta.versionId` and `meta.lastUpdated` aside, which always differ and no parameter
+ * reads). A parameter whose dependencies are not known counts as changed. An update that changes an Observation's
+ * value then rewrites the quantity and composite rows only, and the replaced version is not indexed again to find
+ * that out (it cost as much as indexing the new one).
+ */
+export function unchangedIndexKinds(before: Resource, after: Resource): Set<keyof IndexRows> {
+  const kinds = new Set(Object.keys(emptyIndexRows()) as (keyof IndexRows)[]);
+  if (before.resourceType !== after.resourceType) return new Set();
+  const changed = changedProperties(before, after);
+  for (const plan of typePlan(after.resourceType).plans) {
+    if (!kinds.has(plan.kind)) continue;
+    if (plan.branches.some((b) => b.dependsOn === undefined || b.dependsOn.some((p) => changed.has(p)))) kinds.delete(plan.kind);
+  }
+  return kinds;
+}
+
+/** Top-level properties that differ between two versions, with their choice-type prefixes (as presentProperties). */
+function changedProperties(before: Resource, after: Resource): Set<string> {
+  const a = before as unknown as Record<string, unknown>;
+  const b = after as unknown as Record<string, unknown>;
+  const changed = new Set<string>();
+  for (const key of new Set([...Object.keys(a), ...Object.keys(b)])) {
+    if (key === 'meta' ? sameJson(stableMeta(a[key]), stableMeta(b[key])) : sameJson(a[key], b[key])) continue;
+    for (const p of presentProperties({ [key]: true } as unknown as Resource)) changed.add(p);
+  }
+  return changed;
+}
+
+/** Deep equality of JSON values, whatever the order of object keys (stored JSON comes back in jsonb's key order). */
+function sameJson(x: unknown, y: unknown): boolean {
+  if (x === y) return true;
+  if (typeof x !== 'object' || typeof y !== 'object' || x === null || y === null) return false;
+  if (Array.isArray(x) !== Array.isArray(y)) return false;
+  if (Array.isArray(x)) {
+    const ys = y as unknown[];
+    return x.length === ys.length && x.every((v, i) => sameJson(v, ys[i]));
+  }
+  const xo = x as Record<string, unknown>;
+  const yo = y as Record<string, unknown>;
+  const keys = Object.keys(xo);
+  if (keys.length !== Object.keys(yo).length) return false;
+  return keys.every((k) => Object.prototype.hasOwnProperty.call(yo, k) && sameJson(xo[k], yo[k]));
+}
+
+/** `meta` without the fields every new version changes. */
+function stableMeta(meta: unknown): unknown {
+  if (meta === null || typeof meta !== 'object') return meta;
+  const { versionId: _v, lastUpdated: _l, ...rest } = meta as Record<string, unknown>;
+  return rest;
 }
 
 /**
@@ -183,7 +242,11 @@ function buildCompositePlan(resourceType: string, sp: SearchParameter, all: Sear
       if (atom instanceof SymbolAtom) {
         // The node is the resource itself: both components' properties must be there.
         const needs = [composite.first, composite.second].map((c) => rootProperty(c.child, undefined));
-        return { expr: new FhirPathAtom(atom.toString(), atom), needs: needs.filter((p) => p !== undefined), resolveType: undefined };
+        const known = needs.every((p) => p !== undefined) && !readsRoot(composite.first.child) && !readsRoot(composite.second.child);
+        return {
+          expr: new FhirPathAtom(atom.toString(), atom), needs: needs.filter((p) => p !== undefined), resolveType: undefined,
+          dependsOn: known ? (needs as string[]) : undefined,
+        };
       }
       return toBranch(atom, resourceType);
     });
@@ -210,7 +273,29 @@ function toBranch(atom: Atom, resourceType: string): Branch {
     }
   }
   const needs = rootProperty(path, resourceType);
-  return { expr: new FhirPathAtom(path.toString(), path), needs: needs === undefined ? [] : [needs], resolveType };
+  return {
+    expr: new FhirPathAtom(path.toString(), path), needs: needs === undefined ? [] : [needs], resolveType,
+    dependsOn: needs === undefined || readsRoot(path) ? undefined : [choiceKey(path, resourceType, needs) ?? needs],
+  };
+}
+
+/** Types that have specialisations (Age, Duration… are Quantities): `ofType(Quantity)` may match any of them. */
+const TYPES_WITH_SUBTYPES: ReadonlySet<string> = new Set(['Quantity', 'Element', 'BackboneElement', 'DataType', 'Resource', 'DomainResource']);
+
+/**
+ * The one JSON key a path into a choice element reads (`Observation.value.ofType(CodeableConcept)` reads only
+ * `valueCodeableConcept`), so that a changed `valueQuantity` does not count as a change of it. Undefined for other
+ * paths, and for a type with specialisations.
+ */
+function choiceKey(path: Atom, resourceType: string, root: string): string | undefined {
+  const m = /^([A-Za-z]+)\.([a-z][A-Za-z0-9]*)\.ofType\(([A-Za-z]+)\)/.exec(path.toString());
+  if (!m || m[1] !== resourceType || m[2] !== root || TYPES_WITH_SUBTYPES.has(m[3])) return undefined;
+  return root + m[3].charAt(0).toUpperCase() + m[3].slice(1);
+}
+
+/** Does the expression reach outside its path (`%resource`, `%rootResource`, `%context`…)? */
+function readsRoot(atom: Atom): boolean {
+  return atom.toString().includes('%');
 }
 
 /** Steps that map an empty collection to an empty one; `exists()`, `not()`, `and`... do not. */

@@ -24,7 +24,7 @@ import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/
 import { resourceAllowed } from '../policy/sql.ts';
 import type { EventDraft, EventInteraction, EventOrigin } from '../events/outbox.ts';
 import { FIXED_PLAN, type Db, type Queryable } from './db.ts';
-import { extractIndexRows } from './indexer.ts';
+import { extractIndexRows, unchangedIndexKinds } from './indexer.ts';
 import { emptyIndexRows, type IndexRows } from './index-rows.ts';
 import { readHistoryPage } from './history.ts';
 import { executeSearch } from './search-exec.ts';
@@ -88,9 +88,14 @@ interface VersionRow {
 
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
-/** The index rows of the version a current row holds (none for a deleted one). */
-function indexOfRow(row: VersionRow): IndexRows {
-  return row.deleted || !row.content ? emptyIndexRows() : extractIndexRows(fromStored<Resource>(row.content));
+/**
+ * What the writer needs to know about the version a current row holds to leave alone the index tables whose rows
+ * stay the same: a deleted version has no rows; otherwise the tables no changed property feeds (not indexing the
+ * replaced version again).
+ */
+function replacedIndex(row: VersionRow, next: Resource): Pick<VersionWrite, 'previousIndex' | 'unchangedKinds'> {
+  if (row.deleted || !row.content) return { previousIndex: emptyIndexRows() };
+  return { unchangedKinds: unchangedIndexKinds(fromStored<Resource>(row.content), next) };
 }
 
 function isoInstant(value: Date | string): string {
@@ -397,9 +402,8 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(preconditionFailed);
       }
       stored.meta = { ...stored.meta, versionId: String((row?.version_id ?? 0) + 1), lastUpdated: new Date().toISOString() };
-      // The replaced version's rows, so that tables whose rows stay the same are left alone (a deleted version has none).
-      const previousIndex = row ? indexOfRow(row) : undefined;
-      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, ...(previousIndex ? { previousIndex } : {}) });
+      // So that tables whose rows stay the same are left alone.
+      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, ...(row ? replacedIndex(row, stored) : {}) });
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
@@ -433,7 +437,7 @@ export class HavenRepository extends FhirRepository {
     const w = buildVersionsWrite(this.ctx.tenant, [{
       resourceType, id, versionId, lastUpdated: stored.meta.lastUpdated as string,
       method, content: stored, index, replaces: row !== undefined,
-      ...(row ? { previousIndex: indexOfRow(row) } : {}),
+      ...(row ? replacedIndex(row, stored) : {}),
     }], { drafts: [{ resourceType, id, versionId, interaction }], origin: this.ctx.origin }, { expectedVersion: row?.version_id ?? null });
     const { rows } = await this.q.query<{ written: number }>(FIXED_PLAN + w.sql, w.params);
     if (rows[0]?.written === 1) {
@@ -453,7 +457,7 @@ export class HavenRepository extends FhirRepository {
     method: 'POST' | 'PUT' | 'PATCH',
     replaces: boolean,
     interaction: 'create' | 'update',
-    prepared?: { index: IndexRows; previousIndex?: IndexRows },
+    prepared?: { index: IndexRows } & Pick<VersionWrite, 'previousIndex' | 'unchangedKinds'>,
   ): Promise<void> {
     const hooks = this.ctx.hooks;
     if (hooks?.applies(resource.resourceType)) {
@@ -470,6 +474,7 @@ export class HavenRepository extends FhirRepository {
       index: prepared?.index ?? extractIndexRows(resource),
       replaces,
       ...(prepared?.previousIndex ? { previousIndex: prepared.previousIndex } : {}),
+      ...(prepared?.unchangedKinds ? { unchangedKinds: prepared.unchangedKinds } : {}),
     }, interaction);
   }
 

@@ -47,6 +47,11 @@ export interface VersionWrite {
    * them. An update that changes an Observation's value touches two of the eight tables.
    */
   previousIndex?: IndexRows;
+  /**
+   * The index tables whose rows are known to be the same for the replaced version and this one (see
+   * `unchangedIndexKinds` in ./indexer.ts): left alone. Takes precedence over `previousIndex`.
+   */
+  unchangedKinds?: ReadonlySet<keyof IndexRows>;
 }
 
 /** True when both versions have exactly the same `kind` rows (in any order). */
@@ -61,6 +66,7 @@ export function sameRows(kind: keyof IndexRows, a: IndexRows, b: IndexRows): boo
 
 /** Does writing `w` change its `kind` rows? */
 function touches(w: VersionWrite, kind: keyof IndexRows): boolean {
+  if (w.unchangedKinds) return !w.unchangedKinds.has(kind);
   if (!w.previousIndex) return true;
   const next = w.index ?? EMPTY;
   return !sameRows(kind, w.previousIndex, next);
