@@ -10,7 +10,6 @@ import { generatePatient } from '../../../bench/synthea.ts';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import { emptyIndexRows, type IndexRows } from './index-rows.ts';
 import { extractIndexRows, unchangedIndexKinds } from './indexer.ts';
-import { sameRows } from './write-version.ts';
 
 const KINDS = Object.keys(emptyIndexRows()) as (keyof IndexRows)[];
 
@@ -19,6 +18,14 @@ beforeAll(() => {
 });
 
 type Json = Record<string, unknown>;
+
+/** True when both versions have exactly the same `kind` rows (in any order). */
+function sameRows(kind: keyof IndexRows, a: IndexRows, b: IndexRows): boolean {
+  const key = (r: object): string => JSON.stringify(r);
+  const left = (a[kind] as unknown as object[]).map(key).sort();
+  const right = (b[kind] as unknown as object[]).map(key).sort();
+  return left.length === right.length && left.every((k, i) => k === right[i]);
+}
 
 /** A copy of `value` with its first leaf (depth first) changed: strings get a suffix, numbers grow, booleans flip. */
 function alterFirstLeaf(value: unknown): unknown {

@@ -25,7 +25,7 @@ import { resourceAllowed } from '../policy/sql.ts';
 import type { EventDraft, EventInteraction, EventOrigin } from '../events/outbox.ts';
 import { FIXED_PLAN, type Db, type Queryable } from './db.ts';
 import { extractIndexRows, unchangedIndexKinds } from './indexer.ts';
-import { emptyIndexRows, type IndexRows } from './index-rows.ts';
+import { INDEX_TABLES, type IndexRows } from './index-rows.ts';
 import { readHistoryPage } from './history.ts';
 import { executeSearch } from './search-exec.ts';
 import { fromStored } from './stored.ts';
@@ -89,13 +89,12 @@ interface VersionRow {
 const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
 
 /**
- * What the writer needs to know about the version a current row holds to leave alone the index tables whose rows
- * stay the same: a deleted version has no rows; otherwise the tables no changed property feeds (not indexing the
- * replaced version again).
+ * The index tables an update can leave alone: for a deleted version (which has no rows), those the new version has
+ * no rows in either; otherwise those no changed property feeds (decided without indexing the replaced version).
  */
-function replacedIndex(row: VersionRow, next: Resource): Pick<VersionWrite, 'previousIndex' | 'unchangedKinds'> {
-  if (row.deleted || !row.content) return { previousIndex: emptyIndexRows() };
-  return { unchangedKinds: unchangedIndexKinds(fromStored<Resource>(row.content), next) };
+function unchangedKindsOf(row: VersionRow, next: Resource, index: IndexRows): ReadonlySet<keyof IndexRows> {
+  if (row.deleted || !row.content) return new Set((Object.keys(INDEX_TABLES) as (keyof IndexRows)[]).filter((k) => index[k].length === 0));
+  return unchangedIndexKinds(fromStored<Resource>(row.content), next);
 }
 
 function isoInstant(value: Date | string): string {
@@ -403,7 +402,7 @@ export class HavenRepository extends FhirRepository {
       }
       stored.meta = { ...stored.meta, versionId: String((row?.version_id ?? 0) + 1), lastUpdated: new Date().toISOString() };
       // So that tables whose rows stay the same are left alone.
-      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, ...(row ? replacedIndex(row, stored) : {}) });
+      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, ...(row ? { unchangedKinds: unchangedKindsOf(row, stored, index) } : {}) });
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
@@ -437,7 +436,7 @@ export class HavenRepository extends FhirRepository {
     const w = buildVersionsWrite(this.ctx.tenant, [{
       resourceType, id, versionId, lastUpdated: stored.meta.lastUpdated as string,
       method, content: stored, index, replaces: row !== undefined,
-      ...(row ? replacedIndex(row, stored) : {}),
+      ...(row ? { unchangedKinds: unchangedKindsOf(row, stored, index) } : {}),
     }], { drafts: [{ resourceType, id, versionId, interaction }], origin: this.ctx.origin }, { expectedVersion: row?.version_id ?? null });
     const { rows } = await this.q.query<{ written: number }>(FIXED_PLAN + w.sql, w.params);
     if (rows[0]?.written === 1) {
@@ -457,7 +456,7 @@ export class HavenRepository extends FhirRepository {
     method: 'POST' | 'PUT' | 'PATCH',
     replaces: boolean,
     interaction: 'create' | 'update',
-    prepared?: { index: IndexRows } & Pick<VersionWrite, 'previousIndex' | 'unchangedKinds'>,
+    prepared?: { index: IndexRows; unchangedKinds?: ReadonlySet<keyof IndexRows> },
   ): Promise<void> {
     const hooks = this.ctx.hooks;
     if (hooks?.applies(resource.resourceType)) {
@@ -473,7 +472,6 @@ export class HavenRepository extends FhirRepository {
       content: resource,
       index: prepared?.index ?? extractIndexRows(resource),
       replaces,
-      ...(prepared?.previousIndex ? { previousIndex: prepared.previousIndex } : {}),
       ...(prepared?.unchangedKinds ? { unchangedKinds: prepared.unchangedKinds } : {}),
     }, interaction);
   }

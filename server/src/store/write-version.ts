@@ -8,11 +8,9 @@
  * it writes: the same few texts are prepared once and reused.
  */
 import type { IndexRows } from './index-rows.ts';
-import { INDEX_TABLES, emptyIndexRows } from './index-rows.ts';
+import { INDEX_TABLES } from './index-rows.ts';
 import { appendEventsCte, notifySelect, type EventDraft, type EventOrigin } from '../events/outbox.ts';
 import { SqlParams } from './sql.ts';
-
-const EMPTY: IndexRows = emptyIndexRows();
 
 /** Columns of each sp_* table after (tenant, resource_type, id), with their SQL array types. */
 const INDEX_COLUMNS: { [K in keyof IndexRows]: readonly (readonly [keyof IndexRows[K][number] & string, string])[] } = {
@@ -42,34 +40,16 @@ export interface VersionWrite {
   /** True when a current row may exist already (update, delete, re-create after delete). */
   replaces: boolean;
   /**
-   * The index rows of the version being replaced, when the caller knows them (an update under its row lock): a
-   * table whose rows are the same for both versions is then left alone, instead of deleting and re-inserting
-   * them. An update that changes an Observation's value touches two of the eight tables.
-   */
-  previousIndex?: IndexRows;
-  /**
    * The index tables whose rows are known to be the same for the replaced version and this one (see
-   * `unchangedIndexKinds` in ./indexer.ts): left alone. Takes precedence over `previousIndex`.
+   * `unchangedIndexKinds` in ./indexer.ts): left alone instead of being deleted and inserted again. An update that
+   * changes an Observation's value touches two of the eight tables. Absent: every table is rewritten.
    */
   unchangedKinds?: ReadonlySet<keyof IndexRows>;
 }
 
-/** True when both versions have exactly the same `kind` rows (in any order). */
-export function sameRows(kind: keyof IndexRows, a: IndexRows, b: IndexRows): boolean {
-  const left = a[kind] as unknown as object[];
-  const right = b[kind] as unknown as object[];
-  if (left.length !== right.length) return false;
-  if (left.length === 0) return true;
-  const keys = new Set(left.map((r) => JSON.stringify(r)));
-  return right.every((r) => keys.has(JSON.stringify(r)));
-}
-
 /** Does writing `w` change its `kind` rows? */
 function touches(w: VersionWrite, kind: keyof IndexRows): boolean {
-  if (w.unchangedKinds) return !w.unchangedKinds.has(kind);
-  if (!w.previousIndex) return true;
-  const next = w.index ?? EMPTY;
-  return !sameRows(kind, w.previousIndex, next);
+  return !w.unchangedKinds?.has(kind);
 }
 
 /** Outbox events to append in the same statement (../events/outbox.ts), with who caused them. */
