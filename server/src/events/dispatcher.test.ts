@@ -19,6 +19,18 @@ async function until(check: () => boolean, ms: number, what: string): Promise<vo
   }
 }
 
+/** A consumer handler that records the sequence numbers it gets, after waiting for `wait` when given. */
+function handler(prefix: string, seen: number[], wait?: Promise<void>): ConsumerHandler {
+  return {
+    prefix,
+    async handle(_c, event: HavenEvent) {
+      seen.push(event.seq);
+      if (wait) await wait;
+      return { kind: 'done' };
+    },
+  };
+}
+
 describe('dispatcher', () => {
   it('keeps serving the other consumers while one is stuck on an event, then resumes the stuck one in order', async () => {
     const db = scratch.db;
@@ -28,14 +40,6 @@ describe('dispatcher', () => {
     const gate = new Promise<void>((resolve) => { release = resolve; });
     const stuckSeen: number[] = [];
     const fastSeen: number[] = [];
-    const handler = (prefix: string, seen: number[], wait?: Promise<void>): ConsumerHandler => ({
-      prefix,
-      async handle(_c, event: HavenEvent) {
-        seen.push(event.seq);
-        if (wait) await wait;
-        return { kind: 'done' };
-      },
-    });
     const dispatcher = await startDispatcher({
       db, handlers: [handler('stuck:', stuckSeen, gate), handler('fast:', fastSeen)],
       retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 50, roundGapMs: 10, concurrency: 4,
@@ -67,7 +71,7 @@ describe('dispatcher', () => {
     const seen: number[] = [];
     const dispatcher = await startDispatcher({
       db,
-      handlers: [{ prefix: 'late:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
+      handlers: [handler('late:', seen)],
       retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
       beforeClaim: async (tenants) => {
         registered.push([...tenants]);
@@ -94,7 +98,7 @@ describe('dispatcher', () => {
     const seen: number[] = [];
     const dispatcher = await startDispatcher({
       db: scratch.db,
-      handlers: [{ prefix: 'retry:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
+      handlers: [handler('retry:', seen)],
       retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
       beforeClaim: async (tenants) => {
         if (!tenants.includes(tenant)) return [];
@@ -126,7 +130,7 @@ describe('dispatcher', () => {
     const seen: number[] = [];
     const dispatcher = await startDispatcher({
       db,
-      handlers: [{ prefix: 'early:', async handle(_c, event: HavenEvent) { seen.push(event.seq); return { kind: 'done' }; } }],
+      handlers: [handler('early:', seen)],
       retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
       // Registers as the server does: from the tenant's event counter, so only tenants with numbered events.
       beforeClaim: async (tenants) => {
