@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly analyze: 'auto' | 'on' | 'off';
   /** Run the server with --cpu-prof and summarise where its time went. */
   readonly cpuProf: boolean;
+  /** Keep the scratch storage (database or DATA_DIR) at the end and print where it is, for experiments on it. */
+  readonly keep: boolean;
   readonly help: boolean;
 }
 
@@ -77,6 +79,7 @@ export const USAGE = `npm run bench -- [options]      (or: node bench/run.ts [op
                       would. auto (default): only when the server has autovacuum=off; --analyze = on;
                       --no-analyze = off (measure a never-analyzed database)
   --cpu-prof          profile the server (node --cpu-prof) and print its hottest functions        BENCH_CPU_PROF=1
+  --keep              keep the scratch database / DATA_DIR and print where it is (drop it yourself) BENCH_KEEP=1
   --help`;
 
 function positiveInt(name: string, raw: string | undefined, fallback: number): number {
@@ -123,7 +126,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const flags = new Map<string, string>();
   const VALUE_FLAGS = new Set(['patients', 'duration', 'warmup', 'storage', 'resources', 'concurrency', 'connections', 'seed', 'pg-url', 'phases', 'only',
     'bots-rate', 'bots-duration', 'bots-risky', 'bots-settle']);
-  const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'analyze', 'no-analyze', 'help']);
+  const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'keep', 'analyze', 'no-analyze', 'help']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const m = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
@@ -170,6 +173,7 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
     seed: get('seed', 'BENCH_SEED') || 'haven-bench',
     pgAdminUrl: get('pg-url', 'BENCH_PG_URL') || env.DATABASE_URL || DEFAULT_PG_ADMIN_URL,
     cpuProf: truthy(get('cpu-prof', 'BENCH_CPU_PROF')),
+    keep: truthy(get('keep', 'BENCH_KEEP')),
     analyze: analyzeMode(flags.has('no-analyze') ? 'off' : get('analyze', 'BENCH_ANALYZE')),
     help: truthy(flags.get('help')),
   };

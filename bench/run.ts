@@ -88,7 +88,7 @@ async function main(opts: BenchOptions): Promise<void> {
       }));
     }
   } finally {
-    if (!interrupted) rmSync(tmpRoot, { recursive: true, force: true });
+    if (!interrupted && !opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
   }
   // The signal handler drops the storage and exits (130); no partial results file.
   if (interrupted) await new Promise<never>(() => undefined);

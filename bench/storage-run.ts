@@ -179,6 +179,10 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
   let server: ServerProcess | undefined;
   const cleanup = async (force = false): Promise<void> => {
     await (force ? server?.kill() : server?.stop())?.catch(() => undefined);
+    if (opts.keep && !force && storage) {
+      log(`  kept: ${storage.databaseUrl ?? storage.dataDir} (--keep: drop it yourself)`);
+      return;
+    }
     await storage?.drop().catch((err: unknown) => log(`  could not drop scratch storage: ${String(err)}`));
   };
   const unregister = ctx.onInterrupt(() => cleanup(true));

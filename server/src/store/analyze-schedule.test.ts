@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule, analyzeSql, runScheduledAnalyze, type AnalyzeScope } from './analyze-schedule.ts';
+import { AnalyzeSchedule, scheduledRunSql, runScheduledAnalyze, type AnalyzeScope } from './analyze-schedule.ts';
 
 /** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
 function dueAt(s: AnalyzeSchedule, writes: number): number[] {
@@ -56,14 +56,14 @@ describe('AnalyzeSchedule', () => {
     expect(s.noteWrites(10, 35_000)).toBe(30_000);
   });
 
-  it('is due when one type grows: 50 writes of a type it has never seen, or 20 % more than it had', () => {
+  it('is due when one type grows: 50 writes of a type it has never seen, or as many as it had (it doubled)', () => {
     const s = new AnalyzeSchedule(1_000_000, 1_000_000, 0);
     s.ran(0, new Map([['Observation', 1_000_000], ['Task', 1_000]]), 'all');
     for (let i = 1; i < 50; i++) expect(s.noteWrites(1, i, 'Flag')).toBeUndefined();
     expect(s.noteWrites(1, 50, 'Flag')).toBe(0);
     expect(run(s, 60, new Map([['Observation', 1_000_000], ['Task', 1_000], ['Flag', 50]]))).toBe('search');
-    // 199 more Tasks are under 20 % of 1,000; the 200th is not; a million-row type grows by volume only.
-    expect(s.noteWrites(199, 70, 'Task')).toBeUndefined();
+    // 999 more Tasks do not double 1,000; the 1,000th does; a million-row type grows by volume only.
+    expect(s.noteWrites(999, 70, 'Task')).toBeUndefined();
     expect(s.noteWrites(5_000, 71, 'Observation')).toBeUndefined();
     expect(s.noteWrites(1, 72, 'Task')).toBe(0);
     expect(s.scopeNow()).toBe('search');
@@ -105,10 +105,10 @@ describe('AnalyzeSchedule', () => {
     expect(s.scopeNow()).toBe('all');
   });
 
-  it('analyses Haven\'s own tables for everything (not the system catalogs), resources and sp_* for a growing type', () => {
-    expect(analyzeSql('all', ['haven_events', 'resource_history', 'resources'])).toBe('ANALYZE haven_events, resource_history, resources');
-    expect(analyzeSql('all', [])).toBe('ANALYZE');
-    expect(analyzeSql('search', ['haven_events'])).toMatch(/^ANALYZE resources, sp_string, sp_token, sp_reference, .*sp_composite$/);
+  it('vacuums and analyses Haven\'s own tables for everything (not the system catalogs), analyses resources and sp_* for a growing type', () => {
+    expect(scheduledRunSql('all', ['haven_events', 'resource_history', 'resources'])).toBe('VACUUM (ANALYZE) haven_events, resource_history, resources');
+    expect(scheduledRunSql('all', [])).toBe('VACUUM (ANALYZE)');
+    expect(scheduledRunSql('search', ['haven_events'])).toMatch(/^ANALYZE resources, sp_string, sp_token, sp_reference, .*sp_composite$/);
   });
 
   it('a scheduled run executes the scope decided when it starts, records it, and records a failed run without counts', async () => {
@@ -116,7 +116,7 @@ describe('AnalyzeSchedule', () => {
     const sent: string[] = [];
     expect(s.noteWrites(10, Date.now())).toBe(0);
     await runScheduledAnalyze(s, async (sql) => { sent.push(sql); }, async () => new Map([['Observation', 10]]), ['resources']);
-    expect(sent).toEqual(['ANALYZE resources']);
+    expect(sent).toEqual(['VACUUM (ANALYZE) resources']);
     expect(s.noteWrites(10, Date.now())).toBeLessThanOrEqual(1_000); // a fast run: the 1 s floor
     await runScheduledAnalyze(s, async () => { throw new Error('cancelled'); }, async () => new Map(), ['resources']);
     expect(s.noteWrites(10, Date.now())).toBeGreaterThan(29_000); // failed: the longest gap
