@@ -130,23 +130,27 @@ export class AnalyzeSchedule {
   }
 }
 
-/** SQL that lists Haven's own tables (those of the current schema), quoted for {@link scheduledRunSql}. */
+/** SQL that lists Haven's own tables (those of the current schema), quoted for {@link scheduledRunStatements}. */
 export const OWN_TABLES_SQL = `SELECT format('%I', tablename) AS name FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename`;
 
 /**
- * The statement a run of `scope` executes. For 'all' (the volume rule: only where nothing else vacuums, i.e. PGlite,
- * or PostgreSQL with autovacuum off) it stands in for autovacuum: `VACUUM (ANALYZE)` of Haven's own tables
- * (`ownTables`, from {@link OWN_TABLES_SQL}), not the system catalogs, which a bare ANALYZE also reads (~0.2 s even on
- * an empty database, and the gap after a run grows with it). Without the VACUUM nothing ever removed dead rows there:
- * every event is numbered by an update, so after a 1M-resource ingest `haven_events` held 1M dead rows (344 MB for
- * 1M live events), the sequencer's index of unnumbered events kept their entries, and updated resources and their
- * replaced index rows stayed on disk for good. Once a table has been vacuumed, a run reads only the pages written
- * since (the visibility map): on that 1M database a second VACUUM (ANALYZE) of everything took 2.5 s against 2.0 s for
- * ANALYZE alone. For 'search' (a type grew), ANALYZE of `resources` and the sp_* tables.
+ * The statements a run of `scope` executes, one per table. For 'all' (the volume rule: only where nothing else
+ * vacuums, i.e. PGlite, or PostgreSQL with autovacuum off) it stands in for autovacuum: `VACUUM (ANALYZE)` of each
+ * of Haven's own tables (`ownTables`, from {@link OWN_TABLES_SQL}), not the system catalogs, which a bare ANALYZE
+ * also reads (~0.2 s even on an empty database, and the gap after a run grows with it). Without the VACUUM nothing
+ * ever removed dead rows there: every event is numbered by an update, so after a 1M-resource ingest `haven_events`
+ * held 1M dead rows (344 MB for 1M live events), the sequencer's index of unnumbered events kept their entries, and
+ * updated resources and their replaced index rows stayed on disk for good. Once a table has been vacuumed, a run
+ * reads only the pages written since (the visibility map): on that 1M database a second VACUUM (ANALYZE) of
+ * everything took 2.5 s against 2.0 s for ANALYZE alone. For 'search' (a type grew), ANALYZE of `resources` and each
+ * sp_* table.
+ *
+ * One statement per table, because PGlite has one session: other queries wait for a running statement, but get
+ * their turn between two. A single statement over every table held everything up for the whole run.
  */
-export function scheduledRunSql(scope: AnalyzeScope, ownTables: readonly string[]): string {
-  if (scope === 'search') return `ANALYZE resources, ${Object.values(INDEX_TABLES).join(', ')}`;
-  return ownTables.length > 0 ? `VACUUM (ANALYZE) ${ownTables.join(', ')}` : 'VACUUM (ANALYZE)';
+export function scheduledRunStatements(scope: AnalyzeScope, ownTables: readonly string[]): string[] {
+  if (scope === 'search') return ['resources', ...Object.values(INDEX_TABLES)].map((t) => `ANALYZE ${t}`);
+  return ownTables.length > 0 ? ownTables.map((t) => `VACUUM (ANALYZE) ${t}`) : ['VACUUM (ANALYZE)'];
 }
 
 /** The rows of {@link TYPE_ROWS_SQL} as a map. */
@@ -155,9 +159,10 @@ export function typeRowsOf(rows: readonly { resource_type: string; n: number }[]
 }
 
 /**
- * Runs one scheduled ANALYZE, as both engines do when {@link AnalyzeSchedule.noteWrites} said it was due: asks
- * the schedule what it covers now, runs it through `exec`, times the ANALYZE alone, reads the rows per type and
- * records the run. Never rejects: a failed run is recorded without counts (the schedule then waits its longest gap).
+ * Runs one scheduled run, as both engines do when {@link AnalyzeSchedule.noteWrites} said it was due: asks the
+ * schedule what it covers now, runs its statements one after the other through `exec`, times them (not the row
+ * count after), reads the rows per type and records the run. Never rejects: a failed run is recorded without counts
+ * (the schedule then waits its longest gap).
  */
 export async function runScheduledAnalyze(
   schedule: AnalyzeSchedule,
@@ -168,7 +173,7 @@ export async function runScheduledAnalyze(
   const scope = schedule.scopeNow();
   const started = Date.now();
   try {
-    await exec(scheduledRunSql(scope, ownTables));
+    for (const sql of scheduledRunStatements(scope, ownTables)) await exec(sql);
     const tookMs = Date.now() - started;
     schedule.ran(Date.now(), await readTypeRows(), scope, tookMs);
   } catch {
