@@ -18,7 +18,7 @@ async function estimatedRows(resourceType: string): Promise<number> {
   return Number(/rows=(\d+)/.exec(plan)?.[1] ?? 0);
 }
 
-/** Vacuum runs of `table` so far; undefined where the statistics views cannot tell. */
+/** How many times `table` has been vacuumed (by anyone) since the database was created. */
 async function vacuumCount(table: string): Promise<number> {
   const { rows } = await scratch.db.query<{ n: string }>(
     'SELECT vacuum_count + autovacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1', [table]);
