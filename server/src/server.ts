@@ -83,7 +83,11 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   const releaseLock = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
   let db: Db;
   try {
-    db = await openDatabase({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, embeddedThread: config.embeddedThread });
+    db = await openDatabase({
+      databaseUrl: config.databaseUrl, dataDir: config.dataDir, embeddedThread: config.embeddedThread,
+      // Table counts and timings only. A failed run is a warning: statistics go stale, dead rows stay.
+      onMaintenance: (r) => log({ level: r.error ? 'warn' : 'info', event: 'store.maintenance', ...r }),
+    });
   } catch (err) {
     releaseLock();
     throw err;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule, scheduledRunStatements, runScheduledAnalyze, type AnalyzeScope } from './analyze-schedule.ts';
+import { AnalyzeSchedule, scheduledRunStatements, runScheduledAnalyze, type AnalyzeScope, type MaintenanceReport } from './analyze-schedule.ts';
 
 /** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
 function dueAt(s: AnalyzeSchedule, writes: number): number[] {
@@ -115,14 +115,17 @@ describe('AnalyzeSchedule', () => {
     ]);
   });
 
-  it('a scheduled run executes the scope decided when it starts, records it, and records a failed run without counts', async () => {
+  it('a scheduled run executes the scope decided when it starts, records and reports it, and records a failed run without counts and reports its error', async () => {
     const s = new AnalyzeSchedule(10, 10, 30_000);
     const sent: string[] = [];
     expect(s.noteWrites(10, Date.now())).toBe(0);
-    await runScheduledAnalyze(s, async (sql) => { sent.push(sql); }, async () => new Map([['Observation', 10]]), ['resources', 'sp_token']);
+    const reports: MaintenanceReport[] = [];
+    await runScheduledAnalyze(s, async (sql) => { sent.push(sql); }, async () => new Map([['Observation', 10]]), ['resources', 'sp_token'], (r) => reports.push(r));
     expect(sent).toEqual(['VACUUM (ANALYZE) resources', 'VACUUM (ANALYZE) sp_token']);
+    expect(reports).toEqual([{ scope: 'all', operation: 'VACUUM (ANALYZE)', tables: 2, tookMs: expect.any(Number) }]);
     expect(s.noteWrites(10, Date.now())).toBeLessThanOrEqual(1_000); // a fast run: the 1 s floor
-    await runScheduledAnalyze(s, async () => { throw new Error('cancelled'); }, async () => new Map(), ['resources']);
+    await runScheduledAnalyze(s, async () => { throw new Error('cancelled'); }, async () => new Map(), ['resources'], (r) => reports.push(r));
+    expect(reports[1]).toEqual({ scope: 'all', operation: 'VACUUM (ANALYZE)', tables: 1, tookMs: expect.any(Number), error: 'Error: cancelled' });
     expect(s.noteWrites(10, Date.now())).toBeGreaterThan(29_000); // failed: the longest gap
   });
 });

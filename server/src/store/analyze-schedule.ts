@@ -158,25 +158,45 @@ export function typeRowsOf(rows: readonly { resource_type: string; n: number }[]
   return new Map(rows.map((r) => [r.resource_type, Number(r.n)]));
 }
 
+/** What a scheduled run reports when it ends (for the server log: table counts and timings, never data). */
+export interface MaintenanceReport {
+  readonly scope: AnalyzeScope;
+  /** 'VACUUM (ANALYZE)' for the volume rule, 'ANALYZE' for a growing type. */
+  readonly operation: 'VACUUM (ANALYZE)' | 'ANALYZE';
+  readonly tables: number;
+  readonly tookMs: number;
+  /** Why it failed (error class and message), when it did. */
+  readonly error?: string;
+}
+
+/** Receives a report per scheduled run. */
+export type MaintenanceListener = (report: MaintenanceReport) => void;
+
 /**
  * Runs one scheduled run, as both engines do when {@link AnalyzeSchedule.noteWrites} said it was due: asks the
  * schedule what it covers now, runs its statements one after the other through `exec`, times them (not the row
- * count after), reads the rows per type and records the run. Never rejects: a failed run is recorded without counts
- * (the schedule then waits its longest gap).
+ * count after), reads the rows per type, records the run and reports it to `onReport`. Never rejects: a failed run is
+ * recorded without counts (the schedule then waits its longest gap) and reported with its error.
  */
 export async function runScheduledAnalyze(
   schedule: AnalyzeSchedule,
   exec: (sql: string) => Promise<unknown>,
   readTypeRows: () => Promise<Map<string, number>>,
   ownTables: readonly string[],
+  onReport?: MaintenanceListener,
 ): Promise<void> {
   const scope = schedule.scopeNow();
+  const statements = scheduledRunStatements(scope, ownTables);
+  const base = { scope, operation: scope === 'all' ? 'VACUUM (ANALYZE)' : 'ANALYZE', tables: statements.length } as const;
   const started = Date.now();
   try {
-    for (const sql of scheduledRunStatements(scope, ownTables)) await exec(sql);
+    for (const sql of statements) await exec(sql);
     const tookMs = Date.now() - started;
     schedule.ran(Date.now(), await readTypeRows(), scope, tookMs);
-  } catch {
+    onReport?.({ ...base, tookMs });
+  } catch (err) {
     schedule.ran(Date.now(), undefined, scope);
+    const error = err instanceof Error ? `${err.constructor.name}: ${err.message.slice(0, 200)}` : 'error';
+    onReport?.({ ...base, tookMs: Date.now() - started, error });
   }
 }

@@ -3,6 +3,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { MaintenanceListener } from './analyze-schedule.ts';
 import type { Db } from './db.ts';
 import { migrate } from './migrate.ts';
 import { openPgDb } from './pg-db.ts';
@@ -13,14 +14,14 @@ export function embeddedDbDir(dataDir: string): string {
   return join(dataDir, 'pg');
 }
 
-/** Opens and migrates the database. */
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; embeddedThread?: EmbeddedThread }): Promise<Db> {
+/** Opens and migrates the database. `onMaintenance` hears of every scheduled statistics/vacuum run. */
+export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; embeddedThread?: EmbeddedThread; onMaintenance?: MaintenanceListener }): Promise<Db> {
   let db: Db;
   if (opts.databaseUrl) {
-    db = openPgDb(opts.databaseUrl);
+    db = openPgDb(opts.databaseUrl, undefined, opts.onMaintenance);
   } else {
     mkdirSync(opts.dataDir, { recursive: true });
-    db = await openPgliteDb(embeddedDbDir(opts.dataDir), opts.embeddedThread);
+    db = await openPgliteDb(embeddedDbDir(opts.dataDir), opts.embeddedThread, opts.onMaintenance);
   }
   try {
     await migrate(db);

@@ -10,14 +10,14 @@ import { createScratchStorage, type ScratchStorage } from '../test-support/harne
 let storage: ScratchStorage | undefined;
 afterAll(async () => { await storage?.drop(); });
 
-async function boot(s: ScratchStorage) {
+async function boot(s: ScratchStorage, log: (event: Record<string, unknown>) => void = () => undefined) {
   const config = loadConfig({
     HOST: '127.0.0.1', PORT: '0', DATA_DIR: s.dataDir,
     ...(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}),
   });
   // This test is about storage, not tokens: a fixed full-access principal stands in for a backend client.
   return startServer(config, {
-    log: () => undefined,
+    log,
     authenticate: async (_req, tenant) => ({ tenant, subject: 'persistence-test', clientId: 'persistence-test', scopes: ['system/*.cruds'], roles: [], development: false }),
   });
 }
@@ -55,6 +55,38 @@ describe('restart', () => {
       expect(after).toEqual(before);
     } finally {
       await second.close();
+    }
+  });
+});
+
+describe('maintenance', () => {
+  it('logs each scheduled statistics run, with table counts and timings only', async () => {
+    const own = await createScratchStorage();
+    const events: Record<string, unknown>[] = [];
+    const server = await boot(own, (e) => events.push(e));
+    try {
+      // 1,000 resources of a type the database has never seen: the type rule (and, without autovacuum, the volume
+      // rule) makes a run due.
+      const bundle = {
+        resourceType: 'Bundle', type: 'transaction',
+        entry: Array.from({ length: 1_000 }, (_, i) => ({
+          resource: { resourceType: 'Basic', code: { text: `maintenance ${i}` } }, request: { method: 'POST', url: 'Basic' },
+        })),
+      };
+      const res = await fetch(`${server.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+      expect(res.status).toBe(200);
+      const deadline = Date.now() + 30_000;
+      while (!events.some((e) => e.event === 'store.maintenance')) {
+        if (Date.now() > deadline) throw new Error('no store.maintenance log line within 30 s of 1,000 writes');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const run = events.find((e) => e.event === 'store.maintenance')!;
+      expect(run).toMatchObject({ level: 'info', scope: expect.stringMatching(/^(all|search)$/), tables: expect.any(Number), tookMs: expect.any(Number) });
+      expect(run.operation).toBe(run.scope === 'all' ? 'VACUUM (ANALYZE)' : 'ANALYZE');
+      expect(JSON.stringify(run)).not.toContain('maintenance 0');
+    } finally {
+      await server.close();
+      await own.drop();
     }
   });
 });

@@ -3,7 +3,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf } from './analyze-schedule.ts';
+import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf, type MaintenanceListener } from './analyze-schedule.ts';
 import { FIXED_PLAN, type Db, type Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
@@ -47,8 +47,11 @@ function queryConfig(names: StatementNames, sql: string, params: readonly unknow
 /** SQLSTATE of "cached plan must not change result type": a prepared statement outlived a schema change (restore). */
 const STALE_PLAN = '0A000';
 
-/** Opens a pool on `url`. `max` bounds concurrent connections from this process. */
-export function openPgDb(url: string, max = 10): Db {
+/**
+ * Opens a pool on `url`. `max` bounds concurrent connections from this process; `onMaintenance` hears of every
+ * scheduled statistics/vacuum run (./analyze-schedule.ts).
+ */
+export function openPgDb(url: string, max = 10, onMaintenance?: MaintenanceListener): Db {
   const pool = new pg.Pool({ connectionString: url, max, options: `-c plan_cache_mode=${PLAN_CACHE_MODE}` });
   // Statements marked FIXED_PLAN: their plan is made once per connection. Opened on demand, like the main pool.
   const fixedPool = new pg.Pool({ connectionString: url, max, options: '-c plan_cache_mode=force_generic_plan' });
@@ -105,7 +108,7 @@ export function openPgDb(url: string, max = 10): Db {
       const s = schedule;
       const delayMs = s?.noteWrites(count, Date.now(), resourceType);
       if (s === undefined || delayMs === undefined) return;
-      setTimeout(() => void runScheduledAnalyze(s, (sql) => pool.query(sql), typeRows, ownTables), delayMs).unref();
+      setTimeout(() => void runScheduledAnalyze(s, (sql) => pool.query(sql), typeRows, ownTables, onMaintenance), delayMs).unref();
     },
     async analyze() {
       // With autovacuum off, stale statistics turn key lookups into scans as tables grow: analyse now and on the

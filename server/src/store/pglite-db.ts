@@ -11,7 +11,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf } from './analyze-schedule.ts';
+import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf, type MaintenanceListener } from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
@@ -192,8 +192,11 @@ class DbConnection {
  */
 export type EmbeddedThread = 'worker' | 'inline';
 
-/** Opens (creating if needed) the embedded database in `dataDir`; `undefined` keeps it in memory. */
-export async function openPgliteDb(dataDir: string | undefined, thread: EmbeddedThread = 'inline'): Promise<Db> {
+/**
+ * Opens (creating if needed) the embedded database in `dataDir`; `undefined` keeps it in memory. `onMaintenance`
+ * hears of every scheduled statistics/vacuum run (./analyze-schedule.ts).
+ */
+export async function openPgliteDb(dataDir: string | undefined, thread: EmbeddedThread = 'inline', onMaintenance?: MaintenanceListener): Promise<Db> {
   const connection = await DbConnection.open(dataDir, thread);
   const schedule = new AnalyzeSchedule();
   let ownTables: string[] = [];
@@ -204,7 +207,7 @@ export async function openPgliteDb(dataDir: string | undefined, thread: Embedded
     // Not awaited: it queues behind PGlite's mutex and must not delay the write that made it due.
     const timer = setTimeout(() => {
       if (closed) return;
-      void runScheduledAnalyze(schedule, (sql) => connection.call({ op: 'exec', sql }), typeRows, ownTables);
+      void runScheduledAnalyze(schedule, (sql) => connection.call({ op: 'exec', sql }), typeRows, ownTables, onMaintenance);
     }, delayMs);
     timer.unref();
   };
