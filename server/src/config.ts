@@ -18,6 +18,12 @@ export interface HavenConfig {
    * `worker`: on a thread of its own (faster plain reads and writes, slower transactions; see README "Storage").
    */
   readonly embeddedThread: EmbeddedThread;
+  /**
+   * HAVEN_EMBEDDED_ADVISED_MAX: embedded storage holding more resources than this gets a warning at start advising
+   * PostgreSQL (its statistics runs stall every request for ~1 s at a time from ~300,000 resources; README "Storage").
+   * 0 turns the warning off.
+   */
+  readonly embeddedAdvisedMax: number;
   /** HAVEN_AUTH=off: development only, refused unless host is loopback. */
   readonly authOff: boolean;
   /** Largest accepted request body in bytes (413 above). */
@@ -99,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
     dataDir: resolve(env.DATA_DIR || './data'),
     databaseUrl: env.DATABASE_URL || undefined,
     embeddedThread: embeddedThreadFromEnv(env),
+    embeddedAdvisedMax: intFromEnv(env, 'HAVEN_EMBEDDED_ADVISED_MAX', 250_000),
     authOff,
     maxBodyBytes: intFromEnv(env, 'HAVEN_MAX_BODY_BYTES', 16 * 1024 * 1024),
     maxCount: intFromEnv(env, 'HAVEN_MAX_COUNT', 1000),

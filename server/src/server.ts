@@ -72,6 +72,23 @@ export interface StartOptions {
   log?: (event: Record<string, unknown>) => void;
 }
 
+/**
+ * Warns at start when embedded storage holds more than `advisedMax` resources (0: never): PGlite has one session, so
+ * the statistics runs that keep searches fast stall every request while they run (~1 s at a time from ~300,000
+ * resources), and PostgreSQL runs them on a connection of their own. Counts from the planner's estimate (the
+ * database was analysed at open), not a scan.
+ */
+async function adviseOnEmbeddedSize(db: Db, advisedMax: number, log: (event: Record<string, unknown>) => void): Promise<void> {
+  if (db.kind !== 'pglite' || advisedMax === 0) return;
+  const { rows } = await db.query<{ n: string }>(`SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'resources'::regclass`);
+  const resources = Number(rows[0]?.n ?? 0);
+  if (resources <= advisedMax) return;
+  log({
+    level: 'warn', event: 'storage.embedded_large', resources, advisedMax,
+    message: `Embedded storage holds about ${resources} resources (advised at most ${advisedMax}): its statistics runs stall requests; use PostgreSQL (DATABASE_URL)`,
+  });
+}
+
 /** Opens storage and starts listening; resolves once the port is bound. */
 export async function startServer(config: HavenConfig, opts: StartOptions = {}): Promise<RunningServer> {
   const log = opts.log ?? logEvent;
@@ -92,6 +109,7 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     releaseLock();
     throw err;
   }
+  await adviseOnEmbeddedSize(db, config.embeddedAdvisedMax, log);
   const secret = await cursorSecret(db);
   const resourceTypes = servedResourceTypes();
   const capabilityCache = new Map<string, object>();

@@ -10,10 +10,11 @@ import { createScratchStorage, type ScratchStorage } from '../test-support/harne
 let storage: ScratchStorage | undefined;
 afterAll(async () => { await storage?.drop(); });
 
-async function boot(s: ScratchStorage, log: (event: Record<string, unknown>) => void = () => undefined) {
+async function boot(s: ScratchStorage, log: (event: Record<string, unknown>) => void = () => undefined, env: Record<string, string> = {}) {
   const config = loadConfig({
     HOST: '127.0.0.1', PORT: '0', DATA_DIR: s.dataDir,
     ...(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}),
+    ...env,
   });
   // This test is about storage, not tokens: a fixed full-access principal stands in for a backend client.
   return startServer(config, {
@@ -86,6 +87,39 @@ describe('maintenance', () => {
       expect(JSON.stringify(run)).not.toContain('maintenance 0');
     } finally {
       await server.close();
+      await own.drop();
+    }
+  });
+});
+
+describe('embedded size advice', () => {
+  it('warns at start when embedded storage holds more resources than HAVEN_EMBEDDED_ADVISED_MAX; never on PostgreSQL', async () => {
+    expect(() => loadConfig({ HAVEN_EMBEDDED_ADVISED_MAX: 'lots' })).toThrow(/HAVEN_EMBEDDED_ADVISED_MAX must be a non-negative integer/);
+    const own = await createScratchStorage();
+    try {
+      const first = await boot(own);
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(`${first.url}/fhir/Patient`, {
+          method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Size${i}` }] }),
+        });
+        expect(res.status).toBe(201);
+      }
+      // The Patients and the questionnaires the server installs at start.
+      const stored = Number((await first.db.query<{ n: string }>('SELECT count(*) AS n FROM resources')).rows[0].n);
+      expect(stored).toBeGreaterThanOrEqual(3);
+      await first.close();
+      const warnings = async (advisedMax: string): Promise<Record<string, unknown>[]> => {
+        const events: Record<string, unknown>[] = [];
+        const server = await boot(own, (e) => events.push(e), { HAVEN_EMBEDDED_ADVISED_MAX: advisedMax });
+        await server.close();
+        return events.filter((e) => e.event === 'storage.embedded_large');
+      };
+      const over = await warnings('1');
+      if (own.databaseUrl) expect(over).toEqual([]);
+      else expect(over).toEqual([expect.objectContaining({ level: 'warn', resources: stored, advisedMax: 1 })]);
+      expect(await warnings(String(stored))).toEqual([]); // at the limit
+      expect(await warnings('0')).toEqual([]); // off
+    } finally {
       await own.drop();
     }
   });
