@@ -22,7 +22,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import type { Resource } from '@medplum/fhirtypes';
 import { loadDefinitions } from '../fhir/definitions.ts';
 import type { Db, Queryable, Tx } from './db.ts';
-import { INDEX_TABLES, type IndexRows } from './index-rows.ts';
+import { INDEX_KINDS, INDEX_TABLES, type IndexRows } from './index-rows.ts';
 import { extractIndexRows } from './indexer.ts';
 import { fromStored } from './stored.ts';
 
@@ -320,7 +320,7 @@ async function reindex(tx: Tx): Promise<number> {
     const batch: Record<string, object[]> = {};
     for (const r of rows) {
       const index = extractIndexRows(r.content);
-      for (const kind of Object.keys(INDEX_TABLES) as (keyof IndexRows)[]) {
+      for (const kind of INDEX_KINDS) {
         for (const row of index[kind]) (batch[kind] ??= []).push({ tenant: r.tenant, resource_type: r.resource_type, id: r.id, ...row });
       }
     }

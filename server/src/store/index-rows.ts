@@ -63,6 +63,9 @@ export const INDEX_TABLES = {
   composite: 'sp_composite',
 } as const satisfies Record<keyof IndexRows, string>;
 
+/** Every index table's kind, in {@link INDEX_TABLES} order. */
+export const INDEX_KINDS = Object.keys(INDEX_TABLES) as readonly (keyof IndexRows)[];
+
 /** Lower-cases and strips combining accents: how string search compares (R4 3.1.1.5.3 "string"). */
 export function normalizeString(input: string): string {
   return input.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();

@@ -37,7 +37,7 @@ import {
 import type { Atom, TypedValue } from '@medplum/core';
 import type { Resource, SearchParameter } from '@medplum/fhirtypes';
 import { dateRanges } from './index-dates.ts';
-import { emptyIndexRows, normalizeString } from './index-rows.ts';
+import { INDEX_KINDS, emptyIndexRows, normalizeString } from './index-rows.ts';
 import type { CompositeRow, IndexRows, QuantityRow, ReferenceRow, StringRow, TokenRow } from './index-rows.ts';
 
 /** Parameters that are not index rows: columns of `resources`, or Medplum's own bookkeeping. */
@@ -104,8 +104,8 @@ export function extractIndexRows(resource: Resource, onError?: IndexErrorHandler
  * that out (it cost as much as indexing the new one).
  */
 export function unchangedIndexKinds(before: Resource, after: Resource): Set<keyof IndexRows> {
-  const kinds = new Set(Object.keys(emptyIndexRows()) as (keyof IndexRows)[]);
   if (before.resourceType !== after.resourceType) return new Set();
+  const kinds = new Set(INDEX_KINDS);
   const changed = changedProperties(before, after);
   for (const plan of typePlan(after.resourceType).plans) {
     if (!kinds.has(plan.kind)) continue;

@@ -25,7 +25,7 @@ import { resourceAllowed } from '../policy/sql.ts';
 import type { EventDraft, EventInteraction, EventOrigin } from '../events/outbox.ts';
 import { FIXED_PLAN, type Db, type Queryable } from './db.ts';
 import { extractIndexRows, unchangedIndexKinds } from './indexer.ts';
-import { INDEX_TABLES, type IndexRows } from './index-rows.ts';
+import { INDEX_KINDS, type IndexRows } from './index-rows.ts';
 import { readHistoryPage } from './history.ts';
 import { executeSearch } from './search-exec.ts';
 import { fromStored } from './stored.ts';
@@ -93,7 +93,7 @@ const ID_PATTERN = /^[A-Za-z0-9\-.]{1,64}$/;
  * no rows in either; otherwise those no changed property feeds (decided without indexing the replaced version).
  */
 function unchangedKindsOf(row: VersionRow, next: Resource, index: IndexRows): ReadonlySet<keyof IndexRows> {
-  if (row.deleted || !row.content) return new Set((Object.keys(INDEX_TABLES) as (keyof IndexRows)[]).filter((k) => index[k].length === 0));
+  if (row.deleted || !row.content) return new Set(INDEX_KINDS.filter((k) => index[k].length === 0));
   return unchangedIndexKinds(fromStored<Resource>(row.content), next);
 }
 

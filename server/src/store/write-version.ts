@@ -8,7 +8,7 @@
  * it writes: the same few texts are prepared once and reused.
  */
 import type { IndexRows } from './index-rows.ts';
-import { INDEX_TABLES } from './index-rows.ts';
+import { INDEX_KINDS, INDEX_TABLES } from './index-rows.ts';
 import { appendEventsCte, notifySelect, type EventDraft, type EventOrigin } from '../events/outbox.ts';
 import { SqlParams } from './sql.ts';
 
@@ -110,7 +110,7 @@ export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite
              : ''})`);
     ctes.push(`hist AS (INSERT INTO resource_history (tenant, resource_type, id, version_id, last_updated, deleted, method, content)
            SELECT ${t}, resource_type, id, version_id, last_updated, deleted, method, content FROM v WHERE true${when})`);
-    for (const kind of Object.keys(INDEX_TABLES) as (keyof IndexRows)[]) {
+    for (const kind of INDEX_KINDS) {
       const table = INDEX_TABLES[kind];
       const changed = writes.filter((w) => touches(w, kind));
       const replaced = changed.filter((w) => w.replaces);
