@@ -110,7 +110,10 @@ export function phq9Scores(rng: Rng, risky: boolean, item9Index: number): number
 }
 
 /** Pairs each committed response with its output's commit time: latencies (ms, in `sent` order) and how many have none. */
-export function pairLatencies(sent: readonly { id?: string; committedMs?: number }[], outputs: ReadonlyMap<string, number>): { latencies: number[]; missing: number } {
+export function pairLatencies(
+  sent: readonly { id?: string; committedMs?: number }[],
+  outputs: ReadonlyMap<string, number>,
+): { latencies: number[]; missing: number } {
   const latencies: number[] = [];
   let missing = 0;
   for (const s of sent) {
@@ -172,7 +175,7 @@ async function countOf(url: string): Promise<number> {
 /** Every resource of a search, following `next` links. */
 async function searchAll<T extends Resource>(url: string): Promise<T[]> {
   const out: T[] = [];
-  for (let next: string | undefined = url; next;) {
+  for (let next: string | undefined = url; next; ) {
     const page: Bundle<T> = await getJson<Bundle<T>>(next);
     for (const e of page.entry ?? []) if (e.resource) out.push(e.resource);
     next = page.link?.find((l) => l.relation === 'next')?.url;
@@ -191,7 +194,7 @@ async function createdAt(fhirBase: string, r: Resource): Promise<number> {
 async function waitForQuestionnaire(fhirBase: string, url: string, timeoutMs = 120_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (await countOf(`${fhirBase}/Questionnaire?url=${encodeURIComponent(url)}`).catch(() => 0) > 0) return;
+    if ((await countOf(`${fhirBase}/Questionnaire?url=${encodeURIComponent(url)}`).catch(() => 0)) > 0) return;
     await sleep(POLL_MS);
   }
   throw new Error(`the server has not installed ${url} after ${timeoutMs / 1000} s (HAVEN_QUESTIONNAIRES=off?)`);
@@ -201,13 +204,24 @@ async function waitForQuestionnaire(fhirBase: string, url: string, timeoutMs = 1
 async function createPatients(fhirBase: string, n: number, label: string): Promise<string[]> {
   if (n === 0) return [];
   const bundle: Bundle = {
-    resourceType: 'Bundle', type: 'transaction',
+    resourceType: 'Bundle',
+    type: 'transaction',
     entry: Array.from({ length: n }, (_, i) => ({
       request: { method: 'POST', url: 'Patient' },
-      resource: { resourceType: 'Patient', name: [{ family: 'Botbench', given: [`${label}${i}`] }], gender: 'unknown', birthDate: '1990-01-01' },
+      resource: {
+        resourceType: 'Patient',
+        name: [{ family: 'Botbench', given: [`${label}${i}`] }],
+        gender: 'unknown',
+        birthDate: '1990-01-01',
+      },
     })),
   };
-  const res = await fetch(fhirBase, { method: 'POST', headers: HEADERS, body: JSON.stringify(bundle), signal: AbortSignal.timeout(300_000) });
+  const res = await fetch(fhirBase, {
+    method: 'POST',
+    headers: HEADERS,
+    body: JSON.stringify(bundle),
+    signal: AbortSignal.timeout(300_000),
+  });
   const text = await res.text();
   if (!res.ok) throw new Error(`creating ${n} patients for risky responses: ${res.status} ${text.slice(0, 200)}`);
   return ((JSON.parse(text) as Bundle).entry ?? []).map((e) => (e.response?.location ?? '').split('/')[1]);
@@ -217,7 +231,12 @@ async function createPatients(fhirBase: string, n: number, label: string): Promi
  * Sends one window of responses open loop: response i leaves at start + i / rate whatever earlier ones take,
  * so a slow server gets a growing queue instead of a gentler load.
  */
-async function sendWindow(fhirBase: string, bodies: readonly { risky: boolean; body: string }[], rate: number, samples: Set<string>): Promise<Window> {
+async function sendWindow(
+  fhirBase: string,
+  bodies: readonly { risky: boolean; body: string }[],
+  rate: number,
+  samples: Set<string>,
+): Promise<Window> {
   const interval = 1000 / rate;
   const sent: Sent[] = bodies.map((b) => ({ risky: b.risky }));
   const late: number[] = [];
@@ -226,7 +245,12 @@ async function sendWindow(fhirBase: string, bodies: readonly { risky: boolean; b
   const post = async (i: number): Promise<void> => {
     const t = performance.now();
     try {
-      const res = await fetch(`${fhirBase}/QuestionnaireResponse`, { method: 'POST', headers: HEADERS, body: bodies[i].body, signal: AbortSignal.timeout(120_000) });
+      const res = await fetch(`${fhirBase}/QuestionnaireResponse`, {
+        method: 'POST',
+        headers: HEADERS,
+        body: bodies[i].body,
+        signal: AbortSignal.timeout(120_000),
+      });
       const text = await res.text();
       if (res.status !== 201) {
         non2xx++;
@@ -256,7 +280,14 @@ async function sendWindow(fhirBase: string, bodies: readonly { risky: boolean; b
 }
 
 /** Builds a window's request bodies: risky ones for `riskyPatients` (one each), the rest round-robin over `patients`. */
-function windowBodies(instrument: Instrument, n: number, share: number, patients: readonly string[], riskyPatients: readonly string[], rng: Rng): { risky: boolean; body: string }[] {
+function windowBodies(
+  instrument: Instrument,
+  n: number,
+  share: number,
+  patients: readonly string[],
+  riskyPatients: readonly string[],
+  rng: Rng,
+): { risky: boolean; body: string }[] {
   const item9Index = instrument.scoredItems.findIndex((s) => s.linkId === instrument.safety.item9);
   let risky = 0;
   let plain = 0;
@@ -279,13 +310,19 @@ function outputSearches(fhirBase: string, totalCode: string, since: string): { o
 }
 
 /** Output commit times by response id, from bulk searches of everything written since `since`. */
-async function collectOutputs(fhirBase: string, totalCode: string, since: string): Promise<{ observations: Map<string, number>; tasks: Map<string, number> }> {
+async function collectOutputs(
+  fhirBase: string,
+  totalCode: string,
+  since: string,
+): Promise<{ observations: Map<string, number>; tasks: Map<string, number> }> {
   const observations = new Map<string, number>();
   const tasks = new Map<string, number>();
   const q = outputSearches(fhirBase, totalCode, since);
   for (const o of await searchAll<Observation>(`${q.observations}&_elements=identifier,derivedFrom&_count=1000`)) {
     const value = o.identifier?.find((x) => x.system === SCORE_OBSERVATION_SYSTEM && x.value?.endsWith(`:${totalCode}`))?.value;
-    const qr = value?.slice(0, -(totalCode.length + 1)) ?? o.derivedFrom?.find((d) => d.reference?.startsWith('QuestionnaireResponse/'))?.reference?.split('/')[1];
+    const qr =
+      value?.slice(0, -(totalCode.length + 1)) ??
+      o.derivedFrom?.find((d) => d.reference?.startsWith('QuestionnaireResponse/'))?.reference?.split('/')[1];
     if (qr) observations.set(qr, await createdAt(fhirBase, o));
   }
   for (const t of await searchAll<Task>(`${q.tasks}&_elements=focus&_count=1000`)) {
@@ -300,7 +337,13 @@ async function collectOutputs(fhirBase: string, totalCode: string, since: string
  * (the dispatcher has worked off the backlog), or until `timeoutMs`, or until nothing new appeared for
  * {@link STALL_MS}. Counts are polled cheaply; the outputs are fetched once the counts are complete.
  */
-async function awaitOutputs(fhirBase: string, totalCode: string, win: Window, timeoutMs: number, log: (s: string) => void): Promise<{ observations: Map<string, number>; tasks: Map<string, number>; settled: boolean }> {
+async function awaitOutputs(
+  fhirBase: string,
+  totalCode: string,
+  win: Window,
+  timeoutMs: number,
+  log: (s: string) => void,
+): Promise<{ observations: Map<string, number>; tasks: Map<string, number>; settled: boolean }> {
   const committed = win.sent.filter((s) => s.committedMs !== undefined);
   if (committed.length === 0) return { observations: new Map(), tasks: new Map(), settled: true };
   const riskyIds = new Set(committed.filter((s) => s.risky).map((s) => s.id as string));
@@ -313,7 +356,10 @@ async function awaitOutputs(fhirBase: string, totalCode: string, win: Window, ti
   for (;;) {
     const [o, t] = await Promise.all([countOf(q.observations), countOf(q.tasks)]);
     const now = Date.now();
-    if (o + t !== seen) { seen = o + t; lastChange = now; }
+    if (o + t !== seen) {
+      seen = o + t;
+      lastChange = now;
+    }
     const giveUp = now - t0 > timeoutMs || now - lastChange > STALL_MS;
     if ((o >= committed.length && t >= riskyIds.size) || giveUp) {
       const out = await collectOutputs(fhirBase, totalCode, since);
@@ -322,7 +368,9 @@ async function awaitOutputs(fhirBase: string, totalCode: string, win: Window, ti
     }
     if (now - lastLog >= 10_000) {
       lastLog = now;
-      log(`      waiting for the bots: ${o}/${committed.length} score Observations, ${t}/${riskyIds.size} risk Tasks after ${Math.round((now - t0) / 1000)} s`);
+      log(
+        `      waiting for the bots: ${o}/${committed.length} score Observations, ${t}/${riskyIds.size} risk Tasks after ${Math.round((now - t0) / 1000)} s`,
+      );
     }
     await sleep(POLL_MS);
   }
@@ -349,9 +397,14 @@ export async function runBots(args: {
   // The server child inherits this process's environment (server-process.ts).
   const off = ['HAVEN_BOTS', 'HAVEN_QUESTIONNAIRES'].find((name) => process.env[name] === 'off');
   if (off) throw new Error(`${off}=off in the environment is passed to the server: unset it for the bots phase`);
-  if (process.env.HAVEN_BOT_CONFIG) log(`    note: HAVEN_BOT_CONFIG=${process.env.HAVEN_BOT_CONFIG} is passed to the server; other risk rules may change which responses make Tasks`);
+  if (process.env.HAVEN_BOT_CONFIG)
+    log(
+      `    note: HAVEN_BOT_CONFIG=${process.env.HAVEN_BOT_CONFIG} is passed to the server; other risk rules may change which responses make Tasks`,
+    );
   if (args.patients.length === 0) throw new Error('no ingested patients for the bots phase');
-  const instrument = instruments().all().find((i) => i.id === INSTRUMENT_ID);
+  const instrument = instruments()
+    .all()
+    .find((i) => i.id === INSTRUMENT_ID);
   const totalCode = instrument?.totalCode?.code;
   if (!instrument || !totalCode) throw new Error(`instrument ${INSTRUMENT_ID} with a total score is not in questionnaires/`);
   await waitForQuestionnaire(fhirBase, instrument.url);
@@ -367,9 +420,11 @@ export async function runBots(args: {
   if (warmupN > 0) {
     const warmSamples = new Set<string>();
     const warm = await sendWindow(fhirBase, await prepare(warmupN, 'warmup'), opts.rate, warmSamples);
-    if (warm.sent.every((s) => s.committedMs === undefined)) throw new Error(`no warm-up response was accepted: ${[...warmSamples].join(' | ')}`);
+    if (warm.sent.every((s) => s.committedMs === undefined))
+      throw new Error(`no warm-up response was accepted: ${[...warmSamples].join(' | ')}`);
     const w = await awaitOutputs(fhirBase, totalCode, warm, opts.settleSeconds * 1000, log);
-    if (w.observations.size === 0) throw new Error('no score Observation appeared for the warm-up responses: are the bots running (HAVEN_BOTS)?');
+    if (w.observations.size === 0)
+      throw new Error('no score Observation appeared for the warm-up responses: are the bots running (HAVEN_BOTS)?');
   }
 
   const n = Math.max(1, Math.round(opts.seconds * opts.rate));
@@ -387,7 +442,9 @@ export async function runBots(args: {
   const riskySent = committed.filter((s) => s.risky);
   const toTask = pairLatencies(riskySent, out.tasks);
   // Backlog in server time: last commit of a response → last commit of an output of this window.
-  const outputTimes = committed.flatMap((s) => [out.observations.get(s.id as string), out.tasks.get(s.id as string)]).filter((v) => v !== undefined);
+  const outputTimes = committed
+    .flatMap((s) => [out.observations.get(s.id as string), out.tasks.get(s.id as string)])
+    .filter((v) => v !== undefined);
   const lastCommit = Math.max(...committed.map((s) => s.committedMs as number));
   const late = summarize(win.late);
   return {

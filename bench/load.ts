@@ -63,21 +63,41 @@ export async function probe(serverUrl: string, scenario: Scenario, timeoutMs: nu
     });
     const text = await res.text();
     const ok = res.status >= 200 && res.status < 300;
-    return { ms: performance.now() - t0, status: res.status, timedOut: false, ...(ok ? {} : { diagnostics: diagnostics(res.status, text) }) };
+    return {
+      ms: performance.now() - t0,
+      status: res.status,
+      timedOut: false,
+      ...(ok ? {} : { diagnostics: diagnostics(res.status, text) }),
+    };
   } catch (err) {
     const e = err as { name?: string; message?: string; cause?: { code?: string; message?: string } };
     if (e.name === 'TimeoutError') return { ms: performance.now() - t0, status: undefined, timedOut: true };
-    return { ms: performance.now() - t0, status: undefined, timedOut: false, error: e.cause?.code ?? e.cause?.message ?? e.message ?? String(err) };
+    return {
+      ms: performance.now() - t0,
+      status: undefined,
+      timedOut: false,
+      error: e.cause?.code ?? e.cause?.message ?? e.message ?? String(err),
+    };
   }
 }
 
 /** The result of a scenario that was not load-tested (see {@link probe}). */
 export function skippedResult(scenario: Scenario, p: ProbeResult, reason: string, connections: number): LoadResult {
   return {
-    name: scenario.name, method: scenario.method, example: '', seconds: 0, connections,
-    ok: 0, non2xx: 0, errors: 0, requestsPerSecond: Number.NaN,
-    latency: summarize([]), statusCodes: p.status ? { [p.status]: 1 } : {},
-    errorSamples: p.diagnostics ? [p.diagnostics] : [], skipped: reason, probeMs: Math.round(p.ms),
+    name: scenario.name,
+    method: scenario.method,
+    example: '',
+    seconds: 0,
+    connections,
+    ok: 0,
+    non2xx: 0,
+    errors: 0,
+    requestsPerSecond: Number.NaN,
+    latency: summarize([]),
+    statusCodes: p.status ? { [p.status]: 1 } : {},
+    errorSamples: p.diagnostics ? [p.diagnostics] : [],
+    skipped: reason,
+    probeMs: Math.round(p.ms),
   };
 }
 
@@ -101,24 +121,29 @@ export async function runLoad(serverUrl: string, scenario: Scenario, opts: { con
   if (scenario.method !== 'GET') headers['content-type'] = 'application/fhir+json';
 
   const result = await new Promise<Result>((resolve, reject) => {
-    const instance = autocannon({
-      url: serverUrl,
-      connections: opts.connections,
-      duration: opts.seconds,
-      timeout: 60,
-      headers,
-      requests: [{
-        method: scenario.method,
-        setupRequest: (req) => {
-          const n = scenario.next();
-          if (!example) example = `${scenario.method} ${n.path}`;
-          return { ...req, method: scenario.method, path: n.path, ...(n.body !== undefined ? { body: n.body } : {}) };
-        },
-        onResponse: (status, body) => {
-          if ((status < 200 || status >= 300) && samples.size < 5) samples.add(diagnostics(status, body));
-        },
-      }],
-    }, (err, res) => (err ? reject(err) : resolve(res)));
+    const instance = autocannon(
+      {
+        url: serverUrl,
+        connections: opts.connections,
+        duration: opts.seconds,
+        timeout: 60,
+        headers,
+        requests: [
+          {
+            method: scenario.method,
+            setupRequest: (req) => {
+              const n = scenario.next();
+              if (!example) example = `${scenario.method} ${n.path}`;
+              return { ...req, method: scenario.method, path: n.path, ...(n.body !== undefined ? { body: n.body } : {}) };
+            },
+            onResponse: (status, body) => {
+              if ((status < 200 || status >= 300) && samples.size < 5) samples.add(diagnostics(status, body));
+            },
+          },
+        ],
+      },
+      (err, res) => (err ? reject(err) : resolve(res)),
+    );
     instance.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
       statusCodes[status] = (statusCodes[status] ?? 0) + 1;
       if (status >= 200 && status < 300) latencies.push(ms);

@@ -124,8 +124,23 @@ function analyzeMode(raw: string | undefined): BenchOptions['analyze'] {
 /** Parses argv (after the script name) and the environment; throws a readable message on bad input. */
 export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): BenchOptions {
   const flags = new Map<string, string>();
-  const VALUE_FLAGS = new Set(['patients', 'duration', 'warmup', 'storage', 'resources', 'concurrency', 'connections', 'seed', 'pg-url', 'phases', 'only',
-    'bots-rate', 'bots-duration', 'bots-risky', 'bots-settle']);
+  const VALUE_FLAGS = new Set([
+    'patients',
+    'duration',
+    'warmup',
+    'storage',
+    'resources',
+    'concurrency',
+    'connections',
+    'seed',
+    'pg-url',
+    'phases',
+    'only',
+    'bots-rate',
+    'bots-duration',
+    'bots-risky',
+    'bots-settle',
+  ]);
   const BOOL_FLAGS = new Set(['large', 'cpu-prof', 'keep', 'analyze', 'no-analyze', 'help']);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
@@ -146,9 +161,13 @@ export function parseOptions(argv: readonly string[], env: NodeJS.ProcessEnv): B
   const resourcesRaw = get('resources', 'BENCH_RESOURCES');
   const targetResources = resourcesRaw ? positiveInt('--resources', resourcesRaw, 0) : large ? LARGE_TARGET : undefined;
   const storageRaw = get('storage', 'BENCH_STORAGE') ?? (targetResources ? 'postgres' : 'both');
-  if (!['embedded', 'postgres', 'both'].includes(storageRaw)) throw new Error(`--storage must be embedded, postgres or both, got "${storageRaw}"`);
+  if (!['embedded', 'postgres', 'both'].includes(storageRaw))
+    throw new Error(`--storage must be embedded, postgres or both, got "${storageRaw}"`);
   const storages: StorageKind[] = storageRaw === 'both' ? ['embedded', 'postgres'] : [storageRaw as StorageKind];
-  const phasesRaw = (flags.get('only') ?? get('phases', 'BENCH_PHASES') ?? PHASES.join(',')).split(',').map((x) => x.trim()).filter((x) => x && x !== 'none');
+  const phasesRaw = (flags.get('only') ?? get('phases', 'BENCH_PHASES') ?? PHASES.join(','))
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x && x !== 'none');
   for (const p of phasesRaw) if (!PHASES.includes(p as Phase)) throw new Error(`--phases takes ${PHASES.join(', ')} or none, got "${p}"`);
   // Always in the order of PHASES, so the bots' backlog never overlaps a CRUD or search measurement.
   const phases = PHASES.filter((p) => phasesRaw.includes(p));

@@ -34,15 +34,24 @@ function areaOf(url: string, fn: string): string {
   const src = /\/(server\/src\/(?:[^/]+\/)?)/.exec(url);
   if (src) return src[1];
   if (url.startsWith('node:')) return 'node internals';
-  return url.replace(/^file:\/\//, '').split('/').slice(-2).join('/');
+  return url
+    .replace(/^file:\/\//, '')
+    .split('/')
+    .slice(-2)
+    .join('/');
 }
 
 function shortUrl(url: string): string {
-  return url.replace(/^file:\/\//, '').replace(/^.*node_modules\//, '').replace(/^.*\/(server\/src\/)/, '$1');
+  return url
+    .replace(/^file:\/\//, '')
+    .replace(/^.*node_modules\//, '')
+    .replace(/^.*\/(server\/src\/)/, '$1');
 }
 
 function topLines(m: Map<string, number>, busy: number, n: number, indent: string): string[] {
-  return [...m].sort((a, b) => b[1] - a[1]).slice(0, n)
+  return [...m]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, n)
     .map(([k, us]) => `${indent}${((100 * us) / Math.max(1, busy)).toFixed(1).padStart(5)}%  ${k}`);
 }
 
@@ -63,7 +72,10 @@ export function summarizeProfile(file: string, windows: readonly PhaseWindow[], 
       if (t < w.fromMs * 1000 || t > w.toMs * 1000) return;
       const cf = byId.get(id)?.callFrame;
       if (!cf) return;
-      if (cf.functionName === '(idle)' || cf.functionName === '(program)') { idle += dt; return; }
+      if (cf.functionName === '(idle)' || cf.functionName === '(program)') {
+        idle += dt;
+        return;
+      }
       busy += dt;
       const name = `${cf.functionName || '(anonymous)'} ${cf.url ? `${shortUrl(cf.url)}:${cf.lineNumber + 1}` : ''}`.trim();
       fns.set(name, (fns.get(name) ?? 0) + dt);
@@ -71,7 +83,9 @@ export function summarizeProfile(file: string, windows: readonly PhaseWindow[], 
       areas.set(area, (areas.get(area) ?? 0) + dt);
     });
     const span = (w.toMs - w.fromMs) / 1000;
-    out.push(`${w.name}: ${span.toFixed(1)} s, main thread busy ${(busy / 1e6).toFixed(1)} s (${((100 * busy) / Math.max(1, busy + idle)).toFixed(0)}%, rest idle/waiting). Self time by area:`);
+    out.push(
+      `${w.name}: ${span.toFixed(1)} s, main thread busy ${(busy / 1e6).toFixed(1)} s (${((100 * busy) / Math.max(1, busy + idle)).toFixed(0)}%, rest idle/waiting). Self time by area:`,
+    );
     out.push(...topLines(areas, busy, topN, '  '));
     out.push('  hottest functions:');
     out.push(...topLines(fns, busy, topN, '  '));

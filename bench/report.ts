@@ -6,8 +6,16 @@ import type { BotsResult, OutputLatency } from './bots.ts';
 import type { IngestResult } from './ingest.ts';
 import type { LoadResult } from './load.ts';
 import {
-  EMBEDDED_FACTOR, TARGETS, belowConditions, metricsOf, scaleOf, slowdown, verdict,
-  type Metric, type PhaseCpu, type StorageResult,
+  EMBEDDED_FACTOR,
+  TARGETS,
+  belowConditions,
+  metricsOf,
+  scaleOf,
+  slowdown,
+  verdict,
+  type Metric,
+  type PhaseCpu,
+  type StorageResult,
 } from './results-model.ts';
 
 /** Human number: thousands separators, fewer decimals as values grow, "-" for missing. */
@@ -23,7 +31,10 @@ export function fmtBytes(n: number | undefined): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB'];
   let i = 0;
   let v = n;
-  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
   return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
 }
 
@@ -40,7 +51,11 @@ export function fmtDuration(seconds: number): string {
 export function table(header: readonly string[], rows: readonly (readonly string[])[], indent = '  '): string[] {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]): string =>
-    indent + cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+    indent +
+    cells
+      .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return [line(header), indent + widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)];
 }
 
@@ -76,14 +91,17 @@ export function loadLine(r: LoadResult, cpu: PhaseCpu): string[] {
     `  ${''.padEnd(40)} ${cpuText(cpu)}`,
   ];
   for (const s of r.errorSamples) lines.push(`      ${s}`);
-  if (r.ok + r.non2xx + r.errors === 0) lines.push(`      no response arrived within the ${r.seconds} s run (requests slower than the run itself)`);
+  if (r.ok + r.non2xx + r.errors === 0)
+    lines.push(`      no response arrived within the ${r.seconds} s run (requests slower than the run itself)`);
   return lines;
 }
 
 function outputText(l: OutputLatency): string {
   const missing = l.missing ? ` · ${l.missing} of ${l.expected} never arrived (counted as ∞)` : '';
-  return `p50 ${fmt(l.p50)} p95 ${fmt(l.p95)} p99 ${fmt(l.p99)} max ${fmt(l.max)} ms (${l.count} of ${l.expected})${missing} · ` +
-    `p50 by third of the load ${l.p50ByThird.map(fmt).join(' / ')} ms`;
+  return (
+    `p50 ${fmt(l.p50)} p95 ${fmt(l.p95)} p99 ${fmt(l.p99)} max ${fmt(l.max)} ms (${l.count} of ${l.expected})${missing} · ` +
+    `p50 by third of the load ${l.p50ByThird.map(fmt).join(' / ')} ms`
+  );
 }
 
 /** Lines after the bots phase: the load as sent and taken, both latencies, CPU during the load and after. */
@@ -112,23 +130,56 @@ export function storageTable(r: StorageResult): string[] {
   if (r.blocked) out.push(`  BLOCKED: ${r.blocked}`);
   const rows: string[][] = [];
   const cpuCells = (c: PhaseCpu): string[] => [
-    `${Math.round(c.serverPct)}%`, c.postgresPct === undefined ? '-' : `${Math.round(c.postgresPct)}%`, `${Math.round(c.otherPct)}%`, `${Math.round(c.machineBusyPct)}%`,
+    `${Math.round(c.serverPct)}%`,
+    c.postgresPct === undefined ? '-' : `${Math.round(c.postgresPct)}%`,
+    `${Math.round(c.otherPct)}%`,
+    `${Math.round(c.machineBusyPct)}%`,
   ];
   if (r.ingest) {
     const i = r.ingest;
-    rows.push(['ingest (res/s; bundle latency)', fmt(i.resourcesPerSecond), fmt(i.bundleLatency.p50), fmt(i.bundleLatency.p95), fmt(i.bundleLatency.p99), String(i.bundlesFailed), '-', ...cpuCells(i.cpu)]);
+    rows.push([
+      'ingest (res/s; bundle latency)',
+      fmt(i.resourcesPerSecond),
+      fmt(i.bundleLatency.p50),
+      fmt(i.bundleLatency.p95),
+      fmt(i.bundleLatency.p99),
+      String(i.bundlesFailed),
+      '-',
+      ...cpuCells(i.cpu),
+    ]);
   }
   for (const l of [...r.crud, ...r.search]) {
     if (l.skipped) {
       rows.push([`${l.name} (skipped: too slow)`, '-', '-', '-', '-', '-', '-', '-', '-', '-', '-']);
       continue;
     }
-    rows.push([l.name, fmt(l.requestsPerSecond), fmt(l.latency.p50), fmt(l.latency.p95), fmt(l.latency.p99), String(l.non2xx), String(l.errors), ...cpuCells(l.cpu)]);
+    rows.push([
+      l.name,
+      fmt(l.requestsPerSecond),
+      fmt(l.latency.p50),
+      fmt(l.latency.p95),
+      fmt(l.latency.p99),
+      String(l.non2xx),
+      String(l.errors),
+      ...cpuCells(l.cpu),
+    ]);
   }
   if (r.bots) {
     const b = r.bots;
-    rows.push(['bots: POST QuestionnaireResponse', fmt(b.commitRate), fmt(b.create.p50), fmt(b.create.p95), fmt(b.create.p99), String(b.non2xx), String(b.errors), ...cpuCells(b.cpu)]);
-    for (const [label, l] of [['bots: QR → score Observation', b.toObservation], ['bots: QR → risk Task', b.toTask]] as const) {
+    rows.push([
+      'bots: POST QuestionnaireResponse',
+      fmt(b.commitRate),
+      fmt(b.create.p50),
+      fmt(b.create.p95),
+      fmt(b.create.p99),
+      String(b.non2xx),
+      String(b.errors),
+      ...cpuCells(b.cpu),
+    ]);
+    for (const [label, l] of [
+      ['bots: QR → score Observation', b.toObservation],
+      ['bots: QR → risk Task', b.toTask],
+    ] as const) {
       rows.push([label, '-', fmt(l.p50), fmt(l.p95), fmt(l.p99), '-', l.missing ? `${l.missing} missing` : '0', ...cpuCells(b.settleCpu)]);
     }
   }
@@ -136,8 +187,10 @@ export function storageTable(r: StorageResult): string[] {
     out.push(...table(['phase', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'non-2xx', 'errors', 'cpu:server', 'pg', 'other', 'machine'], rows));
     out.push('  (ingest row: resources/s and whole-bundle latency; cpu: 100% = one core, machine = share of all cores)');
     if (r.bots) {
-      out.push('  (bots rows: responses committed/s; output latency = output commit − response commit, server clock; ' +
-        'POST row CPU during the load, output rows CPU while the bots worked off the backlog)');
+      out.push(
+        '  (bots rows: responses committed/s; output latency = output commit − response commit, server clock; ' +
+          'POST row CPU during the load, output rows CPU while the bots worked off the backlog)',
+      );
     }
   }
   if (r.serverLogErrors) {
@@ -189,8 +242,11 @@ export function comparisonTable(results: readonly StorageResult[]): string[] {
   if (both) header.push(`emb ≤ ${EMBEDDED_FACTOR}× pg`);
   const out = ['', 'Summary', ...table(header, rows)];
   if (both && worst) {
-    out.push('', `  embedded within ${EMBEDDED_FACTOR}× of PostgreSQL: ${worst.factor <= EMBEDDED_FACTOR ? 'PASS' : 'MISS'} ` +
-      `(worst metric: ${worst.name}, embedded ${worst.factor.toFixed(2)}× worse)`);
+    out.push(
+      '',
+      `  embedded within ${EMBEDDED_FACTOR}× of PostgreSQL: ${worst.factor <= EMBEDDED_FACTOR ? 'PASS' : 'MISS'} ` +
+        `(worst metric: ${worst.name}, embedded ${worst.factor.toFixed(2)}× worse)`,
+    );
   }
   return out;
 }
@@ -222,7 +278,9 @@ export function targetLines(results: readonly StorageResult[]): string[] {
   for (const kind of slowerRuns) {
     const r = results.find((x) => x.kind === kind);
     const rate = Math.max(...TARGETS.map((t) => t.minRate ?? 0));
-    out.push(`  * ${kind}: responses were committed at ${fmt(r?.bots?.commitRate)}/s; the bots targets apply at ${rate}/s (--bots-rate ${rate})`);
+    out.push(
+      `  * ${kind}: responses were committed at ${fmt(r?.bots?.commitRate)}/s; the bots targets apply at ${rate}/s (--bots-rate ${rate})`,
+    );
   }
   return out;
 }

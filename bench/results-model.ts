@@ -87,7 +87,10 @@ export function metricsOf(r: StorageResult): Metric[] {
   if (r.bots) {
     const b = r.bots;
     out.push({ name: BOTS_RATE_METRIC, value: b.commitRate, better: 'higher', unit: '/s' });
-    for (const [label, l] of [['score Observation', b.toObservation], ['risk Task', b.toTask]] as const) {
+    for (const [label, l] of [
+      ['score Observation', b.toObservation],
+      ['risk Task', b.toTask],
+    ] as const) {
       if (l.expected === 0) continue; // --bots-risky 0: no Task was asked for
       for (const p of ['p50', 'p95', 'p99', 'max'] as const) {
         out.push({ name: `bots QR → ${label} ${p} ms`, value: l[p], better: 'lower', unit: 'ms' });

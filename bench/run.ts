@@ -41,16 +41,25 @@ async function main(opts: BenchOptions): Promise<void> {
   const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
   const m = machine();
   log('Haven benchmark');
-  log(`  machine: ${m.cores} cores (${m.cpuModel}) · ${fmtBytes(Number(m.memoryBytes))} RAM · Node ${m.node} · ${m.platform} · load average ${m.loadAverage1m}`);
+  log(
+    `  machine: ${m.cores} cores (${m.cpuModel}) · ${fmtBytes(Number(m.memoryBytes))} RAM · Node ${m.node} · ${m.platform} · load average ${m.loadAverage1m}`,
+  );
   if (Number(m.loadAverage1m) > 0.5 * Number(m.cores)) {
-    log(`  note: the machine is already busy (load average ${m.loadAverage1m} on ${m.cores} cores); numbers will be lower and noisier. ` +
-      'The "other" CPU column shows how much other processes took during each phase.');
+    log(
+      `  note: the machine is already busy (load average ${m.loadAverage1m} on ${m.cores} cores); numbers will be lower and noisier. ` +
+        'The "other" CPU column shows how much other processes took during each phase.',
+    );
   }
-  log(`  data: seed "${opts.seed}", ${opts.targetResources ? `until ${fmt(opts.targetResources)} resources` : `${opts.patients} patients`} · ` +
-    `phases: ${opts.phases.join(', ') || 'none'} · storages: ${opts.storages.join(', ')}`);
-  if (opts.phases.includes('crud') || opts.phases.includes('search')) log(`  load: ${opts.connections} connections × ${opts.duration} s per kind`);
+  log(
+    `  data: seed "${opts.seed}", ${opts.targetResources ? `until ${fmt(opts.targetResources)} resources` : `${opts.patients} patients`} · ` +
+      `phases: ${opts.phases.join(', ') || 'none'} · storages: ${opts.storages.join(', ')}`,
+  );
+  if (opts.phases.includes('crud') || opts.phases.includes('search'))
+    log(`  load: ${opts.connections} connections × ${opts.duration} s per kind`);
   if (opts.phases.includes('bots')) {
-    log(`  bots: PHQ-9 responses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1`);
+    log(
+      `  bots: PHQ-9 responses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1`,
+    );
   }
 
   const tmpRoot = mkdtempSync(join(os.tmpdir(), 'haven-bench-'));
@@ -70,7 +79,7 @@ async function main(opts: BenchOptions): Promise<void> {
   // A reader that goes away (`npm run bench | head`) must not kill the run before it drops its database.
   process.stdout.on('error', () => undefined);
   const onCrash = (err: unknown): void => {
-    process.stderr.write(`bench crashed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`bench crashed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     void Promise.allSettled([...cleanups].map((fn) => fn())).then(() => {
       rmSync(tmpRoot, { recursive: true, force: true });
       process.exit(1);
@@ -82,10 +91,19 @@ async function main(opts: BenchOptions): Promise<void> {
   const results: StorageResult[] = [];
   try {
     for (const kind of opts.storages) {
-      results.push(await runStorage(kind, opts, {
-        repoRoot: REPO_ROOT, tmpRoot, resultsDir: RESULTS_DIR, stamp, log,
-        onInterrupt: (fn) => { cleanups.add(fn); return () => cleanups.delete(fn); },
-      }));
+      results.push(
+        await runStorage(kind, opts, {
+          repoRoot: REPO_ROOT,
+          tmpRoot,
+          resultsDir: RESULTS_DIR,
+          stamp,
+          log,
+          onInterrupt: (fn) => {
+            cleanups.add(fn);
+            return () => cleanups.delete(fn);
+          },
+        }),
+      );
     }
   } finally {
     if (!interrupted && !opts.keep) rmSync(tmpRoot, { recursive: true, force: true });
@@ -101,21 +119,34 @@ async function main(opts: BenchOptions): Promise<void> {
     const values = new Map(metricsOf(r).map((x) => [x.name, x]));
     return TARGETS.map((t) => {
       const m = values.get(t.metric);
-      return { storage: r.kind, ...t, measured: m?.value ?? null, atLeast: m?.atLeast ?? false, verdict: verdict(t, m?.value, scaleOf(r), m?.atLeast) };
+      return {
+        storage: r.kind,
+        ...t,
+        measured: m?.value ?? null,
+        atLeast: m?.atLeast ?? false,
+        verdict: verdict(t, m?.value, scaleOf(r), m?.atLeast),
+      };
     });
   });
   mkdirSync(RESULTS_DIR, { recursive: true });
   const file = join(RESULTS_DIR, `${stamp}.json`);
   const finishedAt = new Date();
-  writeFileSync(file, JSON.stringify({
-    startedAt: startedAt.toISOString(),
-    finishedAt: finishedAt.toISOString(),
-    durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
-    machine: { ...m, loadAverage1mAtEnd: Math.round(os.loadavg()[0] * 100) / 100 },
-    options: { ...opts, pgAdminUrl: opts.pgAdminUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') },
-    storages: results,
-    targets,
-  }, null, 2) + '\n');
+  writeFileSync(
+    file,
+    `${JSON.stringify(
+      {
+        startedAt: startedAt.toISOString(),
+        finishedAt: finishedAt.toISOString(),
+        durationSeconds: Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000),
+        machine: { ...m, loadAverage1mAtEnd: Math.round(os.loadavg()[0] * 100) / 100 },
+        options: { ...opts, pgAdminUrl: opts.pgAdminUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@') },
+        storages: results,
+        targets,
+      },
+      null,
+      2,
+    )}\n`,
+  );
   log('');
   log(`Results: ${relative(process.cwd(), file) || file} (total ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 1000)} s)`);
 }

@@ -40,7 +40,7 @@ export function crudScenarios(pop: Population, seed: string): Scenario[] {
     method: 'POST',
     next: () => {
       const patient = rng.pick(patients);
-      const body = quantityObservation(rng, rng.pick(VITALS), 'vital-signs', `Patient/${patient.id}`, undefined, created + (n++) * 1000);
+      const body = quantityObservation(rng, rng.pick(VITALS), 'vital-signs', `Patient/${patient.id}`, undefined, created + n++ * 1000);
       return { path: `${FHIR}/Observation`, body: JSON.stringify(body) };
     },
   });
@@ -57,7 +57,7 @@ export function crudScenarios(pop: Population, seed: string): Scenario[] {
         const body: Json = {
           ...obs.resource,
           status: 'amended',
-          valueQuantity: { ...vq, value: Math.round(((vq.value as number) * (0.95 + rng.next() * 0.1)) * 100) / 100 },
+          valueQuantity: { ...vq, value: Math.round((vq.value as number) * (0.95 + rng.next() * 0.1) * 100) / 100 },
           issued: new Date(Date.UTC(2025, 0, 3) + i * 1000).toISOString(),
         };
         return { path: `${FHIR}/Observation/${obs.id}`, body: JSON.stringify(body) };

@@ -69,15 +69,34 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
   mkdirSync(dataDir, { recursive: true });
   if (kind === 'embedded') {
     return {
-      kind, dir, dataDir, databaseUrl: undefined,
-      async sizeBytes() { return existsSync(dataDir) ? dirSize(dataDir) : 0; },
-      async describe() { return { engine: 'PGlite (PostgreSQL in WASM, in the server process)' }; },
-      async statistics() { return undefined; },
-      async analyze() { return false; },
-      async activeQueries() { return undefined; },
-      async cancelActive() { return 0; },
-      async postgresPids() { return undefined; },
-      async drop() { rmSync(dir, { recursive: true, force: true }); },
+      kind,
+      dir,
+      dataDir,
+      databaseUrl: undefined,
+      async sizeBytes() {
+        return existsSync(dataDir) ? dirSize(dataDir) : 0;
+      },
+      async describe() {
+        return { engine: 'PGlite (PostgreSQL in WASM, in the server process)' };
+      },
+      async statistics() {
+        return undefined;
+      },
+      async analyze() {
+        return false;
+      },
+      async activeQueries() {
+        return undefined;
+      },
+      async cancelActive() {
+        return 0;
+      },
+      async postgresPids() {
+        return undefined;
+      },
+      async drop() {
+        rmSync(dir, { recursive: true, force: true });
+      },
     };
   }
   const name = `haven_bench_${randomBytes(6).toString('hex')}`;
@@ -86,7 +105,10 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
   url.pathname = `/${name}`;
   let dropped = false;
   return {
-    kind, dir, dataDir, databaseUrl: url.toString(),
+    kind,
+    dir,
+    dataDir,
+    databaseUrl: url.toString(),
     async sizeBytes() {
       return withClient(adminUrl, async (c) => Number((await c.query('SELECT pg_database_size($1) AS n', [name])).rows[0].n));
     },
@@ -104,7 +126,8 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
       return withClient(url.toString(), async (c) => {
         const { rows } = await c.query<{ relname: string; analyzed: boolean }>(
           `SELECT relname, (last_analyze IS NOT NULL OR last_autoanalyze IS NOT NULL) AS analyzed
-           FROM pg_stat_user_tables WHERE relname = 'resources' OR relname LIKE 'sp\\_%' ORDER BY relname`);
+           FROM pg_stat_user_tables WHERE relname = 'resources' OR relname LIKE 'sp\\_%' ORDER BY relname`,
+        );
         const done = rows.filter((r) => r.analyzed).map((r) => r.relname);
         return `${done.length}/${rows.length} of resources and sp_* tables analyzed${done.length ? ` (${done.join(', ')})` : ''}`;
       });
@@ -114,16 +137,42 @@ export async function createStorage(kind: StorageKind, tmpRoot: string, adminUrl
       return true;
     },
     async activeQueries() {
-      return withClient(adminUrl, async (c) => Number((await c.query(
-        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [name])).rows[0].n));
+      return withClient(adminUrl, async (c) =>
+        Number(
+          (
+            await c.query(
+              `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = $1 AND state <> 'idle' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+              [name],
+            )
+          ).rows[0].n,
+        ),
+      );
     },
     async postgresPids() {
-      return withClient(adminUrl, async (c) => new Set((await c.query<{ pid: number }>(
-        `SELECT pid FROM pg_stat_activity WHERE (datname = $1 OR datname IS NULL) AND pid <> pg_backend_pid()`, [name])).rows.map((r) => r.pid)));
+      return withClient(
+        adminUrl,
+        async (c) =>
+          new Set(
+            (
+              await c.query<{ pid: number }>(
+                `SELECT pid FROM pg_stat_activity WHERE (datname = $1 OR datname IS NULL) AND pid <> pg_backend_pid()`,
+                [name],
+              )
+            ).rows.map((r) => r.pid),
+          ),
+      );
     },
     async cancelActive() {
-      return withClient(adminUrl, async (c) => (await c.query(
-        `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`, [name])).rowCount ?? 0);
+      return withClient(
+        adminUrl,
+        async (c) =>
+          (
+            await c.query(
+              `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`,
+              [name],
+            )
+          ).rowCount ?? 0,
+      );
     },
     async drop() {
       if (dropped) return;
@@ -233,17 +282,26 @@ export async function startServerProcess(opts: {
   const nodeArgs = opts.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfDir}`] : [];
   const spawnedAt = performance.now();
   const child: ChildProcess = spawn(process.execPath, [...nodeArgs, 'server/src/main.ts'], {
-    cwd: opts.repoRoot, env, stdio: ['ignore', out, out],
+    cwd: opts.repoRoot,
+    env,
+    stdio: ['ignore', out, out],
   });
   closeSync(out);
   let code: number | null = null;
-  const exited = new Promise<void>((resolve) => child.once('exit', (c, signal) => {
-    code = c ?? (signal ? 128 : 1);
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (c, signal) => {
+      code = c ?? (signal ? 128 : 1);
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const proc: ServerProcess = {
-    url, fhirBase: `${url}/fhir`, port, pid: child.pid ?? 0, logFile, spawnedAt,
+    url,
+    fhirBase: `${url}/fhir`,
+    port,
+    pid: child.pid ?? 0,
+    logFile,
+    spawnedAt,
     exitCode: () => code,
     async stop() {
       if (code !== null) return;
@@ -266,7 +324,9 @@ export async function startServerProcess(opts: {
     try {
       const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return proc;
-    } catch { /* not listening yet */ }
+    } catch {
+      /* not listening yet */
+    }
     await new Promise((r) => setTimeout(r, 250));
   }
   await proc.stop();

@@ -14,8 +14,15 @@ import { botsLines, fmt, fmtDuration, ingestLine, loadLine } from './report.ts';
 import type { MeasuredLoad, PhaseCpu, StorageResult } from './results-model.ts';
 import { crudScenarios, searchScenarios } from './scenarios.ts';
 import {
-  createStorage, machineCpuSeconds, postgresCpuByPid, processCpuSeconds, processMemory, startServerProcess,
-  type BenchStorage, type ServerProcess, type StorageKind,
+  createStorage,
+  machineCpuSeconds,
+  postgresCpuByPid,
+  processCpuSeconds,
+  processMemory,
+  startServerProcess,
+  type BenchStorage,
+  type ServerProcess,
+  type StorageKind,
 } from './server-process.ts';
 
 /** Resources per generated patient, on average (for sizing large runs and ETAs). */
@@ -64,7 +71,7 @@ function cpuSince(a: CpuSnapshot, b: CpuSnapshot): PhaseCpu {
     benchPct: pct(b.bench - a.bench),
     postgresPct: pg === undefined ? undefined : pct(pg),
     machineBusyPct: machineTotal > 0 ? Math.round((1000 * (b.machine.busy - a.machine.busy)) / machineTotal) / 10 : 0,
-    otherPct: Math.max(0, pct((b.machine.busy - a.machine.busy) - (b.server - a.server) - (b.bench - a.bench) - (pg ?? 0))),
+    otherPct: Math.max(0, pct(b.machine.busy - a.machine.busy - (b.server - a.server) - (b.bench - a.bench) - (pg ?? 0))),
   };
 }
 
@@ -73,7 +80,11 @@ function scanLog(file: string): { errors: number; samples: string[] } {
   let errors = 0;
   const samples = new Set<string>();
   let text = '';
-  try { text = readFileSync(file, 'utf8'); } catch { return { errors: 0, samples: [] }; }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return { errors: 0, samples: [] };
+  }
   for (const line of text.split('\n')) {
     if (!line) continue;
     let level: unknown;
@@ -103,7 +114,8 @@ function progressPrinter(target: number, label: string): (p: IngestProgress) => 
     lastPrinted = now;
     const rate = p.resources / Math.max(p.elapsedSeconds, 1e-9);
     const eta = rate > 0 ? Math.max(0, (target - p.resources) / rate) : Number.NaN;
-    const line = `  ${label} ${fmt(p.resources)} / ${fmt(target)} resources (${Math.min(100, (100 * p.resources) / target).toFixed(1)}%) · ` +
+    const line =
+      `  ${label} ${fmt(p.resources)} / ${fmt(target)} resources (${Math.min(100, (100 * p.resources) / target).toFixed(1)}%) · ` +
       `${fmt(rate)} res/s · ${p.failed} failed · elapsed ${fmtDuration(p.elapsedSeconds)} · ETA ${fmtDuration(eta)}`;
     process.stderr.write(tty ? `\r${line.padEnd(120)}` : `${line}\n`);
   };
@@ -130,15 +142,25 @@ async function drain(server: ServerProcess, storage: BenchStorage, log: (s: stri
       if (elapsed() > CANCEL_AFTER_MS) cancelled += await storage.cancelActive();
       await new Promise((r) => setTimeout(r, 200));
     }
-  } catch { /* timed out: go on, the log line says so */ }
+  } catch {
+    /* timed out: go on, the log line says so */
+  }
   const waited = elapsed() / 1000;
   if (waited > 1) {
-    log(`      (waited ${fmt(waited)} s for requests still running after the scenario` +
-      `${cancelled ? `; cancelled ${cancelled} statements` : ''}${elapsed() >= DRAIN_LIMIT_MS ? '; gave up' : ''})`);
+    log(
+      `      (waited ${fmt(waited)} s for requests still running after the scenario` +
+        `${cancelled ? `; cancelled ${cancelled} statements` : ''}${elapsed() >= DRAIN_LIMIT_MS ? '; gave up' : ''})`,
+    );
   }
 }
 
-async function measured(server: ServerProcess, storage: BenchStorage, scenario: Scenario, opts: BenchOptions, log: (s: string) => void): Promise<MeasuredLoad> {
+async function measured(
+  server: ServerProcess,
+  storage: BenchStorage,
+  scenario: Scenario,
+  opts: BenchOptions,
+  log: (s: string) => void,
+): Promise<MeasuredLoad> {
   if (server.exitCode() !== null) throw new Error(`server exited (code ${server.exitCode()}); see its log`);
   const before = await snapshot(server.pid, storage);
   const p = await probe(server.url, scenario, PROBE_LIMIT_MS * 10);
@@ -164,15 +186,19 @@ async function measured(server: ServerProcess, storage: BenchStorage, scenario: 
 }
 
 /** Runs every phase on `kind`; always drops the scratch storage. */
-export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
-  repoRoot: string;
-  tmpRoot: string;
-  resultsDir: string;
-  stamp: string;
-  log: (s: string) => void;
-  /** Registers cleanup for Ctrl-C; returns an unregister function. */
-  onInterrupt: (fn: () => Promise<void>) => () => void;
-}): Promise<StorageResult> {
+export async function runStorage(
+  kind: StorageKind,
+  opts: BenchOptions,
+  ctx: {
+    repoRoot: string;
+    tmpRoot: string;
+    resultsDir: string;
+    stamp: string;
+    log: (s: string) => void;
+    /** Registers cleanup for Ctrl-C; returns an unregister function. */
+    onInterrupt: (fn: () => Promise<void>) => () => void;
+  },
+): Promise<StorageResult> {
   const { log } = ctx;
   const result: StorageResult = { kind, info: {}, crud: [], search: [], storedResources: 0 };
   let storage: BenchStorage | undefined;
@@ -201,7 +227,11 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
     log(`== ${kind} ==`);
     storage = await createStorage(kind, ctx.tmpRoot, opts.pgAdminUrl);
     result.info = await storage.describe();
-    log(`  storage: ${Object.entries(result.info).map(([k, v]) => `${k}=${v}`).join(' · ')}`);
+    log(
+      `  storage: ${Object.entries(result.info)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' · ')}`,
+    );
     if (profDir) mkdirSync(profDir, { recursive: true });
     const t0 = performance.now();
     const running = await startServerProcess({ repoRoot: ctx.repoRoot, storage, cpuProfDir: profDir });
@@ -214,14 +244,24 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
     const target = opts.targetResources;
     const patients = target ? Math.ceil((target / RESOURCES_PER_PATIENT) * 1.2) : opts.patients;
     const expected = target ?? Math.round(opts.patients * RESOURCES_PER_PATIENT);
-    log(`  ingest: ${target ? `until ${fmt(target)} resources are stored` : `${opts.patients} patients (~${fmt(expected)} resources)`}, ` +
-      `transaction bundles at concurrency ${opts.ingestConcurrency}`);
+    log(
+      `  ingest: ${target ? `until ${fmt(target)} resources are stored` : `${opts.patients} patients (~${fmt(expected)} resources)`}, ` +
+        `transaction bundles at concurrency ${opts.ingestConcurrency}`,
+    );
     const before = await snapshot(running.pid, storage);
-    const ing = await phase('ingest', () => ingest({
-      fhirBase: running.fhirBase, seed: opts.seed, first: 0, count: patients, targetResources: target,
-      concurrency: opts.ingestConcurrency, population,
-      onProgress: progressPrinter(expected, 'ingest'), progressEveryMs: target ? 2_000 : 5_000,
-    }));
+    const ing = await phase('ingest', () =>
+      ingest({
+        fhirBase: running.fhirBase,
+        seed: opts.seed,
+        first: 0,
+        count: patients,
+        targetResources: target,
+        concurrency: opts.ingestConcurrency,
+        population,
+        onProgress: progressPrinter(expected, 'ingest'),
+        progressEveryMs: target ? 2_000 : 5_000,
+      }),
+    );
     if (process.stderr.isTTY) process.stderr.write('\n');
     const cpu = cpuSince(before, await snapshot(running.pid, storage));
     result.ingest = { ...ing, cpu };
@@ -238,8 +278,10 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
       }
       const t = performance.now();
       await storage.analyze();
-      log(`  ANALYZE after ingest took ${fmt((performance.now() - t) / 1000)} s (` +
-        `${opts.analyze === 'on' ? '--analyze' : 'the server runs with autovacuum=off, so the bench stands in for it; --no-analyze to skip'})`);
+      log(
+        `  ANALYZE after ingest took ${fmt((performance.now() - t) / 1000)} s (` +
+          `${opts.analyze === 'on' ? '--analyze' : 'the server runs with autovacuum=off, so the bench stands in for it; --no-analyze to skip'})`,
+      );
     }
     result.info.analyzedAfterIngest = String(analyze);
 
@@ -267,14 +309,23 @@ export async function runStorage(kind: StorageKind, opts: BenchOptions, ctx: {
       // The server analyzes after every ~1,000 written versions (store/analyze-schedule.ts), so the ingested tables
       // have statistics here on both storages.
       const live = running;
-      log(`  bots: PHQ-9 QuestionnaireResponses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ` +
-        `${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1 (after ${opts.warmup} s warm-up)`);
+      log(
+        `  bots: PHQ-9 QuestionnaireResponses at ${opts.bots.rate}/s for ${opts.bots.seconds} s, open loop, ` +
+          `${Math.round(opts.bots.riskyShare * 100)}% with item 9 ≥ 1 (after ${opts.warmup} s warm-up)`,
+      );
       const marks = new Map<BotsMark, CpuSnapshot>();
-      const run = (): ReturnType<typeof runBots> => runBots({
-        fhirBase: live.fhirBase, patients: population.patients.items.map((p) => p.id), opts: opts.bots,
-        warmupSeconds: opts.warmup, seed: opts.seed, log,
-        mark: async (m) => { marks.set(m, await snapshot(live.pid, store)); },
-      });
+      const run = (): ReturnType<typeof runBots> =>
+        runBots({
+          fhirBase: live.fhirBase,
+          patients: population.patients.items.map((p) => p.id),
+          opts: opts.bots,
+          warmupSeconds: opts.warmup,
+          seed: opts.seed,
+          log,
+          mark: async (m) => {
+            marks.set(m, await snapshot(live.pid, store));
+          },
+        });
       const bots = await phase('bots', run);
       const [start, loaded, settled] = (['load-start', 'load-end', 'settled'] as const).map((m) => marks.get(m) as CpuSnapshot);
       result.bots = { ...bots, cpu: cpuSince(start, loaded), settleCpu: cpuSince(loaded, settled) };

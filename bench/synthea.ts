@@ -7,8 +7,25 @@
  */
 import { Rng } from './prng.ts';
 import {
-  CITIES, CONDITIONS, CVX, ENCOUNTER_TYPES, FAMILY_NAMES, GIVEN_FEMALE, GIVEN_MALE, LOINC, MEDICATIONS,
-  PANELS, PROCEDURES, RXNORM, SNOMED, STREETS, UCUM, VACCINES, VITALS, type Code, type QuantityKind,
+  CITIES,
+  CONDITIONS,
+  CVX,
+  ENCOUNTER_TYPES,
+  FAMILY_NAMES,
+  GIVEN_FEMALE,
+  GIVEN_MALE,
+  LOINC,
+  MEDICATIONS,
+  PANELS,
+  PROCEDURES,
+  RXNORM,
+  SNOMED,
+  STREETS,
+  UCUM,
+  VACCINES,
+  VITALS,
+  type Code,
+  type QuantityKind,
 } from './synthea-codes.ts';
 
 /** Loosely typed FHIR JSON: the bench only builds and forwards it; the server is what validates it. */
@@ -101,7 +118,10 @@ export function generatePatient(seed: string, index: number): PatientRecord {
     identifier: [
       { system: 'https://github.com/synthetichealth/synthea', value: rng.uuid() },
       {
-        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR', display: 'Medical Record Number' }], text: 'Medical Record Number' },
+        type: {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR', display: 'Medical Record Number' }],
+          text: 'Medical Record Number',
+        },
         system: 'http://hospital.smarthealthit.org',
         value: rng.uuid(),
       },
@@ -110,13 +130,23 @@ export function generatePatient(seed: string, index: number): PatientRecord {
     telecom: [{ system: 'phone', value: `555-${rng.int(100, 999)}-${rng.int(1000, 9999)}`, use: 'home' }],
     gender,
     birthDate,
-    address: [{ line: [`${rng.int(1, 999)} ${rng.pick(STREETS)}`], city: place.city, state: 'MA', postalCode: place.postalCode, country: 'US' }],
+    address: [
+      { line: [`${rng.int(1, 999)} ${rng.pick(STREETS)}`], city: place.city, state: 'MA', postalCode: place.postalCode, country: 'US' },
+    ],
     maritalStatus: {
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus', code: married ? 'M' : 'S', display: married ? 'Married' : 'Never Married' }],
+      coding: [
+        {
+          system: 'http://terminology.hl7.org/CodeSystem/v3-MaritalStatus',
+          code: married ? 'M' : 'S',
+          display: married ? 'Married' : 'Never Married',
+        },
+      ],
       text: married ? 'Married' : 'Never Married',
     },
     multipleBirthBoolean: false,
-    communication: [{ language: { coding: [{ system: 'urn:ietf:bcp:47', code: 'en-US', display: 'English (United States)' }], text: 'English' } }],
+    communication: [
+      { language: { coding: [{ system: 'urn:ietf:bcp:47', code: 'en-US', display: 'English (United States)' }], text: 'English' } },
+    ],
   });
   const patientRef = patientUrn;
   const patientName = `${given} ${family}`;
@@ -149,18 +179,32 @@ export function generatePatient(seed: string, index: number): PatientRecord {
     const e = rng.pick(encounters);
     const onset = during(e);
     const resolved = rng.chance(0.4) && onset + 30 * DAY < NOW;
-    conditionUrns.push(add({
-      resourceType: 'Condition',
-      clinicalStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: resolved ? 'resolved' : 'active' }] },
-      verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
-      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-category', code: 'encounter-diagnosis', display: 'Encounter Diagnosis' }] }],
-      code: concept(SNOMED, rng.pick(CONDITIONS)),
-      subject: ref(patientRef),
-      encounter: ref(e.urn),
-      onsetDateTime: fhirDateTime(onset),
-      ...(resolved ? { abatementDateTime: fhirDateTime(onset + rng.int(7, 30) * DAY) } : {}),
-      recordedDate: fhirDateTime(onset),
-    }));
+    conditionUrns.push(
+      add({
+        resourceType: 'Condition',
+        clinicalStatus: {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-clinical', code: resolved ? 'resolved' : 'active' }],
+        },
+        verificationStatus: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/condition-ver-status', code: 'confirmed' }] },
+        category: [
+          {
+            coding: [
+              {
+                system: 'http://terminology.hl7.org/CodeSystem/condition-category',
+                code: 'encounter-diagnosis',
+                display: 'Encounter Diagnosis',
+              },
+            ],
+          },
+        ],
+        code: concept(SNOMED, rng.pick(CONDITIONS)),
+        subject: ref(patientRef),
+        encounter: ref(e.urn),
+        onsetDateTime: fhirDateTime(onset),
+        ...(resolved ? { abatementDateTime: fhirDateTime(onset + rng.int(7, 30) * DAY) } : {}),
+        recordedDate: fhirDateTime(onset),
+      }),
+    );
   }
 
   // --- Vital signs at six encounters (six Observations each)
@@ -176,7 +220,10 @@ export function generatePatient(seed: string, index: number): PatientRecord {
     const panel = PANELS[(r + rng.int(0, PANELS.length - 1)) % PANELS.length];
     const e = rng.pick(encounters);
     const at = e.start + 20 * MINUTE;
-    const results = panel.results.map((kind) => ({ urn: add(quantityObservation(rng, kind, 'laboratory', patientRef, e.urn, at)), display: kind.display }));
+    const results = panel.results.map((kind) => ({
+      urn: add(quantityObservation(rng, kind, 'laboratory', patientRef, e.urn, at)),
+      display: kind.display,
+    }));
     add({
       resourceType: 'DiagnosticReport',
       status: 'final',
@@ -204,16 +251,20 @@ export function generatePatient(seed: string, index: number): PatientRecord {
       encounter: ref(e.urn),
       authoredOn: fhirDateTime(during(e)),
       ...(conditionUrns.length && rng.chance(0.5) ? { reasonReference: [ref(rng.pick(conditionUrns))] } : {}),
-      dosageInstruction: [{
-        sequence: 1,
-        text: 'Take 1 tablet by mouth once daily',
-        timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
-        asNeededBoolean: false,
-        doseAndRate: [{
-          type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/dose-rate-type', code: 'ordered', display: 'Ordered' }] },
-          doseQuantity: { value: 1 },
-        }],
-      }],
+      dosageInstruction: [
+        {
+          sequence: 1,
+          text: 'Take 1 tablet by mouth once daily',
+          timing: { repeat: { frequency: 1, period: 1, periodUnit: 'd' } },
+          asNeededBoolean: false,
+          doseAndRate: [
+            {
+              type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/dose-rate-type', code: 'ordered', display: 'Ordered' }] },
+              doseQuantity: { value: 1 },
+            },
+          ],
+        },
+      ],
     });
   }
 
@@ -261,10 +312,12 @@ export function generatePatient(seed: string, index: number): PatientRecord {
  * assigned ids), so it can be sent again on its own (e.g. as a PUT body).
  */
 export function resolveUrns(resource: Json, urnToRef: ReadonlyMap<string, string>): Json {
-  return JSON.parse(JSON.stringify(resource).replace(/"(urn:uuid:[0-9a-f-]{36})"/g, (m, urn: string) => {
-    const target = urnToRef.get(urn);
-    return target ? `"${target}"` : m;
-  })) as Json;
+  return JSON.parse(
+    JSON.stringify(resource).replace(/"(urn:uuid:[0-9a-f-]{36})"/g, (m, urn: string) => {
+      const target = urnToRef.get(urn);
+      return target ? `"${target}"` : m;
+    }),
+  ) as Json;
 }
 
 export { LOINC, VITALS };

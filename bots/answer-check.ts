@@ -23,13 +23,19 @@ export default defineBot({
       // A response claiming one of Haven's own questionnaires that does not exist (or another version) would never
       // be scored: refuse it rather than let a safety answer go unread.
       if (qr.questionnaire?.startsWith(HAVEN_QUESTIONNAIRE_BASE)) {
-        const known = instruments().all().map((i) => i.canonical).join(', ');
+        const known = instruments()
+          .all()
+          .map((i) => i.canonical)
+          .join(', ');
         return { allow: false, reason: `unknown instrument ${qr.questionnaire.slice(0, 120)}; Haven serves ${known}` };
       }
       return { allow: true };
     }
     const invalid = scoreResponse(instrument, qr).invalidAnswers;
     if (invalid.length === 0) return { allow: true };
-    return { allow: false, reason: `answers outside the ${instrument.id} answer list: ${invalid.map((i) => `${i.linkId} (${i.reason})`).join('; ')}` };
+    return {
+      allow: false,
+      reason: `answers outside the ${instrument.id} answer list: ${invalid.map((i) => `${i.linkId} (${i.reason})`).join('; ')}`,
+    };
   },
 });

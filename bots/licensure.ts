@@ -31,9 +31,10 @@ function ext(resource: { extension?: readonly Extension[] }, url: string): strin
 
 /** Practitioner references of an Appointment's actors or an Encounter's individuals. */
 function practitionerRefs(resource: Appointment | Encounter): string[] {
-  const refs: (Reference | undefined)[] = resource.resourceType === 'Appointment'
-    ? (resource.participant ?? []).map((p) => p.actor)
-    : (resource.participant ?? []).map((p) => p.individual);
+  const refs: (Reference | undefined)[] =
+    resource.resourceType === 'Appointment'
+      ? (resource.participant ?? []).map((p) => p.actor)
+      : (resource.participant ?? []).map((p) => p.individual);
   return refs.map((r) => r?.reference ?? '').filter((r) => /^(Practitioner|PractitionerRole)\/[^/]+$/.test(r));
 }
 
@@ -67,21 +68,32 @@ export default defineBot({
     if (override) return { allow: true, note: 'licensure override documented on the resource' };
     const patientState = ext(resource, PATIENT_LOCATION_EXTENSION);
     if (!patientState) {
-      return { allow: false, reason: `the patient's location (state) at the time of service is required (extension ${PATIENT_LOCATION_EXTENSION}), or a documented override` };
+      return {
+        allow: false,
+        reason: `the patient's location (state) at the time of service is required (extension ${PATIENT_LOCATION_EXTENSION}), or a documented override`,
+      };
     }
     const providerState = ext(resource, PROVIDER_LOCATION_EXTENSION);
-    const modality = ext(resource, MODALITY_EXTENSION)?.toLowerCase() === 'telehealth'
-      || (resource.resourceType === 'Encounter' && resource.class?.code === 'VR') ? 'telehealth' : 'in-person';
+    const modality =
+      ext(resource, MODALITY_EXTENSION)?.toLowerCase() === 'telehealth' ||
+      (resource.resourceType === 'Encounter' && resource.class?.code === 'VR')
+        ? 'telehealth'
+        : 'in-person';
     const when = resource.resourceType === 'Appointment' ? resource.start : resource.period?.start;
     const date = (when ?? ctx.now).slice(0, 10);
     for (const reference of practitioners) {
       const practitioner = await practitionerOf(ctx, reference);
       if (!practitioner) return { allow: false, reason: `${reference} was not found, so its licensure cannot be checked` };
       const decision = checkLicensure({
-        credentials: credentialsFromPractitioner(practitioner), patientState, ...(providerState ? { providerState } : {}),
-        modality, date, config: ctx.config.licensure,
+        credentials: credentialsFromPractitioner(practitioner),
+        patientState,
+        ...(providerState ? { providerState } : {}),
+        modality,
+        date,
+        config: ctx.config.licensure,
       });
-      if (!decision.allowed) return { allow: false, reason: `${reference} may not practice in ${patientState} on ${date}: ${decision.reason}` };
+      if (!decision.allowed)
+        return { allow: false, reason: `${reference} may not practice in ${patientState} on ${date}: ${decision.reason}` };
     }
     return { allow: true };
   },

@@ -8,7 +8,14 @@ describe('missed-care bots', () => {
     await t.req('/fhir/Patient/p1', { method: 'PUT', json: { resourceType: 'Patient', id: 'p1' } });
     await t.req('/fhir/CarePlan/cp1', {
       method: 'PUT',
-      json: { resourceType: 'CarePlan', id: 'cp1', status: 'active', intent: 'plan', subject: { reference: 'Patient/p1' }, author: { reference: 'Practitioner/cm' } },
+      json: {
+        resourceType: 'CarePlan',
+        id: 'cp1',
+        status: 'active',
+        intent: 'plan',
+        subject: { reference: 'Patient/p1' },
+        author: { reference: 'Practitioner/cm' },
+      },
     });
   });
   afterAll(async () => {
@@ -19,7 +26,13 @@ describe('missed-care bots', () => {
     const start = new Date(Date.now() - daysAgo * 86_400_000).toISOString();
     const res = await t.req('/fhir/Appointment', {
       method: 'POST',
-      json: { resourceType: 'Appointment', status: 'noshow', start, end: start, participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }] },
+      json: {
+        resourceType: 'Appointment',
+        status: 'noshow',
+        start,
+        end: start,
+        participant: [{ actor: { reference: 'Patient/p1' }, status: 'accepted' }],
+      },
     });
     expect(res.status).toBe(201);
     await t.server.events.dispatcher.idle();
@@ -48,15 +61,42 @@ describe('missed-care bots', () => {
       await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id } });
       await t.req(`/fhir/CarePlan/cp-${id}`, {
         method: 'PUT',
-        json: { resourceType: 'CarePlan', id: `cp-${id}`, status: 'active', intent: 'plan', subject: { reference: `Patient/${id}` }, period: { start: '2026-01-01' }, author: { reference: 'Practitioner/cm' } },
+        json: {
+          resourceType: 'CarePlan',
+          id: `cp-${id}`,
+          status: 'active',
+          intent: 'plan',
+          subject: { reference: `Patient/${id}` },
+          period: { start: '2026-01-01' },
+          author: { reference: 'Practitioner/cm' },
+        },
       });
     }
     const recent = new Date(Date.now() - 3 * 86_400_000).toISOString();
-    await t.req('/fhir/Encounter', { method: 'POST', json: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/seen' }, period: { start: recent, end: recent } } });
-    await t.req('/fhir/Encounter', { method: 'POST', json: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/quiet' }, period: { start: '2026-02-01T10:00:00Z', end: '2026-02-01T11:00:00Z' } } });
+    await t.req('/fhir/Encounter', {
+      method: 'POST',
+      json: {
+        resourceType: 'Encounter',
+        status: 'finished',
+        class: { code: 'AMB' },
+        subject: { reference: 'Patient/seen' },
+        period: { start: recent, end: recent },
+      },
+    });
+    await t.req('/fhir/Encounter', {
+      method: 'POST',
+      json: {
+        resourceType: 'Encounter',
+        status: 'finished',
+        class: { code: 'AMB' },
+        subject: { reference: 'Patient/quiet' },
+        period: { start: '2026-02-01T10:00:00Z', end: '2026-02-01T11:00:00Z' },
+      },
+    });
     await t.server.events.runSchedules();
     const task = async (patient: string): Promise<number> =>
-      (await t.req(`/fhir/Task?patient=Patient/${patient}&code=https://haven.health/fhir/CodeSystem/haven-task|missed-care&_summary=count`)).body.total;
+      (await t.req(`/fhir/Task?patient=Patient/${patient}&code=https://haven.health/fhir/CodeSystem/haven-task|missed-care&_summary=count`))
+        .body.total;
     expect(await task('quiet')).toBe(1);
     expect(await task('seen')).toBe(0);
     // Once per period across processes: a second tick right away does not run again.

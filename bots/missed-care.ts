@@ -24,20 +24,32 @@ export default defineBot({
     const now = new Date(ctx.now);
     const finding = repeatedNoShows(
       noShows.filter((a) => a.start).map((a) => ({ status: a.status, start: a.start as string, reference: `Appointment/${a.id}` })),
-      now, ctx.config.missedCare,
+      now,
+      ctx.config.missedCare,
     );
     if (!finding) return { summary: `${noShows.length} no-show(s): below the threshold` };
     const plan = (await ctx.search<CarePlan>('CarePlan', `subject=${patient}&status=active&_count=1`))[0];
     const task = buildCareManagerTask({
-      patient, finding, now, config: ctx.config.missedCare,
-      ...(plan?.id ? { carePlan: { reference: `CarePlan/${plan.id}`, ...(plan.author?.reference ? { author: plan.author.reference } : {}) } } : {}),
+      patient,
+      finding,
+      now,
+      config: ctx.config.missedCare,
+      ...(plan?.id
+        ? { carePlan: { reference: `CarePlan/${plan.id}`, ...(plan.author?.reference ? { author: plan.author.reference } : {}) } }
+        : {}),
     });
     const id = missedCareIdentifier(patient, finding.kind);
     return {
-      writes: [{
-        request: { method: 'POST', url: 'Task', ifNoneExist: `identifier=${encodeURIComponent(`${id.system}|${id.value}`)}&status=${OPEN_TASK}` },
-        resource: task,
-      }],
+      writes: [
+        {
+          request: {
+            method: 'POST',
+            url: 'Task',
+            ifNoneExist: `identifier=${encodeURIComponent(`${id.system}|${id.value}`)}&status=${OPEN_TASK}`,
+          },
+          resource: task,
+        },
+      ],
       summary: `${finding.kind}: care-manager task`,
     };
   },

@@ -28,16 +28,33 @@ export default defineBot({
       const patient = plan.subject?.reference;
       if (!patient?.startsWith('Patient/') || seen.has(patient)) continue;
       seen.add(patient);
-      const visit = (await ctx.search<Encounter>('Encounter', `subject=${patient}&status=finished,in-progress,arrived&_sort=-date&_count=1`))[0];
+      const visit = (
+        await ctx.search<Encounter>('Encounter', `subject=${patient}&status=finished,in-progress,arrived&_sort=-date&_count=1`)
+      )[0];
       const message = (await ctx.search<Communication>('Communication', `subject=${patient}&_sort=-sent&_count=1`))[0];
-      const last = [visit?.period?.end ?? visit?.period?.start, message?.sent].filter((d): d is string => !!d).sort().at(-1);
-      const finding = carePlanWithoutContact({ carePlan: plan, ...(last ? { lastContact: last } : {}), now, config: ctx.config.missedCare });
+      const last = [visit?.period?.end ?? visit?.period?.start, message?.sent]
+        .filter((d): d is string => !!d)
+        .sort()
+        .at(-1);
+      const finding = carePlanWithoutContact({
+        carePlan: plan,
+        ...(last ? { lastContact: last } : {}),
+        now,
+        config: ctx.config.missedCare,
+      });
       if (!finding) continue;
       const id = missedCareIdentifier(patient, finding.kind);
       writes.push({
-        request: { method: 'POST', url: 'Task', ifNoneExist: `identifier=${encodeURIComponent(`${id.system}|${id.value}`)}&status=${OPEN_TASK}` },
+        request: {
+          method: 'POST',
+          url: 'Task',
+          ifNoneExist: `identifier=${encodeURIComponent(`${id.system}|${id.value}`)}&status=${OPEN_TASK}`,
+        },
         resource: buildCareManagerTask({
-          patient, finding, now, config: ctx.config.missedCare,
+          patient,
+          finding,
+          now,
+          config: ctx.config.missedCare,
           carePlan: { reference: `CarePlan/${plan.id}`, ...(plan.author?.reference ? { author: plan.author.reference } : {}) },
         }),
       });

@@ -11,14 +11,25 @@ describe('outcomes bot', () => {
     await t.req('/fhir/Goal/g1', {
       method: 'PUT',
       json: {
-        resourceType: 'Goal', id: 'g1', lifecycleStatus: 'active', subject: { reference: 'Patient/p1' },
+        resourceType: 'Goal',
+        id: 'g1',
+        lifecycleStatus: 'active',
+        subject: { reference: 'Patient/p1' },
         description: { text: 'Remission of depression' },
         target: [{ measure: { coding: [{ system: 'http://loinc.org', code: '44261-6' }] }, detailInteger: 5 }],
       },
     });
     await t.req('/fhir/CarePlan/cp1', {
       method: 'PUT',
-      json: { resourceType: 'CarePlan', id: 'cp1', status: 'active', intent: 'plan', subject: { reference: 'Patient/p1' }, period: { start: '2026-01-01' }, goal: [{ reference: 'Goal/g1' }] },
+      json: {
+        resourceType: 'CarePlan',
+        id: 'cp1',
+        status: 'active',
+        intent: 'plan',
+        subject: { reference: 'Patient/p1' },
+        period: { start: '2026-01-01' },
+        goal: [{ reference: 'Goal/g1' }],
+      },
     });
   });
   afterAll(async () => {
@@ -32,7 +43,9 @@ describe('outcomes bot', () => {
   }
 
   async function outcome(code: 'response' | 'remission'): Promise<boolean[]> {
-    const res = await t.req(`/fhir/Observation?subject=Patient/p1&code=https://haven.health/fhir/CodeSystem/mbc-outcome|${code}&_sort=date`);
+    const res = await t.req(
+      `/fhir/Observation?subject=Patient/p1&code=https://haven.health/fhir/CodeSystem/mbc-outcome|${code}&_sort=date`,
+    );
     return ((res.body as Bundle).entry ?? []).map((e) => (e.resource as Observation).valueBoolean as boolean);
   }
 

@@ -34,29 +34,50 @@ export default defineBot({
   id: 'outcomes',
   description: 'Tracks response and remission of PHQ-9, PHQ-A and GAD-7 totals against the baseline, on the care plan Goal',
   mode: 'after-commit',
-  triggers: [{
-    resourceType: 'Observation', interactions: ['create', 'update'],
-    criteria: `code=${TOTAL_CODES.map((c) => `http://loinc.org|${c}`).join(',')}&status=final,amended`,
-  }],
+  triggers: [
+    {
+      resourceType: 'Observation',
+      interactions: ['create', 'update'],
+      criteria: `code=${TOTAL_CODES.map((c) => `http://loinc.org|${c}`).join(',')}&status=final,amended`,
+    },
+  ],
   scopes: ['system/Observation.crus', 'system/CarePlan.rs', 'system/Goal.ru'],
   async handle(event, ctx) {
     const total = event.resource as (Observation & { id: string }) | undefined;
     const code = total?.code.coding?.find((c) => c.system === 'http://loinc.org' && TOTAL_CODES.includes(c.code ?? ''))?.code;
-    const instrument = instruments().all().find((i) => i.totalCode?.code === code);
+    const instrument = instruments()
+      .all()
+      .find((i) => i.totalCode?.code === code);
     const patient = total?.subject?.reference;
-    if (!total || !code || !instrument || total.valueInteger === undefined || !patient?.startsWith('Patient/')) return { summary: 'not a total score' };
+    if (!total || !code || !instrument || total.valueInteger === undefined || !patient?.startsWith('Patient/'))
+      return { summary: 'not a total score' };
     const id = instrument.id as InstrumentId;
     if (!ctx.config.outcomes[id]) return { summary: `${id}: no outcome rule configured` };
     const plan = await activeCarePlan(ctx, patient);
     const since = plan?.period?.start ? `&date=ge${plan.period.start}` : '';
-    const first = (await ctx.search<Observation>('Observation', `subject=${patient}&code=http://loinc.org|${code}&status=final,amended${since}&_sort=date&_count=1`))[0];
+    const first = (
+      await ctx.search<Observation>(
+        'Observation',
+        `subject=${patient}&code=http://loinc.org|${code}&status=final,amended${since}&_sort=date&_count=1`,
+      )
+    )[0];
     const baseline = first && first.id !== total.id ? first.valueInteger : undefined;
-    const outcome = evaluateOutcome({ instrument: id, ...(baseline !== undefined ? { baseline } : {}), current: total.valueInteger, config: ctx.config.outcomes });
+    const outcome = evaluateOutcome({
+      instrument: id,
+      ...(baseline !== undefined ? { baseline } : {}),
+      current: total.valueInteger,
+      config: ctx.config.outcomes,
+    });
     const writes: BundleEntry[] = [];
     if (baseline !== undefined) {
       const observations = buildOutcomeObservations({
-        patient, instrument: id, response: outcome.response, remission: outcome.remission, focus: `Observation/${total.id}`,
-        now: new Date(ctx.now), config: ctx.config.outcomes,
+        patient,
+        instrument: id,
+        response: outcome.response,
+        remission: outcome.remission,
+        focus: `Observation/${total.id}`,
+        now: new Date(ctx.now),
+        config: ctx.config.outcomes,
       });
       for (const obs of observations) {
         const value = `${total.id}:${obs.code.coding?.[0]?.code}`;
@@ -73,6 +94,9 @@ export default defineBot({
         resource: { ...goal, achievementStatus: achievementStatusConcept(outcome.achievementStatus) },
       });
     }
-    return { writes, summary: `${id}: ${outcome.achievementStatus}${baseline === undefined ? ' (baseline)' : ''}${goal ? ', goal updated' : ''}` };
+    return {
+      writes,
+      summary: `${id}: ${outcome.achievementStatus}${baseline === undefined ? ' (baseline)' : ''}${goal ? ', goal updated' : ''}`,
+    };
   },
 });

@@ -14,9 +14,14 @@ const NO = { system: 'http://loinc.org', code: 'LA32-8', display: 'No' };
 
 /** A C-SSRS screener response: answers by LOINC item code. */
 function cssrs(patient: string, answers: Record<string, boolean>): object {
-  const canonical = instruments().all().find((i) => i.id === 'cssrs-screener')!.canonical;
+  const canonical = instruments()
+    .all()
+    .find((i) => i.id === 'cssrs-screener')!.canonical;
   return {
-    resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: canonical, subject: { reference: `Patient/${patient}` },
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    questionnaire: canonical,
+    subject: { reference: `Patient/${patient}` },
     authored: '2026-11-20T10:00:00Z',
     item: Object.entries(answers).map(([code, yes]) => ({ linkId: `/${code}`, answer: [{ valueCoding: yes ? YES : NO }] })),
   };
@@ -34,7 +39,10 @@ describe('risk bot: escalation', () => {
       { botSet: { bots: BOTS, module: BOTS_MODULE, config } },
     );
     for (const id of ['p1', 'p2', 'p3', 'p4', 'p5']) {
-      await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id, generalPractitioner: [{ reference: 'Practitioner/treating' }] } });
+      await t.req(`/fhir/Patient/${id}`, {
+        method: 'PUT',
+        json: { resourceType: 'Patient', id, generalPractitioner: [{ reference: 'Practitioner/treating' }] },
+      });
     }
   });
   afterAll(async () => {
@@ -49,7 +57,9 @@ describe('risk bot: escalation', () => {
   }
 
   async function riskTasks(patient: string): Promise<Task[]> {
-    const res = await t.req(`/fhir/Task?patient=Patient/${patient}&code=https://haven.health/fhir/CodeSystem/haven-task|suicide-risk-review`);
+    const res = await t.req(
+      `/fhir/Task?patient=Patient/${patient}&code=https://haven.health/fhir/CodeSystem/haven-task|suicide-risk-review`,
+    );
     return ((res.body as Bundle).entry ?? []).map((e) => e.resource as Task);
   }
 
@@ -66,8 +76,11 @@ describe('risk bot: escalation', () => {
     expect(tasks[0].focus?.reference).toBe(`QuestionnaireResponse/${qr}`);
     expect(tasks[0].restriction?.period?.end).toBeDefined();
     const checklist = await t.req(`/fhir/Task?part-of=Task/${tasks[0].id}`);
-    expect(checklist.body.entry.map((e: { resource: Task }) => e.resource.code?.coding?.[0]?.code).sort())
-      .toEqual(['escalation-contact', 'escalation-follow-up', 'escalation-response']);
+    expect(checklist.body.entry.map((e: { resource: Task }) => e.resource.code?.coding?.[0]?.code).sort()).toEqual([
+      'escalation-contact',
+      'escalation-follow-up',
+      'escalation-response',
+    ]);
     const flags = await t.req('/fhir/Flag?patient=Patient/p1');
     expect(flags.body.entry).toHaveLength(1);
     expect(flags.body.entry[0].resource.status).toBe('active');
@@ -105,7 +118,10 @@ describe('risk bot: escalation', () => {
 
   it('a declined item 9 is unknown, never 0: a review Task', async () => {
     const declined = phqLikeResponse('phq-9', 'p4', [0, 0, 0, 0, 0, 0, 0, 0, undefined]);
-    (declined.item as object[]).push({ linkId: '/44260-8', answer: [{ valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'asked-declined' } }] });
+    (declined.item as object[]).push({
+      linkId: '/44260-8',
+      answer: [{ valueCoding: { system: 'http://terminology.hl7.org/CodeSystem/data-absent-reason', code: 'asked-declined' } }],
+    });
     await submit(declined);
     const tasks = await riskTasks('p4');
     expect(tasks).toHaveLength(1);

@@ -87,7 +87,7 @@ export interface AfterCommitBot extends BotBase {
   readonly scopes: readonly string[];
   /** Time limit of one run (default 10 s): the worker is stopped and the run counts as failed. */
   readonly timeoutMs?: number;
-  handle(event: BotEvent, ctx: BotContext): Promise<BotOutput | void>;
+  handle(event: BotEvent, ctx: BotContext): Promise<BotOutput | undefined>;
 }
 
 /** What a scheduled bot runs for: one tick of its schedule in one tenant. */
@@ -109,7 +109,7 @@ export interface ScheduledBot {
   readonly everyMinutes: number;
   readonly scopes: readonly string[];
   readonly timeoutMs?: number;
-  handle(tick: BotTick, ctx: BotContext): Promise<BotOutput | void>;
+  handle(tick: BotTick, ctx: BotContext): Promise<BotOutput | undefined>;
 }
 
 /** A veto bot. */
@@ -126,7 +126,8 @@ const BOT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
 export function defineBot<T extends BotDefinition>(bot: T): T {
   if (!BOT_ID.test(bot.id)) throw new Error(`Bot id "${bot.id}" must match ${BOT_ID}`);
   if (bot.mode === 'scheduled') {
-    if (!Number.isInteger(bot.everyMinutes) || bot.everyMinutes < 1) throw new Error(`Bot ${bot.id}: everyMinutes must be a whole number of minutes ≥ 1`);
+    if (!Number.isInteger(bot.everyMinutes) || bot.everyMinutes < 1)
+      throw new Error(`Bot ${bot.id}: everyMinutes must be a whole number of minutes ≥ 1`);
     return bot;
   }
   if (bot.triggers.length === 0) throw new Error(`Bot ${bot.id} has no triggers`);

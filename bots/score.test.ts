@@ -8,7 +8,12 @@ const LOINC_TOTAL = '44261-6';
 describe('score bot (end to end)', () => {
   let t: TestServer;
   beforeAll(async () => {
-    t = await startTestServer({ HAVEN_QUESTIONNAIRES: 'install', HAVEN_EVENT_POLL_MS: '100', HAVEN_DELIVERY_RETRY_BASE_MS: '50', HAVEN_DELIVERY_MAX_ATTEMPTS: '3' });
+    t = await startTestServer({
+      HAVEN_QUESTIONNAIRES: 'install',
+      HAVEN_EVENT_POLL_MS: '100',
+      HAVEN_DELIVERY_RETRY_BASE_MS: '50',
+      HAVEN_DELIVERY_MAX_ATTEMPTS: '3',
+    });
     await t.req('/fhir/Patient/p1', { method: 'PUT', json: { resourceType: 'Patient', id: 'p1', gender: 'female' } });
   });
   afterAll(async () => {
@@ -29,7 +34,10 @@ describe('score bot (end to end)', () => {
   });
 
   it('scores a completed PHQ-9: total with band, panel with members, item 9; an amended response updates, never duplicates', async () => {
-    const qr = await t.req('/fhir/QuestionnaireResponse', { method: 'POST', json: phqLikeResponse('phq-9', 'p1', [1, 1, 1, 1, 1, 1, 1, 1, 0]) });
+    const qr = await t.req('/fhir/QuestionnaireResponse', {
+      method: 'POST',
+      json: phqLikeResponse('phq-9', 'p1', [1, 1, 1, 1, 1, 1, 1, 1, 0]),
+    });
     expect(qr.status).toBe(201);
     let obs = await observationsOf(qr.body.id);
     const total = obs.find((o) => o.code.coding?.[0]?.code === LOINC_TOTAL);
@@ -52,7 +60,10 @@ describe('score bot (end to end)', () => {
   });
 
   it('missing required answers: no total, a review Task; a declined item 9 is never read as 0', async () => {
-    const qr = await t.req('/fhir/QuestionnaireResponse', { method: 'POST', json: phqLikeResponse('phq-9', 'p1', [0, 0, 0, 0, 0, 0, 0, 0, undefined]) });
+    const qr = await t.req('/fhir/QuestionnaireResponse', {
+      method: 'POST',
+      json: phqLikeResponse('phq-9', 'p1', [0, 0, 0, 0, 0, 0, 0, 0, undefined]),
+    });
     const obs = await observationsOf(qr.body.id);
     expect(obs.some((o) => o.code.coding?.[0]?.code === LOINC_TOTAL)).toBe(false);
     const tasks = await t.req(`/fhir/Task?focus=QuestionnaireResponse/${qr.body.id}`);
@@ -69,17 +80,27 @@ describe('score bot (end to end)', () => {
   });
 
   it('refuses a response to an unknown Haven instrument, and leaves other questionnaires alone', async () => {
-    const unknown = { ...phqLikeResponse('phq-9', 'p1', [0, 0, 0, 0, 0, 0, 0, 0, 0]), questionnaire: 'https://haven.health/fhir/Questionnaire/phq-99' };
+    const unknown = {
+      ...phqLikeResponse('phq-9', 'p1', [0, 0, 0, 0, 0, 0, 0, 0, 0]),
+      questionnaire: 'https://haven.health/fhir/Questionnaire/phq-99',
+    };
     const res = await t.req('/fhir/QuestionnaireResponse', { method: 'POST', json: unknown });
     expect(res.status).toBe(422);
     expect(res.body.issue[0].diagnostics).toMatch(/unknown instrument/);
     const other = await t.req('/fhir/QuestionnaireResponse', {
       method: 'POST',
-      json: { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://example.org/Questionnaire/intake', subject: { reference: 'Patient/p1' } },
+      json: {
+        resourceType: 'QuestionnaireResponse',
+        status: 'completed',
+        questionnaire: 'https://example.org/Questionnaire/intake',
+        subject: { reference: 'Patient/p1' },
+      },
     });
     expect(other.status).toBe(201);
     expect(await observationsOf(other.body.id)).toHaveLength(0);
-    const { rows } = await t.server.db.query<{ detail: string }>(`SELECT detail FROM haven_bot_runs WHERE bot = 'score' ORDER BY seq DESC LIMIT 1`);
+    const { rows } = await t.server.db.query<{ detail: string }>(
+      `SELECT detail FROM haven_bot_runs WHERE bot = 'score' ORDER BY seq DESC LIMIT 1`,
+    );
     expect(rows[0].detail).toMatch(/not a known instrument/);
   });
 });

@@ -18,7 +18,10 @@ function writeOverride(name: string, content: unknown): string {
 describe('defaults', () => {
   it('parse, and carry the documented values', () => {
     const c = defaultClinicalConfig();
-    expect(c.risk.item9Tiers).toEqual([{ minOrdinal: 1, level: 'low' }, { minOrdinal: 2, level: 'moderate' }]);
+    expect(c.risk.item9Tiers).toEqual([
+      { minOrdinal: 1, level: 'low' },
+      { minOrdinal: 2, level: 'moderate' },
+    ]);
     expect(c.risk.severeTotal['phq-9']).toEqual({ atLeast: 20, level: 'moderate' });
     expect(c.escalation.priority).toEqual({ review: 'urgent', low: 'urgent', moderate: 'asap', high: 'stat' });
     expect(c.outcomes['gad-7']?.responseDropFraction).toBe(0.5);
@@ -34,7 +37,12 @@ describe('defaults', () => {
 
   it('mark the unverified facts VERIFY in the JSON', () => {
     const raw = rawDefaults();
-    for (const note of [raw.risk._verify, raw.outcomes['gad-7']._verify, raw.licensure.psypact._verify, raw.licensure.counselingCompact._verify]) {
+    for (const note of [
+      raw.risk._verify,
+      raw.outcomes['gad-7']._verify,
+      raw.licensure.psypact._verify,
+      raw.licensure.counselingCompact._verify,
+    ]) {
       expect(note).toMatch(/^VERIFY: /);
     }
   });
@@ -95,33 +103,195 @@ describe('HAVEN_BOT_CONFIG override', () => {
 
 describe('invalid configuration throws an Error naming the bad key', () => {
   const cases: [string, (c: Record<string, any>) => void, string][] = [
-    ['unknown key (a typo)', (c) => { c.risk.item9Tier = []; }, 'risk.item9Tier'],
-    ['unknown top-level key', (c) => { c.risks = {}; }, 'config.risks'],
-    ['missing section', (c) => { delete c.crisis; }, '"crisis"'],
-    ['item 9 tier ordinal out of range', (c) => { c.risk.item9Tiers[1].minOrdinal = 4; }, 'risk.item9Tiers[1].minOrdinal'],
-    ['unknown level', (c) => { c.risk.severeTotal['phq-9'].level = 'severe'; }, 'risk.severeTotal.phq-9.level'],
-    ['item 9 unanswered may not be none', (c) => { c.risk.item9UnansweredLevel = 'none'; }, 'risk.item9UnansweredLevel'],
-    ['unknown instrument', (c) => { c.risk.scoreRise['phq-10'] = { points: 5, level: 'low' }; }, 'risk.scoreRise.phq-10'],
-    ['score rise of 0 points', (c) => { c.risk.scoreRise['gad-7'].points = 0; }, 'risk.scoreRise.gad-7.points'],
-    ['bad priority', (c) => { c.escalation.priority.low = 'soon'; }, 'escalation.priority.low'],
-    ['missing level in priority', (c) => { delete c.escalation.priority.review; }, 'escalation.priority.review'],
-    ['negative minutes', (c) => { c.escalation.dueMinutes.low.contact = -1; }, 'escalation.dueMinutes.low.contact'],
-    ['response due before contact', (c) => { c.escalation.dueMinutes.high.response = 10; }, 'escalation.dueMinutes.high.response'],
-    ['follow-up due before response', (c) => { c.escalation.dueMinutes.moderate['follow-up'] = 100; }, 'escalation.dueMinutes.moderate.follow-up'],
-    ['988 flag not boolean', (c) => { c.escalation.notifyPatientWith988.high = 'yes'; }, 'escalation.notifyPatientWith988.high'],
-    ['bad on-call reference', (c) => { c.escalation.onCall.entries = [{ practitioner: 'Dr Smith' }]; }, 'escalation.onCall.entries[0].practitioner'],
-    ['bad on-call time', (c) => { c.escalation.onCall.entries = [{ practitioner: 'Practitioner/a', from: '25:00' }]; }, 'escalation.onCall.entries[0].from'],
-    ['bad on-call day', (c) => { c.escalation.onCall.entries = [{ practitioner: 'Practitioner/a', days: [7] }]; }, 'escalation.onCall.entries[0].days[0]'],
-    ['bad time zone', (c) => { c.escalation.onCall.timezone = 'Mars/Olympus'; }, 'escalation.onCall.timezone'],
-    ['988 message with press 3', (c) => { c.crisis.patientMessage += ' LGBTQ+ youth: press 3.'; }, 'crisis.patientMessage'],
-    ['988 message without 988', (c) => { c.crisis.patientMessage = 'Call your doctor.'; }, 'crisis.patientMessage'],
-    ['response fraction above 1', (c) => { c.outcomes['gad-7'].responseDropFraction = 1.5; }, 'outcomes.gad-7.responseDropFraction'],
-    ['outcome panel without code', (c) => { delete c.outcomes['phq-9'].panel.code; }, 'outcomes.phq-9.panel.code'],
-    ['no-show count 0', (c) => { c.missedCare.noShows.count = 0; }, 'missedCare.noShows.count'],
-    ['care manager not a reference', (c) => { c.missedCare.careManager = 'Jane'; }, 'missedCare.careManager'],
-    ['not a state', (c) => { c.licensure.psypact.members = ['AZ', 'XX']; }, 'licensure.psypact.members[1]'],
-    ['lower-case state', (c) => { c.licensure.counselingCompact.operational = ['az']; }, 'licensure.counselingCompact.operational[0]'],
-    ['enabled not boolean', (c) => { c.licensure.socialWorkCompact.enabled = 'no'; }, 'licensure.socialWorkCompact.enabled'],
+    [
+      'unknown key (a typo)',
+      (c) => {
+        c.risk.item9Tier = [];
+      },
+      'risk.item9Tier',
+    ],
+    [
+      'unknown top-level key',
+      (c) => {
+        c.risks = {};
+      },
+      'config.risks',
+    ],
+    [
+      'missing section',
+      (c) => {
+        delete c.crisis;
+      },
+      '"crisis"',
+    ],
+    [
+      'item 9 tier ordinal out of range',
+      (c) => {
+        c.risk.item9Tiers[1].minOrdinal = 4;
+      },
+      'risk.item9Tiers[1].minOrdinal',
+    ],
+    [
+      'unknown level',
+      (c) => {
+        c.risk.severeTotal['phq-9'].level = 'severe';
+      },
+      'risk.severeTotal.phq-9.level',
+    ],
+    [
+      'item 9 unanswered may not be none',
+      (c) => {
+        c.risk.item9UnansweredLevel = 'none';
+      },
+      'risk.item9UnansweredLevel',
+    ],
+    [
+      'unknown instrument',
+      (c) => {
+        c.risk.scoreRise['phq-10'] = { points: 5, level: 'low' };
+      },
+      'risk.scoreRise.phq-10',
+    ],
+    [
+      'score rise of 0 points',
+      (c) => {
+        c.risk.scoreRise['gad-7'].points = 0;
+      },
+      'risk.scoreRise.gad-7.points',
+    ],
+    [
+      'bad priority',
+      (c) => {
+        c.escalation.priority.low = 'soon';
+      },
+      'escalation.priority.low',
+    ],
+    [
+      'missing level in priority',
+      (c) => {
+        delete c.escalation.priority.review;
+      },
+      'escalation.priority.review',
+    ],
+    [
+      'negative minutes',
+      (c) => {
+        c.escalation.dueMinutes.low.contact = -1;
+      },
+      'escalation.dueMinutes.low.contact',
+    ],
+    [
+      'response due before contact',
+      (c) => {
+        c.escalation.dueMinutes.high.response = 10;
+      },
+      'escalation.dueMinutes.high.response',
+    ],
+    [
+      'follow-up due before response',
+      (c) => {
+        c.escalation.dueMinutes.moderate['follow-up'] = 100;
+      },
+      'escalation.dueMinutes.moderate.follow-up',
+    ],
+    [
+      '988 flag not boolean',
+      (c) => {
+        c.escalation.notifyPatientWith988.high = 'yes';
+      },
+      'escalation.notifyPatientWith988.high',
+    ],
+    [
+      'bad on-call reference',
+      (c) => {
+        c.escalation.onCall.entries = [{ practitioner: 'Dr Smith' }];
+      },
+      'escalation.onCall.entries[0].practitioner',
+    ],
+    [
+      'bad on-call time',
+      (c) => {
+        c.escalation.onCall.entries = [{ practitioner: 'Practitioner/a', from: '25:00' }];
+      },
+      'escalation.onCall.entries[0].from',
+    ],
+    [
+      'bad on-call day',
+      (c) => {
+        c.escalation.onCall.entries = [{ practitioner: 'Practitioner/a', days: [7] }];
+      },
+      'escalation.onCall.entries[0].days[0]',
+    ],
+    [
+      'bad time zone',
+      (c) => {
+        c.escalation.onCall.timezone = 'Mars/Olympus';
+      },
+      'escalation.onCall.timezone',
+    ],
+    [
+      '988 message with press 3',
+      (c) => {
+        c.crisis.patientMessage += ' LGBTQ+ youth: press 3.';
+      },
+      'crisis.patientMessage',
+    ],
+    [
+      '988 message without 988',
+      (c) => {
+        c.crisis.patientMessage = 'Call your doctor.';
+      },
+      'crisis.patientMessage',
+    ],
+    [
+      'response fraction above 1',
+      (c) => {
+        c.outcomes['gad-7'].responseDropFraction = 1.5;
+      },
+      'outcomes.gad-7.responseDropFraction',
+    ],
+    [
+      'outcome panel without code',
+      (c) => {
+        delete c.outcomes['phq-9'].panel.code;
+      },
+      'outcomes.phq-9.panel.code',
+    ],
+    [
+      'no-show count 0',
+      (c) => {
+        c.missedCare.noShows.count = 0;
+      },
+      'missedCare.noShows.count',
+    ],
+    [
+      'care manager not a reference',
+      (c) => {
+        c.missedCare.careManager = 'Jane';
+      },
+      'missedCare.careManager',
+    ],
+    [
+      'not a state',
+      (c) => {
+        c.licensure.psypact.members = ['AZ', 'XX'];
+      },
+      'licensure.psypact.members[1]',
+    ],
+    [
+      'lower-case state',
+      (c) => {
+        c.licensure.counselingCompact.operational = ['az'];
+      },
+      'licensure.counselingCompact.operational[0]',
+    ],
+    [
+      'enabled not boolean',
+      (c) => {
+        c.licensure.socialWorkCompact.enabled = 'no';
+      },
+      'licensure.socialWorkCompact.enabled',
+    ],
   ];
   it.each(cases)('%s', (_name, mutate, key) => {
     const raw = rawDefaults();

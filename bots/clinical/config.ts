@@ -44,8 +44,10 @@ export type EscalationStep = (typeof ESCALATION_STEPS)[number];
 
 /** USPS codes of the states, DC and the inhabited territories (licensing jurisdictions). */
 export const US_JURISDICTIONS: ReadonlySet<string> = new Set(
-  ('AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK ' +
-    'OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP').split(' ')
+  (
+    'AL AK AZ AR CA CO CT DE DC FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OH OK ' +
+    'OR PA RI SC SD TN TX UT VT VA WA WV WI WY PR VI GU AS MP'
+  ).split(' '),
 );
 
 /** Risk rules (clinical.md §1.2 item 9, §1.5, §1.6, §4.3). A rule with level `none` is off. */
@@ -196,10 +198,12 @@ function object(value: unknown, path: string, keys: readonly string[]): Record<s
   return value;
 }
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER): Reader<number> => (v, path) =>
-  typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
-    ? v
-    : fail(path, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`, v);
+const int =
+  (min: number, max = Number.MAX_SAFE_INTEGER): Reader<number> =>
+  (v, path) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max
+      ? v
+      : fail(path, max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer from ${min} to ${max}`, v);
 
 const fraction: Reader<number> = (v, path) =>
   typeof v === 'number' && v > 0 && v <= 1 ? v : fail(path, 'a number greater than 0 and at most 1', v);
@@ -229,20 +233,24 @@ function record<K extends string, T>(keys: readonly K[], each: Reader<T>, all: b
   };
 }
 
-const reference = (types: readonly string[]): Reader<string> => (v, path) =>
-  typeof v === 'string' && new RegExp(`^(${types.join('|')})/[A-Za-z0-9\\-.]{1,64}$`).test(v)
-    ? v
-    : fail(path, `a reference ${types.map((t) => `${t}/<id>`).join(' or ')}`, v);
+const reference =
+  (types: readonly string[]): Reader<string> =>
+  (v, path) =>
+    typeof v === 'string' && new RegExp(`^(${types.join('|')})/[A-Za-z0-9\\-.]{1,64}$`).test(v)
+      ? v
+      : fail(path, `a reference ${types.map((t) => `${t}/<id>`).join(' or ')}`, v);
 
 const OWNER_TYPES = ['Practitioner', 'PractitionerRole', 'CareTeam', 'Organization'];
 
 const state: Reader<string> = (v, path) =>
   typeof v === 'string' && US_JURISDICTIONS.has(v) ? v : fail(path, 'a USPS state code (e.g. "AZ")', v);
 
-const hhmm = (allow24: boolean): Reader<string> => (v, path) =>
-  typeof v === 'string' && (/^([01]\d|2[0-3]):[0-5]\d$/.test(v) || (allow24 && v === '24:00'))
-    ? v
-    : fail(path, `a time HH:MM${allow24 ? ' (or 24:00)' : ''}`, v);
+const hhmm =
+  (allow24: boolean): Reader<string> =>
+  (v, path) =>
+    typeof v === 'string' && (/^([01]\d|2[0-3]):[0-5]\d$/.test(v) || (allow24 && v === '24:00'))
+      ? v
+      : fail(path, `a time HH:MM${allow24 ? ' (or 24:00)' : ''}`, v);
 
 const timezone: Reader<string> = (v, path) => {
   try {
@@ -263,20 +271,35 @@ function optional<T>(o: Record<string, unknown>, key: string, path: string, read
 const riskLevel = oneOf(RISK_LEVELS);
 
 function parseRisk(v: unknown, path: string): RiskConfig {
-  const o = object(v, path, ['item9Tiers', 'item9UnansweredLevel', 'missingRequiredLevel', 'phqaSeriousThoughtsLevel',
-    'phqaEverAttemptedLevel', 'severeTotal', 'scoreRise']);
+  const o = object(v, path, [
+    'item9Tiers',
+    'item9UnansweredLevel',
+    'missingRequiredLevel',
+    'phqaSeriousThoughtsLevel',
+    'phqaEverAttemptedLevel',
+    'severeTotal',
+    'scoreRise',
+  ]);
   const tier: Reader<RiskConfig['item9Tiers'][number]> = (t, p) => {
     const to = object(t, p, ['minOrdinal', 'level']);
     return { minOrdinal: int(1, 3)(to.minOrdinal, `${p}.minOrdinal`), level: riskLevel(to.level, `${p}.level`) };
   };
-  const severe = record(INSTRUMENTS, (t, p) => {
-    const to = object(t, p, ['atLeast', 'level']);
-    return { atLeast: int(0)(to.atLeast, `${p}.atLeast`), level: riskLevel(to.level, `${p}.level`) };
-  }, false);
-  const rise = record(INSTRUMENTS, (t, p) => {
-    const to = object(t, p, ['points', 'level']);
-    return { points: int(1)(to.points, `${p}.points`), level: riskLevel(to.level, `${p}.level`) };
-  }, false);
+  const severe = record(
+    INSTRUMENTS,
+    (t, p) => {
+      const to = object(t, p, ['atLeast', 'level']);
+      return { atLeast: int(0)(to.atLeast, `${p}.atLeast`), level: riskLevel(to.level, `${p}.level`) };
+    },
+    false,
+  );
+  const rise = record(
+    INSTRUMENTS,
+    (t, p) => {
+      const to = object(t, p, ['points', 'level']);
+      return { points: int(1)(to.points, `${p}.points`), level: riskLevel(to.level, `${p}.level`) };
+    },
+    false,
+  );
   return {
     item9Tiers: list(tier)(o.item9Tiers, `${path}.item9Tiers`),
     item9UnansweredLevel: oneOf(ESCALATION_LEVELS)(o.item9UnansweredLevel, `${path}.item9UnansweredLevel`),

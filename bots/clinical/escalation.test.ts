@@ -20,7 +20,8 @@ import { assessRisk, type RiskAssessment } from './risk.ts';
 
 const config = defaultClinicalConfig();
 const NOW = new Date('2026-03-04T15:00:00.000Z');
-const errors = (r: Resource): OperationOutcomeIssue[] => validateFhirResource(r).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+const errors = (r: Resource): OperationOutcomeIssue[] =>
+  validateFhirResource(r).filter((i) => i.severity === 'error' || i.severity === 'fatal');
 
 beforeAll(() => loadDefinitions());
 
@@ -67,7 +68,9 @@ describe('onCallClinician', () => {
   });
 
   it('returns undefined with no match and no fallback', () => {
-    expect(onCallClinician({ timezone: 'UTC', entries: [{ practitioner: 'Practitioner/a', days: [6] }] }, new Date('2026-01-07T12:00:00Z'))).toBeUndefined();
+    expect(
+      onCallClinician({ timezone: 'UTC', entries: [{ practitioner: 'Practitioner/a', days: [6] }] }, new Date('2026-01-07T12:00:00Z')),
+    ).toBeUndefined();
   });
 
   it('an entry without days or times covers every instant', () => {
@@ -77,7 +80,11 @@ describe('onCallClinician', () => {
 
 describe('planEscalation (defaults, §4.3)', () => {
   it('does nothing at level none', () => {
-    expect(planEscalation(assessment('none'), config.escalation, NOW)).toEqual({ escalate: false, level: 'none', notifyPatientWith988: false });
+    expect(planEscalation(assessment('none'), config.escalation, NOW)).toEqual({
+      escalate: false,
+      level: 'none',
+      notifyPatientWith988: false,
+    });
   });
 
   it.each([
@@ -113,15 +120,28 @@ describe('planEscalation (defaults, §4.3)', () => {
 describe('decideRiskTaskAction: one open risk Task per patient and episode', () => {
   it.each([
     ['no open task → create', 'low', undefined, { kind: 'create' }],
-    ['higher level → raise to the new priority', 'high', { priority: 'urgent', level: 'low' }, { kind: 'raise', to: 'stat', level: 'high' }],
+    [
+      'higher level → raise to the new priority',
+      'high',
+      { priority: 'urgent', level: 'low' },
+      { kind: 'raise', to: 'stat', level: 'high' },
+    ],
     ['review → low raises (same priority)', 'low', { priority: 'urgent', level: 'review' }, { kind: 'raise', to: 'urgent', level: 'low' }],
     ['same level → append', 'moderate', { priority: 'asap', level: 'moderate' }, { kind: 'append' }],
     ['lower level → append', 'low', { priority: 'stat', level: 'high' }, { kind: 'append' }],
     ['priority never goes down', 'moderate', { priority: 'stat', level: 'low' }, { kind: 'raise', to: 'stat', level: 'moderate' }],
-    ['unreadable open level counts as lowest', 'review', { priority: 'routine', level: '?' }, { kind: 'raise', to: 'urgent', level: 'review' }],
-  ] as [string, Exclude<RiskLevel, 'none'>, { priority: string; level: string } | undefined, RiskTaskAction][])('%s', (_n, level, open, expected) => {
-    expect(decideRiskTaskAction(active(level), open)).toEqual(expected);
-  });
+    [
+      'unreadable open level counts as lowest',
+      'review',
+      { priority: 'routine', level: '?' },
+      { kind: 'raise', to: 'urgent', level: 'review' },
+    ],
+  ] as [string, Exclude<RiskLevel, 'none'>, { priority: string; level: string } | undefined, RiskTaskAction][])(
+    '%s',
+    (_n, level, open, expected) => {
+      expect(decideRiskTaskAction(active(level), open)).toEqual(expected);
+    },
+  );
 });
 
 describe('FHIR builders (validated with the server validator)', () => {
@@ -129,7 +149,15 @@ describe('FHIR builders (validated with the server validator)', () => {
 
   it('buildRiskTask: a requested order, findable, due at the first step', () => {
     const plan = active('moderate');
-    const task = buildRiskTask({ patient: 'Patient/p1', encounter: 'Encounter/e1', owner: 'Practitioner/bh', plan, assessment: result, focus: 'Observation/o1', now: NOW });
+    const task = buildRiskTask({
+      patient: 'Patient/p1',
+      encounter: 'Encounter/e1',
+      owner: 'Practitioner/bh',
+      plan,
+      assessment: result,
+      focus: 'Observation/o1',
+      now: NOW,
+    });
     expect(errors(task)).toEqual([]);
     expect(task).toMatchObject({
       status: 'requested',
@@ -148,10 +176,9 @@ describe('FHIR builders (validated with the server validator)', () => {
     expect(task.description).toContain('level moderate');
     expect(task.description).toContain('item 9');
     expect(riskTaskState(task)).toEqual({ priority: 'asap', level: 'moderate' });
-    expect(task.input?.filter((i) => i.type.coding?.[0]?.code === 'risk-reason').map((i) => i.valueCodeableConcept?.coding?.[0]?.code)).toEqual([
-      'phq9-item9-positive',
-      'severe-total',
-    ]);
+    expect(
+      task.input?.filter((i) => i.type.coding?.[0]?.code === 'risk-reason').map((i) => i.valueCodeableConcept?.coding?.[0]?.code),
+    ).toEqual(['phq9-item9-positive', 'severe-total']);
   });
 
   it('the validator is live (control): a bad priority code is an error', () => {
@@ -161,7 +188,14 @@ describe('FHIR builders (validated with the server validator)', () => {
 
   it('buildRiskTask: owner defaults to the on-call clinician; episode keys the identifier', () => {
     const esc = { ...config.escalation, onCall: { timezone: 'UTC', entries: [], fallback: 'Practitioner/oncall' } };
-    const task = buildRiskTask({ patient: 'urn:uuid:6f1c1d5e-0b7a-4a53-9a37-2a4a2b0e9a11', episode: 'EpisodeOfCare/ep', plan: active('high', esc), assessment: result, focus: 'QuestionnaireResponse/q', now: NOW });
+    const task = buildRiskTask({
+      patient: 'urn:uuid:6f1c1d5e-0b7a-4a53-9a37-2a4a2b0e9a11',
+      episode: 'EpisodeOfCare/ep',
+      plan: active('high', esc),
+      assessment: result,
+      focus: 'QuestionnaireResponse/q',
+      now: NOW,
+    });
     expect(errors(task)).toEqual([]);
     expect(task.owner).toEqual({ reference: 'Practitioner/oncall' });
     expect(task.identifier?.[0]?.value).toBe('urn:uuid:6f1c1d5e-0b7a-4a53-9a37-2a4a2b0e9a11/EpisodeOfCare/ep');
@@ -180,7 +214,12 @@ describe('FHIR builders (validated with the server validator)', () => {
   });
 
   it('buildSafetyFlag: active, safety category, suicide-risk code with the level', () => {
-    const flag = buildSafetyFlag({ patient: 'Patient/p1', level: 'high', now: NOW, evidence: ['Observation/o1', 'QuestionnaireResponse/q1'] });
+    const flag = buildSafetyFlag({
+      patient: 'Patient/p1',
+      level: 'high',
+      now: NOW,
+      evidence: ['Observation/o1', 'QuestionnaireResponse/q1'],
+    });
     expect(errors(flag)).toEqual([]);
     expect(flag).toMatchObject({
       status: 'active',
@@ -189,7 +228,11 @@ describe('FHIR builders (validated with the server validator)', () => {
       subject: { reference: 'Patient/p1' },
       period: { start: NOW.toISOString() },
     });
-    expect(flag.extension?.map((e) => e.valueCode ?? e.valueReference?.reference)).toEqual(['high', 'Observation/o1', 'QuestionnaireResponse/q1']);
+    expect(flag.extension?.map((e) => e.valueCode ?? e.valueReference?.reference)).toEqual([
+      'high',
+      'Observation/o1',
+      'QuestionnaireResponse/q1',
+    ]);
   });
 
   it('build988Communication: completed notification with the 988 facts, never press 3', () => {

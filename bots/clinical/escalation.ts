@@ -127,10 +127,7 @@ export function planEscalation(assessment: RiskAssessment, config: EscalationCon
 }
 
 /** What to do with the patient's open risk Task (one per patient and episode). */
-export type RiskTaskAction =
-  | { kind: 'create' }
-  | { kind: 'raise'; to: TaskPriority; level: EscalationLevel }
-  | { kind: 'append' };
+export type RiskTaskAction = { kind: 'create' } | { kind: 'raise'; to: TaskPriority; level: EscalationLevel } | { kind: 'append' };
 
 function rankOf<T extends string>(values: readonly T[], value: string): number {
   return values.indexOf(value as T);
@@ -172,7 +169,13 @@ export function riskTaskIdentifier(patient: string, episode?: string): Identifie
   return { system: RISK_TASK_IDENTIFIER_SYSTEM, value: episode ? `${patient}/${episode}` : patient };
 }
 
-const LEVEL_DISPLAY: Readonly<Record<RiskLevel, string>> = { none: 'None', review: 'Needs review', low: 'Low', moderate: 'Moderate', high: 'High' };
+const LEVEL_DISPLAY: Readonly<Record<RiskLevel, string>> = {
+  none: 'None',
+  review: 'Needs review',
+  low: 'Low',
+  moderate: 'Moderate',
+  high: 'High',
+};
 
 /** Task.input entries recording the level and every reason (codes and the text the chart already shows). */
 export function riskInputs(level: RiskLevel, assessment: RiskAssessment): TaskInput[] {
@@ -211,7 +214,10 @@ export function buildRiskTask(args: RiskTaskArgs): Task {
     status: 'requested',
     intent: 'order',
     priority: plan.priority,
-    code: { coding: [{ system: HAVEN_TASK_SYSTEM, code: 'suicide-risk-review', display: 'Suicide risk review' }], text: 'Suicide risk review' },
+    code: {
+      coding: [{ system: HAVEN_TASK_SYSTEM, code: 'suicide-risk-review', display: 'Suicide risk review' }],
+      text: 'Suicide risk review',
+    },
     description: `Suicide risk review, level ${LEVEL_DISPLAY[plan.level].toLowerCase()}${why ? `: ${why}` : ''}`,
     focus: ref(focus),
     for: ref(patient),
@@ -284,11 +290,21 @@ export function buildSafetyFlag(args: { patient: string; level: EscalationLevel;
  * The record that the 988 crisis resources were given to the patient (clinical.md §4.1, §4.3: "show 988/911
  * resources … and record that they were shown"). The text comes from configuration, validated there.
  */
-export function build988Communication(args: { patient: string; now: Date; config: CrisisConfig; about?: readonly string[]; encounter?: string }): Communication {
+export function build988Communication(args: {
+  patient: string;
+  now: Date;
+  config: CrisisConfig;
+  about?: readonly string[];
+  encounter?: string;
+}): Communication {
   return {
     resourceType: 'Communication',
     status: 'completed',
-    category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/communication-category', code: 'notification', display: 'Notification' }] }],
+    category: [
+      {
+        coding: [{ system: 'http://terminology.hl7.org/CodeSystem/communication-category', code: 'notification', display: 'Notification' }],
+      },
+    ],
     subject: ref(args.patient),
     ...(args.encounter ? { encounter: ref(args.encounter) } : {}),
     ...(args.about?.length ? { about: args.about.map((a) => ref(a)) } : {}),

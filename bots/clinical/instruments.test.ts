@@ -53,7 +53,12 @@ describe('the questionnaires/ JSON', () => {
 
   it.each(INSTRUMENT_IDS)('%s has unique linkIds and no calculated total item', (id) => {
     const all: QuestionnaireItem[] = [];
-    const walk = (items: QuestionnaireItem[] | undefined): void => items?.forEach((i) => (all.push(i), walk(i.item)));
+    const walk = (items: QuestionnaireItem[] | undefined): void => {
+      for (const i of items ?? []) {
+        all.push(i);
+        walk(i.item);
+      }
+    };
     walk(readQuestionnaire(id).item);
     const linkIds = all.map((i) => i.linkId);
     expect(new Set(linkIds).size).toBe(linkIds.length);
@@ -94,12 +99,23 @@ describe('loadInstruments', () => {
   it('reads PHQ-9 in LOINC item order, scores 0-3 from ordinalValue, and item 9 may be declined unscored', () => {
     const phq9 = get('phq-9');
     expect(phq9.scoredItems.map((i) => i.code.code)).toEqual([
-      '44250-9', '44255-8', '44259-0', '44254-1', '44251-7', '44258-2', '44252-5', '44253-3', '44260-8',
+      '44250-9',
+      '44255-8',
+      '44259-0',
+      '44254-1',
+      '44251-7',
+      '44258-2',
+      '44252-5',
+      '44253-3',
+      '44260-8',
     ]);
     expect(phq9.scoredItems.map((i) => i.linkId)).toEqual(phq9.scoredItems.map((i) => `/${i.code.code}`));
     for (const item of phq9.scoredItems.slice(0, 8)) {
       expect(item.choices.map((c) => [c.coding.code, c.weight])).toEqual([
-        ['LA6568-5', 0], ['LA6569-3', 1], ['LA6570-1', 2], ['LA6571-9', 3],
+        ['LA6568-5', 0],
+        ['LA6569-3', 1],
+        ['LA6570-1', 2],
+        ['LA6571-9', 3],
       ]);
     }
     const item9 = phq9.scoredItems[8];
@@ -121,7 +137,8 @@ describe('loadInstruments', () => {
 
   it('encodes the C-SSRS skip logic: Q3-Q5 only after Q2 Yes, Q6b only after Q6 Yes', () => {
     const cssrs = get('cssrs-screener');
-    const gate = (linkId: string) => cssrs.items.find((i) => i.linkId === linkId)?.enableWhen?.map((w) => [w.question, w.operator, w.answerCoding?.code]);
+    const gate = (linkId: string) =>
+      cssrs.items.find((i) => i.linkId === linkId)?.enableWhen?.map((w) => [w.question, w.operator, w.answerCoding?.code]);
     for (const q of ['/93248-3', '/93249-1', '/93250-9']) expect(gate(q)).toEqual([['/93247-5', '=', 'LA33-6']]);
     expect(gate('/93269-9')).toEqual([['/93267-3', '=', 'LA33-6']]);
     for (const q of ['/93246-7', '/93247-5', '/93267-3']) expect(gate(q)).toBeUndefined();
@@ -136,7 +153,10 @@ describe('loadInstruments', () => {
     expect(phqa.items.every((i) => i.code.system === PHQ_A_ITEM_SYSTEM)).toBe(true);
     expect(phqa.scoredItems[0]?.text).toBe('Feeling down, depressed, irritable, or hopeless');
     expect(phqa.items.map((i) => i.linkId).slice(9)).toEqual([
-      'phq-a-past-year-depressed', 'phq-a-difficulty', 'phq-a-serious-thoughts-past-month', 'phq-a-ever-attempted',
+      'phq-a-past-year-depressed',
+      'phq-a-difficulty',
+      'phq-a-serious-thoughts-past-month',
+      'phq-a-ever-attempted',
     ]);
   });
 

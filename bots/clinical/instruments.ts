@@ -281,7 +281,7 @@ function toInstrumentItem(q: QuestionnaireItem, where: string): InstrumentItem {
 
 function safetyLinkIdList(safety: SafetyLinkIds): string[] {
   return [safety.item9, safety.seriousThoughtsPastMonth, safety.everAttempted, ...Object.values(safety.cssrs ?? {})].filter(
-    (l): l is string => l !== undefined
+    (l): l is string => l !== undefined,
   );
 }
 
@@ -335,7 +335,9 @@ export interface LoadOptions {
 export function loadInstruments(dir: string = DEFAULT_QUESTIONNAIRES_DIR, options: LoadOptions = {}): InstrumentRegistry {
   const thresholds: Thresholds = { ...DEFAULT_THRESHOLDS, ...options.thresholds };
   const byId = new Map<InstrumentId, Instrument>();
-  for (const name of readdirSync(dir).filter((n) => /^Questionnaire-.+\.json$/.test(n)).sort()) {
+  for (const name of readdirSync(dir)
+    .filter((n) => /^Questionnaire-.+\.json$/.test(n))
+    .sort()) {
     const resource = JSON.parse(readFileSync(join(dir, name), 'utf8')) as Questionnaire;
     if (resource.resourceType !== 'Questionnaire' || !isInstrumentId(resource.id)) continue;
     if (byId.has(resource.id)) throw new Error(`${name}: a second Questionnaire with id ${resource.id}`);

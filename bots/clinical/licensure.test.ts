@@ -25,7 +25,11 @@ const config: LicensureConfig = { ...defaults, psypact: { ...defaults.psypact, m
 const DATE = '2026-03-04';
 
 const cred = (kind: Credential['kind'], state: string, extra: Partial<Credential> = {}): Credential => ({
-  kind, state, status: 'active', period: { start: '2024-01-01', end: '2027-12-31' }, ...extra,
+  kind,
+  state,
+  status: 'active',
+  period: { start: '2024-01-01', end: '2027-12-31' },
+  ...extra,
 });
 const lic = (state: string, extra: Partial<Credential> = {}): Credential => cred('license', state, extra);
 
@@ -38,10 +42,18 @@ describe('checkLicensure (clinical.md §5)', () => {
     // 1. a license in the patient's state
     ['license in the patient state', { credentials: [lic('NJ')] }, { basis: 'license' }],
     ['patient state is normalised to upper case', { credentials: [lic('NJ')], patientState: 'nj' }, { basis: 'license' }],
-    ['license ending on the date of service still covers it', { credentials: [lic('NJ', { period: { end: DATE } })] }, { basis: 'license' }],
+    [
+      'license ending on the date of service still covers it',
+      { credentials: [lic('NJ', { period: { end: DATE } })] },
+      { basis: 'license' },
+    ],
     ['license without a period', { credentials: [lic('NJ', { period: undefined })] }, { basis: 'license' }],
     ['one good license among bad ones', { credentials: [lic('NJ', { status: 'inactive' }), lic('NJ')] }, { basis: 'license' }],
-    ['a dateTime is cut to its date', { credentials: [lic('NJ', { period: { end: DATE } })], date: `${DATE}T23:30:00-05:00` }, { basis: 'license' }],
+    [
+      'a dateTime is cut to its date',
+      { credentials: [lic('NJ', { period: { end: DATE } })], date: `${DATE}T23:30:00-05:00` },
+      { basis: 'license' },
+    ],
     ['expired license', { credentials: [lic('NJ', { period: { end: '2026-03-03' } })] }, { codes: ['expired'] }],
     ['license not yet valid', { credentials: [lic('NJ', { period: { start: '2026-03-05' } })] }, { codes: ['not-yet-valid'] }],
     ['encumbered license', { credentials: [lic('NJ', { status: 'encumbered' })] }, { codes: ['encumbered'] }],
@@ -49,39 +61,173 @@ describe('checkLicensure (clinical.md §5)', () => {
     ['license only in another state', { credentials: [lic('NY')] }, { codes: ['no-credential'] }],
     ['no credentials at all', { credentials: [] }, { codes: ['no-credential'] }],
     // 2. PSYPACT APIT (telehealth)
-    ['APIT: home NY, provider in NY, patient in NJ', { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY' }, { basis: 'psypact-apit' }],
-    ['APIT: provider outside the home state', { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'CA' }, { codes: ['no-credential', 'provider-not-in-home-state'] }],
-    ['APIT: provider location unknown', { credentials: [lic('NY'), cred('psypact-apit', 'NY')] }, { codes: ['no-credential', 'provider-location-unknown'] }],
-    ['APIT: patient state not a member', { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', patientState: 'CA' }, { codes: ['no-credential', 'state-not-member'] }],
-    ['APIT: home state not a member', { credentials: [lic('AZ'), cred('psypact-apit', 'AZ')], providerState: 'AZ' }, { codes: ['no-credential', 'state-not-member'] }],
-    ['APIT: shipped defaults list no members (fail closed)', { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', config: defaults }, { codes: ['no-credential', 'state-not-member'] }],
-    ['APIT: home license expired', { credentials: [lic('NY', { period: { end: '2025-12-31' } }), cred('psypact-apit', 'NY')], providerState: 'NY' }, { codes: ['no-credential', 'no-home-license'] }],
-    ['APIT: no home license', { credentials: [cred('psypact-apit', 'NY')], providerState: 'NY' }, { codes: ['no-credential', 'no-home-license'] }],
-    ['APIT itself expired', { credentials: [lic('NY'), cred('psypact-apit', 'NY', { period: { end: '2026-01-01' } })], providerState: 'NY' }, { codes: ['no-credential', 'expired'] }],
-    ['APIT encumbered', { credentials: [lic('NY'), cred('psypact-apit', 'NY', { status: 'encumbered' })], providerState: 'NY' }, { codes: ['no-credential', 'encumbered'] }],
-    ['APIT does not cover in-person care', { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', modality: 'in-person' }, { codes: ['no-credential'] }],
-    ['PSYPACT disabled', { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', config: { ...config, psypact: { ...config.psypact, enabled: false } } }, { codes: ['no-credential', 'compact-disabled'] }],
+    [
+      'APIT: home NY, provider in NY, patient in NJ',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY' },
+      { basis: 'psypact-apit' },
+    ],
+    [
+      'APIT: provider outside the home state',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'CA' },
+      { codes: ['no-credential', 'provider-not-in-home-state'] },
+    ],
+    [
+      'APIT: provider location unknown',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY')] },
+      { codes: ['no-credential', 'provider-location-unknown'] },
+    ],
+    [
+      'APIT: patient state not a member',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', patientState: 'CA' },
+      { codes: ['no-credential', 'state-not-member'] },
+    ],
+    [
+      'APIT: home state not a member',
+      { credentials: [lic('AZ'), cred('psypact-apit', 'AZ')], providerState: 'AZ' },
+      { codes: ['no-credential', 'state-not-member'] },
+    ],
+    [
+      'APIT: shipped defaults list no members (fail closed)',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', config: defaults },
+      { codes: ['no-credential', 'state-not-member'] },
+    ],
+    [
+      'APIT: home license expired',
+      { credentials: [lic('NY', { period: { end: '2025-12-31' } }), cred('psypact-apit', 'NY')], providerState: 'NY' },
+      { codes: ['no-credential', 'no-home-license'] },
+    ],
+    [
+      'APIT: no home license',
+      { credentials: [cred('psypact-apit', 'NY')], providerState: 'NY' },
+      { codes: ['no-credential', 'no-home-license'] },
+    ],
+    [
+      'APIT itself expired',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY', { period: { end: '2026-01-01' } })], providerState: 'NY' },
+      { codes: ['no-credential', 'expired'] },
+    ],
+    [
+      'APIT encumbered',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY', { status: 'encumbered' })], providerState: 'NY' },
+      { codes: ['no-credential', 'encumbered'] },
+    ],
+    [
+      'APIT does not cover in-person care',
+      { credentials: [lic('NY'), cred('psypact-apit', 'NY')], providerState: 'NY', modality: 'in-person' },
+      { codes: ['no-credential'] },
+    ],
+    [
+      'PSYPACT disabled',
+      {
+        credentials: [lic('NY'), cred('psypact-apit', 'NY')],
+        providerState: 'NY',
+        config: { ...config, psypact: { ...config.psypact, enabled: false } },
+      },
+      { codes: ['no-credential', 'compact-disabled'] },
+    ],
     // 3. PSYPACT TAP (in person, day limit)
-    ['TAP: in person with days left', { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 10 }, { basis: 'psypact-tap' }],
-    ['TAP: the 30th day', { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 29 }, { basis: 'psypact-tap' }],
-    ['TAP: days used up', { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 30 }, { codes: ['no-credential', 'tap-days-exhausted'] }],
-    ['TAP: days used unknown', { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person' }, { codes: ['no-credential', 'tap-days-unknown'] }],
-    ['TAP: no home license', { credentials: [cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 0 }, { codes: ['no-credential', 'no-home-license'] }],
-    ['TAP does not cover telehealth', { credentials: [lic('NY'), cred('psypact-tap', 'NY')], providerState: 'NY', tapDaysUsed: 0 }, { codes: ['no-credential'] }],
+    [
+      'TAP: in person with days left',
+      { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 10 },
+      { basis: 'psypact-tap' },
+    ],
+    [
+      'TAP: the 30th day',
+      { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 29 },
+      { basis: 'psypact-tap' },
+    ],
+    [
+      'TAP: days used up',
+      { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 30 },
+      { codes: ['no-credential', 'tap-days-exhausted'] },
+    ],
+    [
+      'TAP: days used unknown',
+      { credentials: [lic('NY'), cred('psypact-tap', 'NY')], modality: 'in-person' },
+      { codes: ['no-credential', 'tap-days-unknown'] },
+    ],
+    [
+      'TAP: no home license',
+      { credentials: [cred('psypact-tap', 'NY')], modality: 'in-person', tapDaysUsed: 0 },
+      { codes: ['no-credential', 'no-home-license'] },
+    ],
+    [
+      'TAP does not cover telehealth',
+      { credentials: [lic('NY'), cred('psypact-tap', 'NY')], providerState: 'NY', tapDaysUsed: 0 },
+      { codes: ['no-credential'] },
+    ],
     // 4. Counseling Compact privilege (per remote state, operational states only)
-    ['privilege for AZ backed by an OH license', { credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ' }, { basis: 'counseling-privilege' }],
-    ['privilege in person too', { credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ', modality: 'in-person' }, { basis: 'counseling-privilege' }],
-    ['privilege for another state', { credentials: [lic('OH'), cred('counseling-privilege', 'GA', { homeState: 'OH' })], patientState: 'AZ' }, { codes: ['no-credential', 'no-credential'] }],
-    ['privilege where the compact is not operational', { credentials: [lic('OH'), cred('counseling-privilege', 'TX', { homeState: 'OH' })], patientState: 'TX' }, { codes: ['no-credential', 'state-not-member'] }],
-    ['home state not operational', { credentials: [lic('TX'), cred('counseling-privilege', 'AZ', { homeState: 'TX' })], patientState: 'AZ' }, { codes: ['no-credential', 'state-not-member'] }],
-    ['privilege without a home state', { credentials: [lic('OH'), cred('counseling-privilege', 'AZ')], patientState: 'AZ' }, { codes: ['no-credential', 'no-home-license'] }],
-    ['home license encumbered', { credentials: [lic('OH', { status: 'encumbered' }), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ' }, { codes: ['no-credential', 'no-home-license'] }],
-    ['privilege expired', { credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH', period: { end: '2026-03-01' } })], patientState: 'AZ' }, { codes: ['no-credential', 'expired'] }],
-    ['Counseling Compact disabled', { credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ', config: { ...config, counselingCompact: { ...config.counselingCompact, enabled: false } } }, { codes: ['no-credential', 'compact-disabled'] }],
+    [
+      'privilege for AZ backed by an OH license',
+      { credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ' },
+      { basis: 'counseling-privilege' },
+    ],
+    [
+      'privilege in person too',
+      { credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ', modality: 'in-person' },
+      { basis: 'counseling-privilege' },
+    ],
+    [
+      'privilege for another state',
+      { credentials: [lic('OH'), cred('counseling-privilege', 'GA', { homeState: 'OH' })], patientState: 'AZ' },
+      { codes: ['no-credential', 'no-credential'] },
+    ],
+    [
+      'privilege where the compact is not operational',
+      { credentials: [lic('OH'), cred('counseling-privilege', 'TX', { homeState: 'OH' })], patientState: 'TX' },
+      { codes: ['no-credential', 'state-not-member'] },
+    ],
+    [
+      'home state not operational',
+      { credentials: [lic('TX'), cred('counseling-privilege', 'AZ', { homeState: 'TX' })], patientState: 'AZ' },
+      { codes: ['no-credential', 'state-not-member'] },
+    ],
+    [
+      'privilege without a home state',
+      { credentials: [lic('OH'), cred('counseling-privilege', 'AZ')], patientState: 'AZ' },
+      { codes: ['no-credential', 'no-home-license'] },
+    ],
+    [
+      'home license encumbered',
+      { credentials: [lic('OH', { status: 'encumbered' }), cred('counseling-privilege', 'AZ', { homeState: 'OH' })], patientState: 'AZ' },
+      { codes: ['no-credential', 'no-home-license'] },
+    ],
+    [
+      'privilege expired',
+      {
+        credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH', period: { end: '2026-03-01' } })],
+        patientState: 'AZ',
+      },
+      { codes: ['no-credential', 'expired'] },
+    ],
+    [
+      'Counseling Compact disabled',
+      {
+        credentials: [lic('OH'), cred('counseling-privilege', 'AZ', { homeState: 'OH' })],
+        patientState: 'AZ',
+        config: { ...config, counselingCompact: { ...config.counselingCompact, enabled: false } },
+      },
+      { codes: ['no-credential', 'compact-disabled'] },
+    ],
     // 5. Social Work compact: present, disabled by default
-    ['social work multistate license while the compact is disabled', { credentials: [cred('social-work-multistate', 'OH')] }, { codes: ['no-credential', 'compact-disabled'] }],
-    ['social work compact enabled by a deployment', { credentials: [cred('social-work-multistate', 'OH')], config: { ...config, socialWorkCompact: { enabled: true, members: ['OH', 'NJ'] } } }, { basis: 'social-work-multistate' }],
-    ['social work: patient state not a member', { credentials: [cred('social-work-multistate', 'OH')], config: { ...config, socialWorkCompact: { enabled: true, members: ['OH'] } } }, { codes: ['no-credential', 'state-not-member'] }],
+    [
+      'social work multistate license while the compact is disabled',
+      { credentials: [cred('social-work-multistate', 'OH')] },
+      { codes: ['no-credential', 'compact-disabled'] },
+    ],
+    [
+      'social work compact enabled by a deployment',
+      {
+        credentials: [cred('social-work-multistate', 'OH')],
+        config: { ...config, socialWorkCompact: { enabled: true, members: ['OH', 'NJ'] } },
+      },
+      { basis: 'social-work-multistate' },
+    ],
+    [
+      'social work: patient state not a member',
+      { credentials: [cred('social-work-multistate', 'OH')], config: { ...config, socialWorkCompact: { enabled: true, members: ['OH'] } } },
+      { codes: ['no-credential', 'state-not-member'] },
+    ],
     // input
     ['patient location not a state code', { credentials: [lic('NJ')], patientState: 'New Jersey' }, { codes: ['invalid-input'] }],
     ['date of service unreadable', { credentials: [lic('NJ')], date: 'March 4' }, { codes: ['invalid-input'] }],
@@ -100,7 +246,11 @@ describe('checkLicensure (clinical.md §5)', () => {
   });
 
   it('explains a refusal in one clear sentence', () => {
-    const d = checkLicensure({ ...base, credentials: [lic('NJ', { period: { end: '2026-01-31' }, number: 'PSY-1' }), lic('NY'), cred('psypact-apit', 'NY')], providerState: 'CA' });
+    const d = checkLicensure({
+      ...base,
+      credentials: [lic('NJ', { period: { end: '2026-01-31' }, number: 'PSY-1' }), lic('NY'), cred('psypact-apit', 'NY')],
+      providerState: 'CA',
+    });
     expect(d).toEqual({
       allowed: false,
       reason:
@@ -111,20 +261,34 @@ describe('checkLicensure (clinical.md §5)', () => {
   });
 
   it('names the credential that allowed it', () => {
-    expect(checkLicensure({ ...base, credentials: [lic('NJ', { number: 'PSY-9' })] })).toEqual({ allowed: true, basis: 'license', detail: 'license NJ (PSY-9) valid through 2027-12-31' });
+    expect(checkLicensure({ ...base, credentials: [lic('NJ', { number: 'PSY-9' })] })).toEqual({
+      allowed: true,
+      basis: 'license',
+      detail: 'license NJ (PSY-9) valid through 2027-12-31',
+    });
   });
 });
 
 describe('credentialsFromPractitioner', () => {
-  const q = (kind: string | undefined, exts: Record<string, string>, extra: Partial<PractitionerQualification> = {}): PractitionerQualification => ({
+  const q = (
+    kind: string | undefined,
+    exts: Record<string, string>,
+    extra: Partial<PractitionerQualification> = {},
+  ): PractitionerQualification => ({
     ...(Object.keys(exts).length ? { extension: Object.entries(exts).map(([url, valueCode]) => ({ url, valueCode })) } : {}),
-    code: kind ? { coding: [{ system: CREDENTIAL_KIND_SYSTEM, code: kind }] } : { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'PHD' }] },
+    code: kind
+      ? { coding: [{ system: CREDENTIAL_KIND_SYSTEM, code: kind }] }
+      : { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0360', code: 'PHD' }] },
     ...extra,
   });
   const practitioner: Practitioner = {
     resourceType: 'Practitioner',
     qualification: [
-      q('license', { [JURISDICTION_EXTENSION]: 'NJ' }, { identifier: [{ value: 'PSY-1' }], period: { start: '2024-01-01', end: '2027-12-31' } }),
+      q(
+        'license',
+        { [JURISDICTION_EXTENSION]: 'NJ' },
+        { identifier: [{ value: 'PSY-1' }], period: { start: '2024-01-01', end: '2027-12-31' } },
+      ),
       q('psypact-apit', { [JURISDICTION_EXTENSION]: 'ny', [CREDENTIAL_STATUS_EXTENSION]: 'encumbered' }),
       q('counseling-privilege', { [JURISDICTION_EXTENSION]: 'AZ', [HOME_JURISDICTION_EXTENSION]: 'OH' }),
       q('license', { [JURISDICTION_EXTENSION]: 'PA', [CREDENTIAL_STATUS_EXTENSION]: 'suspended' }),
@@ -166,7 +330,11 @@ describe('credentialsFromPractitioner', () => {
 
 describe('licensureOverride', () => {
   it.each([
-    ['a documented reason', [{ url: LICENSURE_OVERRIDE_EXTENSION, valueString: '  Patient travelling; emergency continuity per policy 7.2 ' }], 'Patient travelling; emergency continuity per policy 7.2'],
+    [
+      'a documented reason',
+      [{ url: LICENSURE_OVERRIDE_EXTENSION, valueString: '  Patient travelling; emergency continuity per policy 7.2 ' }],
+      'Patient travelling; emergency continuity per policy 7.2',
+    ],
     ['blank reason', [{ url: LICENSURE_OVERRIDE_EXTENSION, valueString: '   ' }], undefined],
     ['wrong value type', [{ url: LICENSURE_OVERRIDE_EXTENSION, valueCode: 'yes' }], undefined],
     ['another extension', [{ url: 'https://example.org/x', valueString: 'override' }], undefined],

@@ -106,8 +106,10 @@ function invalidity(c: Credential, date: string): Refusal | undefined {
   const R = LICENSURE_REFUSAL;
   if (c.status === 'inactive') return { path: c.kind, code: R.inactive, detail: `${what} is not active` };
   if (c.status === 'encumbered') return { path: c.kind, code: R.encumbered, detail: `${what} is encumbered` };
-  if (c.period?.start && dateOf(c.period.start) > date) return { path: c.kind, code: R.notYetValid, detail: `${what} starts ${dateOf(c.period.start)}` };
-  if (c.period?.end && dateOf(c.period.end) < date) return { path: c.kind, code: R.expired, detail: `${what} expired ${dateOf(c.period.end)}` };
+  if (c.period?.start && dateOf(c.period.start) > date)
+    return { path: c.kind, code: R.notYetValid, detail: `${what} starts ${dateOf(c.period.start)}` };
+  if (c.period?.end && dateOf(c.period.end) < date)
+    return { path: c.kind, code: R.expired, detail: `${what} expired ${dateOf(c.period.end)}` };
   return undefined;
 }
 
@@ -157,19 +159,26 @@ function psypact(ctx: Context, kind: 'psypact-apit' | 'psypact-tap'): Credential
   return tryEach(ctx, ofKind(ctx, kind), (c) => {
     if (!config.psypact.enabled) return { path: kind, code: R.compactDisabled, detail: 'PSYPACT is disabled in configuration' };
     for (const s of [c.state, ctx.patientState]) {
-      if (!config.psypact.members.includes(s)) return { path: kind, code: R.stateNotMember, detail: `${s} is not a PSYPACT member in configuration` };
+      if (!config.psypact.members.includes(s))
+        return { path: kind, code: R.stateNotMember, detail: `${s} is not a PSYPACT member in configuration` };
     }
     if (kind === 'psypact-apit') {
-      if (!providerState) return { path: kind, code: R.providerLocationUnknown, detail: 'provider location at the time of service is unknown' };
+      if (!providerState)
+        return { path: kind, code: R.providerLocationUnknown, detail: 'provider location at the time of service is unknown' };
       if (providerState.toUpperCase() !== c.state) {
-        return { path: kind, code: R.providerNotInHomeState, detail: `provider is in ${providerState.toUpperCase()}, not in home state ${c.state}` };
+        return {
+          path: kind,
+          code: R.providerNotInHomeState,
+          detail: `provider is in ${providerState.toUpperCase()}, not in home state ${c.state}`,
+        };
       }
     }
     const home = licenseIn(ctx, c.state, kind);
     if (isRefusal(home)) return home;
     if (kind === 'psypact-tap') {
       const limit = config.psypact.tapDaysPerYear;
-      if (tapDaysUsed === undefined) return { path: kind, code: R.tapDaysUnknown, detail: `TAP days used in ${ctx.patientState} this year are unknown` };
+      if (tapDaysUsed === undefined)
+        return { path: kind, code: R.tapDaysUnknown, detail: `TAP days used in ${ctx.patientState} this year are unknown` };
       if (tapDaysUsed + 1 > limit) {
         return { path: kind, code: R.tapDaysExhausted, detail: `TAP days in ${ctx.patientState} used up (${tapDaysUsed} of ${limit})` };
       }
@@ -186,10 +195,13 @@ function counseling(ctx: Context): Credential | Refusal[] {
   const here = all.filter((c) => c.state === ctx.patientState);
   // Privileges are state-specific: one for another state says nothing here, beyond its absence.
   if (all.length > 0 && here.length === 0) {
-    return [{ path: kind, code: R.noCredential, detail: `no privilege for ${ctx.patientState} (has ${all.map((c) => c.state).join(', ')})` }];
+    return [
+      { path: kind, code: R.noCredential, detail: `no privilege for ${ctx.patientState} (has ${all.map((c) => c.state).join(', ')})` },
+    ];
   }
   return tryEach(ctx, here, (c) => {
-    if (!config.counselingCompact.enabled) return { path: kind, code: R.compactDisabled, detail: 'Counseling Compact is disabled in configuration' };
+    if (!config.counselingCompact.enabled)
+      return { path: kind, code: R.compactDisabled, detail: 'Counseling Compact is disabled in configuration' };
     if (!c.homeState) return { path: kind, code: R.noHomeLicense, detail: 'privilege names no home state' };
     for (const s of [ctx.patientState, c.homeState]) {
       if (!config.counselingCompact.operational.includes(s)) {
@@ -206,9 +218,15 @@ function socialWork(ctx: Context): Credential | Refusal[] {
   const kind = 'social-work-multistate';
   const R = LICENSURE_REFUSAL;
   return tryEach(ctx, ofKind(ctx, kind), (c) => {
-    if (!config.socialWorkCompact.enabled) return { path: kind, code: R.compactDisabled, detail: 'Social Work Licensure Compact is not operational (disabled in configuration)' };
+    if (!config.socialWorkCompact.enabled)
+      return {
+        path: kind,
+        code: R.compactDisabled,
+        detail: 'Social Work Licensure Compact is not operational (disabled in configuration)',
+      };
     for (const s of [c.state, ctx.patientState]) {
-      if (!config.socialWorkCompact.members.includes(s)) return { path: kind, code: R.stateNotMember, detail: `${s} is not a Social Work Compact member in configuration` };
+      if (!config.socialWorkCompact.members.includes(s))
+        return { path: kind, code: R.stateNotMember, detail: `${s} is not a Social Work Compact member in configuration` };
     }
     return undefined;
   });
@@ -216,7 +234,11 @@ function socialWork(ctx: Context): Credential | Refusal[] {
 
 function refuse(ctx: Context | undefined, refusals: Refusal[]): LicensureDecision {
   const where = ctx ? ` in ${ctx.patientState} on ${ctx.date} (${ctx.input.modality})` : '';
-  return { allowed: false, reason: `No authorization to practice${where}: ${refusals.map((r) => `${r.path}: ${r.detail}`).join('; ')}`, refusals };
+  return {
+    allowed: false,
+    reason: `No authorization to practice${where}: ${refusals.map((r) => `${r.path}: ${r.detail}`).join('; ')}`,
+    refusals,
+  };
 }
 
 /** Decides whether the provider may practice for a patient in `patientState` on `date`. Pure. */
@@ -224,17 +246,23 @@ export function checkLicensure(input: LicensureInput): LicensureDecision {
   const patientState = input.patientState.toUpperCase();
   const date = dateOf(input.date);
   if (!US_JURISDICTIONS.has(patientState)) {
-    return refuse(undefined, [{ path: 'input', code: LICENSURE_REFUSAL.invalidInput, detail: `patient location "${input.patientState}" is not a USPS state code` }]);
+    return refuse(undefined, [
+      { path: 'input', code: LICENSURE_REFUSAL.invalidInput, detail: `patient location "${input.patientState}" is not a USPS state code` },
+    ]);
   }
   if (!/^\d{4}-\d{2}-\d{2}$/.test(date)) {
-    return refuse(undefined, [{ path: 'input', code: LICENSURE_REFUSAL.invalidInput, detail: `date of service "${input.date}" is not YYYY-MM-DD` }]);
+    return refuse(undefined, [
+      { path: 'input', code: LICENSURE_REFUSAL.invalidInput, detail: `date of service "${input.date}" is not YYYY-MM-DD` },
+    ]);
   }
   const ctx: Context = { input, patientState, date };
   const license = licenseIn(ctx, patientState, 'license');
   if (!isRefusal(license)) return { allowed: true, basis: 'license', detail: describeCredential(license) };
   const refusals: Refusal[] = [license];
   const paths: [CredentialKind, () => Credential | Refusal[]][] = [
-    input.modality === 'telehealth' ? ['psypact-apit', () => psypact(ctx, 'psypact-apit')] : ['psypact-tap', () => psypact(ctx, 'psypact-tap')],
+    input.modality === 'telehealth'
+      ? ['psypact-apit', () => psypact(ctx, 'psypact-apit')]
+      : ['psypact-tap', () => psypact(ctx, 'psypact-tap')],
     ['counseling-privilege', () => counseling(ctx)],
     ['social-work-multistate', () => socialWork(ctx)],
   ];
@@ -268,7 +296,9 @@ export function credentialsFromPractitioner(practitioner: Practitioner): Credent
     if (!kind || !state) continue;
     const rawStatus = ext(q.extension, CREDENTIAL_STATUS_EXTENSION)?.valueCode ?? 'active';
     // Suspended, revoked, lapsed or a typo: not a status we can practice under.
-    const status: CredentialStatus = CREDENTIAL_STATUSES.includes(rawStatus as CredentialStatus) ? (rawStatus as CredentialStatus) : 'inactive';
+    const status: CredentialStatus = CREDENTIAL_STATUSES.includes(rawStatus as CredentialStatus)
+      ? (rawStatus as CredentialStatus)
+      : 'inactive';
     const homeState = stateCode(ext(q.extension, HOME_JURISDICTION_EXTENSION));
     const number = q.identifier?.[0]?.value;
     out.push({
@@ -276,7 +306,9 @@ export function credentialsFromPractitioner(practitioner: Practitioner): Credent
       state,
       status,
       ...(homeState ? { homeState } : {}),
-      ...(q.period ? { period: { ...(q.period.start ? { start: q.period.start } : {}), ...(q.period.end ? { end: q.period.end } : {}) } } : {}),
+      ...(q.period
+        ? { period: { ...(q.period.start ? { start: q.period.start } : {}), ...(q.period.end ? { end: q.period.end } : {}) } }
+        : {}),
       ...(number ? { number } : {}),
     });
   }

@@ -35,7 +35,11 @@ function instant(value: string | undefined): number | undefined {
 }
 
 /** A finding when at least `noShows.count` appointments were `noshow` within the last `noShows.windowDays`. */
-export function repeatedNoShows(appointments: readonly AppointmentFact[], now: Date, config: MissedCareConfig): MissedCareFinding | undefined {
+export function repeatedNoShows(
+  appointments: readonly AppointmentFact[],
+  now: Date,
+  config: MissedCareConfig,
+): MissedCareFinding | undefined {
   const { count, windowDays } = config.noShows;
   const since = now.getTime() - windowDays * DAY_MS;
   // Only `noshow` counts: a cancelled appointment was handled, not missed.
@@ -78,7 +82,12 @@ export function carePlanWithoutContact(input: CarePlanContactInput): MissedCareF
   const elapsed = now.getTime() - last;
   if (elapsed <= limit * DAY_MS) return undefined;
   const days = Math.floor(elapsed / DAY_MS);
-  return { kind: 'no-contact', days, noContactDays: limit, text: `Active care plan with no contact for ${days} days (limit ${limit} days)` };
+  return {
+    kind: 'no-contact',
+    days,
+    noContactDays: limit,
+    text: `Active care plan with no contact for ${days} days (limit ${limit} days)`,
+  };
 }
 
 /** Arguments of {@link buildCareManagerTask}. */
@@ -104,7 +113,10 @@ export function buildCareManagerTask(args: CareManagerTaskArgs): Task {
   const input: TaskInput[] = [
     { type: { coding: [{ system: TASK_INPUT_SYSTEM, code: 'finding' }] }, valueCode: finding.kind },
     ...(finding.kind === 'repeated-no-shows'
-      ? finding.appointments.map((a) => ({ type: { coding: [{ system: TASK_INPUT_SYSTEM, code: 'appointment' }] }, valueReference: ref(a) }))
+      ? finding.appointments.map((a) => ({
+          type: { coding: [{ system: TASK_INPUT_SYSTEM, code: 'appointment' }] },
+          valueReference: ref(a),
+        }))
       : []),
   ];
   return {

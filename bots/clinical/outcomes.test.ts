@@ -7,7 +7,8 @@ import { achievementStatusConcept, buildOutcomeObservations, evaluateOutcome, ty
 
 const config = defaultClinicalConfig().outcomes;
 const NOW = new Date('2026-03-04T15:00:00.000Z');
-const errors = (r: Resource): OperationOutcomeIssue[] => validateFhirResource(r).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+const errors = (r: Resource): OperationOutcomeIssue[] =>
+  validateFhirResource(r).filter((i) => i.severity === 'error' || i.severity === 'fatal');
 
 beforeAll(() => loadDefinitions());
 
@@ -59,7 +60,13 @@ describe('evaluateOutcome (clinical.md §1.2, §1.4)', () => {
 describe('buildOutcomeObservations', () => {
   it('builds valid response and remission Observations derived from the total', () => {
     const [response, remission] = buildOutcomeObservations({
-      patient: 'Patient/p1', instrument: 'phq-9', response: true, remission: false, focus: 'Observation/total', now: NOW, config,
+      patient: 'Patient/p1',
+      instrument: 'phq-9',
+      response: true,
+      remission: false,
+      focus: 'Observation/total',
+      now: NOW,
+      config,
     });
     for (const o of [response, remission]) {
       expect(errors(o)).toEqual([]);
@@ -79,7 +86,14 @@ describe('buildOutcomeObservations', () => {
   });
 
   it('works without configuration (no method)', () => {
-    const [response] = buildOutcomeObservations({ patient: 'Patient/p1', instrument: 'gad-7', response: false, remission: false, focus: 'Observation/t', now: NOW });
+    const [response] = buildOutcomeObservations({
+      patient: 'Patient/p1',
+      instrument: 'gad-7',
+      response: false,
+      remission: false,
+      focus: 'Observation/t',
+      now: NOW,
+    });
     expect(errors(response)).toEqual([]);
     expect(response.method).toBeUndefined();
     expect(response.valueBoolean).toBe(false);

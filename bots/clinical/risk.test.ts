@@ -30,9 +30,19 @@ describe('assessRisk (clinical.md §1.2, §1.5, §1.6, §4.3)', () => {
     ['C-SSRS high', { instrument: 'cssrs-screener', cssrsRisk: 'high' }, 'high', ['cssrs-high']],
     ['C-SSRS without a tier → review', { instrument: 'cssrs-screener' }, 'review', ['cssrs-unscored']],
     // PHQ-A suicide questions
-    ['PHQ-A serious thoughts past month → moderate', { instrument: 'phq-a', total: 5, item9: answered(0), seriousThoughtsPastMonth: true }, 'moderate', ['phqa-serious-thoughts']],
+    [
+      'PHQ-A serious thoughts past month → moderate',
+      { instrument: 'phq-a', total: 5, item9: answered(0), seriousThoughtsPastMonth: true },
+      'moderate',
+      ['phqa-serious-thoughts'],
+    ],
     ['PHQ-A serious thoughts No', { instrument: 'phq-a', total: 5, item9: answered(0), seriousThoughtsPastMonth: false }, 'none', []],
-    ['PHQ-A ever attempted → moderate (configurable)', { instrument: 'phq-a', total: 5, item9: answered(0), everAttempted: true }, 'moderate', ['phqa-ever-attempted']],
+    [
+      'PHQ-A ever attempted → moderate (configurable)',
+      { instrument: 'phq-a', total: 5, item9: answered(0), everAttempted: true },
+      'moderate',
+      ['phqa-ever-attempted'],
+    ],
     // totals
     ['PHQ-9 total 19 is not severe', { instrument: 'phq-9', total: 19, item9: answered(0) }, 'none', []],
     ['PHQ-9 total 20 → moderate', { instrument: 'phq-9', total: 20, item9: answered(0) }, 'moderate', ['severe-total']],
@@ -54,7 +64,12 @@ describe('assessRisk (clinical.md §1.2, §1.5, §1.6, §4.3)', () => {
       'moderate',
       ['phq9-item9-positive', 'severe-total', 'score-rise', 'missing-required'],
     ],
-    ['C-SSRS high beats everything', { instrument: 'cssrs-screener', cssrsRisk: 'high', missingRequired: ['/93269-9'] }, 'high', ['cssrs-high', 'missing-required']],
+    [
+      'C-SSRS high beats everything',
+      { instrument: 'cssrs-screener', cssrsRisk: 'high', missingRequired: ['/93269-9'] },
+      'high',
+      ['cssrs-high', 'missing-required'],
+    ],
     ['missing item 9 plus positive total rule', { instrument: 'phq-9', total: 21 }, 'moderate', ['item9-unanswered', 'severe-total']],
   ];
   it.each(table)('%s', (_name, input, level, codes) => {
@@ -78,7 +93,10 @@ describe('assessRisk (clinical.md §1.2, §1.5, §1.6, §4.3)', () => {
 describe('assessRisk follows configuration', () => {
   const custom: RiskConfig = {
     ...config,
-    item9Tiers: [{ minOrdinal: 1, level: 'moderate' }, { minOrdinal: 3, level: 'high' }],
+    item9Tiers: [
+      { minOrdinal: 1, level: 'moderate' },
+      { minOrdinal: 3, level: 'high' },
+    ],
     severeTotal: { 'phq-9': { atLeast: 15, level: 'high' } },
     scoreRise: { 'phq-9': { points: 3, level: 'none' } },
     missingRequiredLevel: 'none',

@@ -89,25 +89,35 @@ function item9Reasons(input: RiskInput, config: RiskConfig): RiskReason[] {
   switch (item9.status) {
     case 'missing':
     case 'declined':
-      return [{
-        code: RISK_REASON.item9Unanswered,
-        text: `${label} item 9 (thoughts of death or self-harm) was ${item9.status === 'missing' ? 'not answered' : 'declined'}: risk unknown, needs clinician review`,
-        level: config.item9UnansweredLevel,
-      }];
+      return [
+        {
+          code: RISK_REASON.item9Unanswered,
+          text: `${label} item 9 (thoughts of death or self-harm) was ${item9.status === 'missing' ? 'not answered' : 'declined'}: risk unknown, needs clinician review`,
+          level: config.item9UnansweredLevel,
+        },
+      ];
     case 'answered': {
       const { ordinal } = item9;
       // An ordinal outside 0..3 means the answer could not be read: unknown, so reviewed, never dropped.
       if (!Number.isInteger(ordinal) || ordinal < 0 || ordinal > 3) {
-        return [{ code: RISK_REASON.item9Invalid, text: `${label} item 9 answer could not be scored: needs clinician review`, level: config.item9UnansweredLevel }];
+        return [
+          {
+            code: RISK_REASON.item9Invalid,
+            text: `${label} item 9 answer could not be scored: needs clinician review`,
+            level: config.item9UnansweredLevel,
+          },
+        ];
       }
       let level: RiskLevel = 'none';
       for (const tier of config.item9Tiers) if (ordinal >= tier.minOrdinal) level = maxLevel(level, tier.level);
       if (level === 'none') return [];
-      return [{
-        code: input.instrument === 'phq-a' ? RISK_REASON.phqaItem9Positive : RISK_REASON.phq9Item9Positive,
-        text: `${label} item 9 (thoughts of death or self-harm) positive: answered ${ordinal} of 3`,
-        level,
-      }];
+      return [
+        {
+          code: input.instrument === 'phq-a' ? RISK_REASON.phqaItem9Positive : RISK_REASON.phq9Item9Positive,
+          text: `${label} item 9 (thoughts of death or self-harm) positive: answered ${ordinal} of 3`,
+          level,
+        },
+      ];
     }
     default:
       return item9 satisfies never;
@@ -127,9 +137,21 @@ function cssrsReasons(input: RiskInput): RiskReason[] {
     case 'low':
       return [{ code: RISK_REASON.cssrsLow, text: 'C-SSRS screener: low risk (wish to be dead or non-specific thoughts)', level: 'low' }];
     case 'moderate':
-      return [{ code: RISK_REASON.cssrsModerate, text: 'C-SSRS screener: moderate risk (method considered, or behaviour more than 3 months ago)', level: 'moderate' }];
+      return [
+        {
+          code: RISK_REASON.cssrsModerate,
+          text: 'C-SSRS screener: moderate risk (method considered, or behaviour more than 3 months ago)',
+          level: 'moderate',
+        },
+      ];
     case 'high':
-      return [{ code: RISK_REASON.cssrsHigh, text: 'C-SSRS screener: high risk (intent or plan in the past month, or behaviour in the past 3 months)', level: 'high' }];
+      return [
+        {
+          code: RISK_REASON.cssrsHigh,
+          text: 'C-SSRS screener: high risk (intent or plan in the past month, or behaviour in the past 3 months)',
+          level: 'high',
+        },
+      ];
     default:
       return risk satisfies never;
   }
@@ -154,7 +176,9 @@ function totalReasons(input: RiskInput, config: RiskConfig): RiskReason[] {
   }
   const rise = config.scoreRise[instrument];
   if (rise && validScore(previousTotal) && total - previousTotal >= rise.points) {
-    out.push(...reason(RISK_REASON.scoreRise, `${label} total rose ${total - previousTotal} points (${previousTotal} to ${total})`, rise.level));
+    out.push(
+      ...reason(RISK_REASON.scoreRise, `${label} total rose ${total - previousTotal} points (${previousTotal} to ${total})`, rise.level),
+    );
   }
   return out;
 }
@@ -165,7 +189,11 @@ export function assessRisk(input: RiskInput, config: RiskConfig): RiskAssessment
     ...item9Reasons(input, config),
     ...cssrsReasons(input),
     ...(input.seriousThoughtsPastMonth === true
-      ? reason(RISK_REASON.phqaSeriousThoughts, 'PHQ-A: serious thoughts about ending their life in the past month', config.phqaSeriousThoughtsLevel)
+      ? reason(
+          RISK_REASON.phqaSeriousThoughts,
+          'PHQ-A: serious thoughts about ending their life in the past month',
+          config.phqaSeriousThoughtsLevel,
+        )
       : []),
     ...(input.everAttempted === true
       ? reason(RISK_REASON.phqaEverAttempted, 'PHQ-A: a suicide attempt at some time in their life', config.phqaEverAttemptedLevel)

@@ -9,7 +9,15 @@ import {
 } from '../../profiles/tools/build-haven-score-observation.ts';
 import { havenProfiles, loadDefinitions } from '../../server/src/fhir/definitions.ts';
 import { validateFhirResource } from '../../server/src/fhir/validate.ts';
-import { CSSRS_RISK_SYSTEM, DATA_ABSENT_REASON, INSTRUMENT_IDS, LOINC, ORDINAL_VALUE_URL, SCORE_BAND_SYSTEM, loadInstruments } from './instruments.ts';
+import {
+  CSSRS_RISK_SYSTEM,
+  DATA_ABSENT_REASON,
+  INSTRUMENT_IDS,
+  LOINC,
+  ORDINAL_VALUE_URL,
+  SCORE_BAND_SYSTEM,
+  loadInstruments,
+} from './instruments.ts';
 import type { Instrument, InstrumentId } from './instruments.ts';
 import {
   HAVEN_SCORE_OBSERVATION_PROFILE,
@@ -73,7 +81,10 @@ describe('buildScoreTransaction: PHQ-9', () => {
       const code = (e.resource as Observation).code.coding?.[0]?.code as string;
       const identifier = scoreObservationIdentifier('qr-1', code);
       expect(identifier).toEqual({ system: SCORE_OBSERVATION_SYSTEM, value: `qr-1:${code}` });
-      expect(e.request).toEqual({ method: 'PUT', url: `Observation?identifier=https://haven.health/fhir/sid/score-observation|qr-1:${code}` });
+      expect(e.request).toEqual({
+        method: 'PUT',
+        url: `Observation?identifier=https://haven.health/fhir/sid/score-observation|qr-1:${code}`,
+      });
       expect((e.resource as Observation).identifier).toEqual([identifier]);
       expect(e.fullUrl).toMatch(/^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     }
@@ -86,14 +97,21 @@ describe('buildScoreTransaction: PHQ-9', () => {
       extension: [{ url: INSTRUMENT_EXTENSION_URL, valueCanonical: 'https://haven.health/fhir/Questionnaire/phq-9|1.0.0' }],
       identifier: [scoreObservationIdentifier('qr-1', '44261-6')],
       status: 'final',
-      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey', display: 'Survey' }], text: 'Survey' }],
+      category: [
+        {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey', display: 'Survey' }],
+          text: 'Survey',
+        },
+      ],
       code: { coding: [PHQ9.totalCode], text: PHQ9.totalCode?.display },
       subject: { reference: 'Patient/p-1' },
       encounter: { reference: 'Encounter/e-1' },
       effectiveDateTime: '2025-03-04T10:15:00Z',
       derivedFrom: [{ reference: 'QuestionnaireResponse/qr-1' }],
       valueInteger: 15,
-      interpretation: [{ coding: [{ system: SCORE_BAND_SYSTEM, code: 'moderately-severe', display: 'Moderately severe' }], text: 'Moderately severe' }],
+      interpretation: [
+        { coding: [{ system: SCORE_BAND_SYSTEM, code: 'moderately-severe', display: 'Moderately severe' }], text: 'Moderately severe' },
+      ],
     });
   });
 
@@ -114,7 +132,7 @@ describe('buildScoreTransaction: PHQ-9', () => {
   it('keeps identifiers and requests stable across calls, with fresh fullUrls', () => {
     const again = build(PHQ9, qr);
     expect(again.entry?.map((e) => [e.request, (e.resource as Observation).identifier])).toEqual(
-      bundle.entry?.map((e) => [e.request, (e.resource as Observation).identifier])
+      bundle.entry?.map((e) => [e.request, (e.resource as Observation).identifier]),
     );
     expect(again.entry?.[0]?.fullUrl).not.toBe(bundle.entry?.[0]?.fullUrl);
   });
@@ -138,8 +156,21 @@ describe('buildScoreTransaction: PHQ-9', () => {
 
 describe('buildScoreTransaction: incomplete responses', () => {
   it.each<[string, Coding | null, Record<string, unknown>]>([
-    ['declined', DECLINED, { dataAbsentReason: { coding: [{ system: DATA_ABSENT_REASON, code: 'asked-declined', display: 'Asked But Declined' }], text: 'Asked But Declined' } }],
-    ['missing', null, { dataAbsentReason: { coding: [{ system: DATA_ABSENT_REASON, code: 'unknown', display: 'Unknown' }], text: 'Unknown' } }],
+    [
+      'declined',
+      DECLINED,
+      {
+        dataAbsentReason: {
+          coding: [{ system: DATA_ABSENT_REASON, code: 'asked-declined', display: 'Asked But Declined' }],
+          text: 'Asked But Declined',
+        },
+      },
+    ],
+    [
+      'missing',
+      null,
+      { dataAbsentReason: { coding: [{ system: DATA_ABSENT_REASON, code: 'unknown', display: 'Unknown' }], text: 'Unknown' } },
+    ],
   ])('item 9 %s: no total, item 9 written with a dataAbsentReason', (_label, answer, expected) => {
     const bundle = build(PHQ9, response(PHQ9, Array(9).fill(3), { '/44260-8': answer }));
     expect(codes(bundle)).toEqual(['44260-8', '44249-1']);
@@ -217,11 +248,20 @@ describe('every Observation produced passes the server validator', () => {
   const cases: [InstrumentId, QuestionnaireResponse][] = [
     ...INSTRUMENT_IDS.filter((id) => id !== 'cssrs-screener').map((id): [InstrumentId, QuestionnaireResponse] => {
       const inst = get(id);
-      return [id, response(inst, inst.scoredItems.map(() => 1))];
+      return [
+        id,
+        response(
+          inst,
+          inst.scoredItems.map(() => 1),
+        ),
+      ];
     }),
     ['phq-9', response(PHQ9, Array(9).fill(3), { '/44260-8': DECLINED })],
     ['phq-a', response(PHQA, Array(9).fill(0), { 'phq-a-serious-thoughts-past-month': NO, 'phq-a-ever-attempted': YES })],
-    ['cssrs-screener', response(CSSRS, [], { '/93246-7': YES, '/93247-5': YES, '/93248-3': YES, '/93249-1': NO, '/93250-9': NO, '/93267-3': NO })],
+    [
+      'cssrs-screener',
+      response(CSSRS, [], { '/93246-7': YES, '/93247-5': YES, '/93248-3': YES, '/93249-1': NO, '/93250-9': NO, '/93267-3': NO }),
+    ],
     ['cssrs-screener', response(CSSRS, [], { '/93246-7': NO })],
   ];
   it.each(cases)('%s', (id, qr) => {

@@ -180,7 +180,7 @@ export function buildScoreTransaction(instrument: Instrument, qr: QuestionnaireR
           ? { valueCodeableConcept: concept({ system: CSSRS_RISK_SYSTEM, code: risk, display: CSSRS_RISK_DISPLAY[risk] }) }
           : { dataAbsentReason: absent('unknown', 'Unknown') }),
         ...(reasons.length ? { note: [{ text: reasons.join('; ') }] } : {}),
-      })
+      }),
     );
   }
 

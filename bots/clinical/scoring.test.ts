@@ -1,6 +1,14 @@
 import type { Coding, QuestionnaireResponse, QuestionnaireResponseItem } from '@medplum/fhirtypes';
 import { describe, expect, it } from 'vitest';
-import { DATA_ABSENT_REASON, ITEM_WEIGHT_URL, LOINC, ORDINAL_VALUE_URL, SCORE_BAND_SYSTEM, buildInstrument, loadInstruments } from './instruments.ts';
+import {
+  DATA_ABSENT_REASON,
+  ITEM_WEIGHT_URL,
+  LOINC,
+  ORDINAL_VALUE_URL,
+  SCORE_BAND_SYSTEM,
+  buildInstrument,
+  loadInstruments,
+} from './instruments.ts';
 import type { CssrsRisk, Instrument, InstrumentId } from './instruments.ts';
 import { bandFor, scoreResponse, stratifyCssrs } from './scoring.ts';
 import type { CssrsAnswers, Sex } from './scoring.ts';
@@ -22,7 +30,7 @@ const NO = loinc('LA32-8');
 /** A response with one valueCoding answer per entry (null: the item is left out). */
 function respond(instrument: Instrument, answers: Record<string, Coding | null>): QuestionnaireResponse {
   const item: QuestionnaireResponseItem[] = Object.entries(answers).flatMap(([linkId, coding]) =>
-    coding ? [{ linkId, answer: [{ valueCoding: coding }] }] : []
+    coding ? [{ linkId, answer: [{ valueCoding: coding }] }] : [],
   );
   return { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: instrument.canonical, item };
 }
@@ -34,7 +42,7 @@ function byOrdinals(instrument: Instrument, ordinals: readonly number[]): Record
       const choice = item.choices.find((c) => c.weight === ordinals[n]);
       if (!choice) throw new Error(`${item.linkId} has no answer worth ${ordinals[n]}`);
       return [item.linkId, choice.coding];
-    })
+    }),
   );
 }
 
@@ -48,8 +56,16 @@ const withTotal = (instrument: Instrument, total: number, max: number) =>
 
 describe('banded totals at every boundary', () => {
   const depression: [number, string][] = [
-    [0, 'none-minimal'], [4, 'none-minimal'], [5, 'mild'], [9, 'mild'], [10, 'moderate'], [14, 'moderate'],
-    [15, 'moderately-severe'], [19, 'moderately-severe'], [20, 'severe'], [27, 'severe'],
+    [0, 'none-minimal'],
+    [4, 'none-minimal'],
+    [5, 'mild'],
+    [9, 'mild'],
+    [10, 'moderate'],
+    [14, 'moderate'],
+    [15, 'moderately-severe'],
+    [19, 'moderately-severe'],
+    [20, 'severe'],
+    [27, 'severe'],
   ];
   it.each(depression)('PHQ-9 total %i → %s', (total, band) => {
     const result = scoreResponse(PHQ9, withTotal(PHQ9, total, 3));
@@ -61,21 +77,41 @@ describe('banded totals at every boundary', () => {
   });
 
   it.each<[number, string]>([
-    [0, 'none-minimal'], [4, 'none-minimal'], [5, 'mild'], [9, 'mild'], [10, 'moderate'], [14, 'moderate'], [15, 'severe'], [21, 'severe'],
+    [0, 'none-minimal'],
+    [4, 'none-minimal'],
+    [5, 'mild'],
+    [9, 'mild'],
+    [10, 'moderate'],
+    [14, 'moderate'],
+    [15, 'severe'],
+    [21, 'severe'],
   ])('GAD-7 total %i → %s', (total, band) => {
     expect(scoreResponse(GAD7, withTotal(GAD7, total, 3))).toMatchObject({ total, band: { code: band } });
   });
 
-  it.each<[number, string]>([[0, 'negative'], [2, 'negative'], [3, 'positive'], [6, 'positive']])('PHQ-2 total %i → %s', (total, band) => {
+  it.each<[number, string]>([
+    [0, 'negative'],
+    [2, 'negative'],
+    [3, 'positive'],
+    [6, 'positive'],
+  ])('PHQ-2 total %i → %s', (total, band) => {
     expect(scoreResponse(PHQ2, withTotal(PHQ2, total, 3))).toMatchObject({ total, band: { code: band } });
   });
 
   it.each<[number, Sex | undefined, string]>([
-    [2, 'male', 'negative'], [3, 'male', 'negative'], [4, 'male', 'positive'],
-    [2, 'female', 'negative'], [3, 'female', 'positive'], [4, 'female', 'positive'],
-    [2, 'unknown', 'negative'], [3, 'unknown', 'positive'],
-    [2, 'other', 'negative'], [3, 'other', 'positive'],
-    [2, undefined, 'negative'], [3, undefined, 'positive'], [12, undefined, 'positive'],
+    [2, 'male', 'negative'],
+    [3, 'male', 'negative'],
+    [4, 'male', 'positive'],
+    [2, 'female', 'negative'],
+    [3, 'female', 'positive'],
+    [4, 'female', 'positive'],
+    [2, 'unknown', 'negative'],
+    [3, 'unknown', 'positive'],
+    [2, 'other', 'negative'],
+    [3, 'other', 'positive'],
+    [2, undefined, 'negative'],
+    [3, undefined, 'positive'],
+    [12, undefined, 'positive'],
   ])('AUDIT-C total %i, sex %s → %s', (total, sex, band) => {
     const result = scoreResponse(AUDITC, withTotal(AUDITC, total, 4), sex ? { sex } : {});
     expect(result).toMatchObject({ total, band: { code: band } });
@@ -110,7 +146,12 @@ describe('PHQ-9 and PHQ-A item 9 (safety)', () => {
   });
 
   it('PHQ-A item 9 declined, and the two Yes/No suicide questions', () => {
-    const answers = { ...byOrdinals(PHQA, Array(9).fill(2)), 'phq-a-9': DECLINED, 'phq-a-serious-thoughts-past-month': YES, 'phq-a-ever-attempted': NO };
+    const answers = {
+      ...byOrdinals(PHQA, Array(9).fill(2)),
+      'phq-a-9': DECLINED,
+      'phq-a-serious-thoughts-past-month': YES,
+      'phq-a-ever-attempted': NO,
+    };
     const result = scoreResponse(PHQA, respond(PHQA, answers));
     expect(result.safety).toEqual({ item9: { status: 'declined' }, seriousThoughtsPastMonth: true, everAttempted: false });
     expect(result.missingRequired).toEqual(['phq-a-9']);
@@ -139,7 +180,11 @@ describe('GAD-7 answer quirk', () => {
     const answers = { ...byOrdinals(GAD7, Array(7).fill(0)), '/68509-9': loinc('LA18938-3') };
     const result = scoreResponse(GAD7, respond(GAD7, answers));
     expect(result.total).toBe(2);
-    expect(result.items.find((i) => i.linkId === '/68509-9')).toMatchObject({ status: 'answered', ordinal: 2, answer: { code: 'LA18938-3' } });
+    expect(result.items.find((i) => i.linkId === '/68509-9')).toMatchObject({
+      status: 'answered',
+      ordinal: 2,
+      answer: { code: 'LA18938-3' },
+    });
   });
 
   it('does not accept LA18938-3 on the other GAD-7 items', () => {
@@ -155,7 +200,7 @@ describe('C-SSRS screener', () => {
   type Qs = Partial<Record<keyof typeof Q, boolean | 'declined'>>;
   const cssrs = (qs: Qs) => {
     const answers = Object.fromEntries(
-      Object.entries(qs).map(([q, v]) => [Q[q as keyof typeof Q], v === 'declined' ? DECLINED : v ? YES : NO])
+      Object.entries(qs).map(([q, v]) => [Q[q as keyof typeof Q], v === 'declined' ? DECLINED : v ? YES : NO]),
     );
     return scoreResponse(CSSRS, respond(CSSRS, answers));
   };
@@ -188,7 +233,7 @@ describe('C-SSRS screener', () => {
 
   it('says why when Q6b is missing', () => {
     expect(cssrs({ q1: false, q2: false, q6: true }).safety.cssrsReasons).toContain(
-      'Q6 Yes and Q6b unanswered: recency unknown, treated as within the past 3 months'
+      'Q6 Yes and Q6b unanswered: recency unknown, treated as within the past 3 months',
     );
   });
 
@@ -220,12 +265,32 @@ describe('C-SSRS screener', () => {
 describe('answers outside the answer list are reported, never scored', () => {
   const good = byOrdinals(PHQ2, [1, 1]);
   it.each<[string, QuestionnaireResponseItem, string]>([
-    ['an unknown code', { linkId: '/44255-8', answer: [{ valueCoding: loinc('LA9999-9') }] }, 'http://loinc.org|LA9999-9 is not an answer option'],
-    ['the right code in another system', { linkId: '/44255-8', answer: [{ valueCoding: { system: 'http://snomed.info/sct', code: 'LA6569-3' } }] }, 'http://snomed.info/sct|LA6569-3 is not an answer option'],
-    ['a code without a system', { linkId: '/44255-8', answer: [{ valueCoding: { code: 'LA6569-3' } }] }, '(no system)|LA6569-3 is not an answer option'],
-    ['a decline the item does not offer', { linkId: '/44255-8', answer: [{ valueCoding: DECLINED }] }, `${DATA_ABSENT_REASON}|asked-declined is not an answer option`],
+    [
+      'an unknown code',
+      { linkId: '/44255-8', answer: [{ valueCoding: loinc('LA9999-9') }] },
+      'http://loinc.org|LA9999-9 is not an answer option',
+    ],
+    [
+      'the right code in another system',
+      { linkId: '/44255-8', answer: [{ valueCoding: { system: 'http://snomed.info/sct', code: 'LA6569-3' } }] },
+      'http://snomed.info/sct|LA6569-3 is not an answer option',
+    ],
+    [
+      'a code without a system',
+      { linkId: '/44255-8', answer: [{ valueCoding: { code: 'LA6569-3' } }] },
+      '(no system)|LA6569-3 is not an answer option',
+    ],
+    [
+      'a decline the item does not offer',
+      { linkId: '/44255-8', answer: [{ valueCoding: DECLINED }] },
+      `${DATA_ABSENT_REASON}|asked-declined is not an answer option`,
+    ],
     ['a number instead of a Coding', { linkId: '/44255-8', answer: [{ valueInteger: 1 }] }, 'expected a valueCoding from the answer list'],
-    ['two answers', { linkId: '/44255-8', answer: [{ valueCoding: loinc('LA6568-5') }, { valueCoding: loinc('LA6569-3') }] }, '2 answers to a single-answer question'],
+    [
+      'two answers',
+      { linkId: '/44255-8', answer: [{ valueCoding: loinc('LA6568-5') }, { valueCoding: loinc('LA6569-3') }] },
+      '2 answers to a single-answer question',
+    ],
   ])('%s', (_label, item, reason) => {
     const qr = respond(PHQ2, { '/44250-9': good['/44250-9'] as Coding });
     qr.item?.push(item);
@@ -270,7 +335,12 @@ describe('linkIds', () => {
       item: [
         {
           linkId: 'page-1',
-          item: [{ linkId: a?.[0] as string, answer: [{ valueCoding: a?.[1], item: [{ linkId: b?.[0] as string, answer: [{ valueCoding: b?.[1] }] }] }] }],
+          item: [
+            {
+              linkId: a?.[0] as string,
+              answer: [{ valueCoding: a?.[1], item: [{ linkId: b?.[0] as string, answer: [{ valueCoding: b?.[1] }] }] }],
+            },
+          ],
         },
       ],
     };

@@ -142,7 +142,7 @@ const NO = 'LA32-8';
 /** Every answer of the response by linkId, looking inside groups and nested answer items. */
 function collectAnswers(
   items: readonly QuestionnaireResponseItem[] | undefined,
-  into: Map<string, QuestionnaireResponseItemAnswer[]>
+  into: Map<string, QuestionnaireResponseItemAnswer[]>,
 ): void {
   for (const item of items ?? []) {
     if (item.answer?.length) {

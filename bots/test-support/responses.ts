@@ -7,8 +7,15 @@ import { optionWeight } from '../clinical/instruments.ts';
 import { instruments } from '../instruments-registry.ts';
 
 /** A response to `instrumentId` where scored item i gets the option whose weight is `scores[i]` (undefined: unanswered). */
-export function phqLikeResponse(instrumentId: string, patient: string, scores: readonly (number | undefined)[], extra: Partial<QuestionnaireResponse> = {}): QuestionnaireResponse {
-  const instrument = instruments().all().find((i) => i.id === instrumentId);
+export function phqLikeResponse(
+  instrumentId: string,
+  patient: string,
+  scores: readonly (number | undefined)[],
+  extra: Partial<QuestionnaireResponse> = {},
+): QuestionnaireResponse {
+  const instrument = instruments()
+    .all()
+    .find((i) => i.id === instrumentId);
   if (!instrument) throw new Error(`unknown instrument ${instrumentId}`);
   const item: QuestionnaireResponseItem[] = [];
   instrument.scoredItems.forEach((scored, i) => {
@@ -20,7 +27,12 @@ export function phqLikeResponse(instrumentId: string, patient: string, scores: r
     item.push({ linkId: scored.linkId, answer: [{ valueCoding: option.valueCoding }] });
   });
   return {
-    resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: instrument.canonical,
-    subject: { reference: `Patient/${patient}` }, authored: '2026-11-20T10:00:00Z', item, ...extra,
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    questionnaire: instrument.canonical,
+    subject: { reference: `Patient/${patient}` },
+    authored: '2026-11-20T10:00:00Z',
+    item,
+    ...extra,
   };
 }

@@ -17,11 +17,7 @@ export const HAVEN_SCORE_OBSERVATION_VERSION = '0.1.0';
 /** Fixed publication date: change it together with the version, never from the clock. */
 const PUBLISHED = '2025-01-01';
 
-export const OUTPUT_PATH = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'StructureDefinition-haven-score-observation.json'
-);
+export const OUTPUT_PATH = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'StructureDefinition-haven-score-observation.json');
 
 /**
  * Element id → the minimum cardinality Haven requires (all four are optional in R4).
@@ -66,6 +62,6 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.argv.slice(2),
     OUTPUT_PATH,
     renderHavenScoreObservation(),
-    'node profiles/tools/build-haven-score-observation.ts'
+    'node profiles/tools/build-haven-score-observation.ts',
   );
 }

@@ -82,7 +82,7 @@ export function buildConstraintProfile(spec: ConstraintProfile): StructureDefini
 
 /** The exact file content of a profile: two-space JSON with a trailing newline. */
 export function renderProfile(sd: StructureDefinition): string {
-  return JSON.stringify(sd, null, 2) + '\n';
+  return `${JSON.stringify(sd, null, 2)}\n`;
 }
 
 /**

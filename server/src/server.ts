@@ -36,15 +36,26 @@ export interface RunningServer {
 
 /** Structured JSON log line on stderr. Callers never pass PHI. */
 export function logEvent(event: Record<string, unknown>): void {
-  process.stderr.write(JSON.stringify({ time: new Date().toISOString(), ...event }) + '\n');
+  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), ...event })}\n`);
 }
 
 /** Search parameters Haven serves for a type: what the indexer indexes, plus `_id` and `_lastUpdated`. */
-export function servedSearchParameters(resourceType: string): { name: string; type: string; definition?: string; documentation?: string; target?: string[] }[] {
+export function servedSearchParameters(
+  resourceType: string,
+): { name: string; type: string; definition?: string; documentation?: string; target?: string[] }[] {
   const all = getSearchParameters(resourceType) ?? {};
-  const params = [...['_id', '_lastUpdated'].map((code) => all[code]).filter((sp) => sp !== undefined), ...indexedSearchParameters(resourceType)];
+  const params = [
+    ...['_id', '_lastUpdated'].map((code) => all[code]).filter((sp) => sp !== undefined),
+    ...indexedSearchParameters(resourceType),
+  ];
   return params
-    .map((sp) => ({ name: sp.code as string, type: sp.type as string, definition: sp.url, documentation: sp.description, target: sp.target }))
+    .map((sp) => ({
+      name: sp.code as string,
+      type: sp.type as string,
+      definition: sp.url,
+      documentation: sp.description,
+      target: sp.target,
+    }))
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -53,14 +64,31 @@ export function servedSearchParameters(resourceType: string): { name: string; ty
  * SubscriptionStatus (an R4B/R5 type shipped for the Subscriptions backport).
  */
 const NOT_R4_TYPES = new Set([
-  'AccessPolicy', 'Agent', 'AsyncJob', 'Bot', 'BulkDataExport', 'ClientApplication', 'DomainConfiguration', 'IdentityProvider',
-  'JsonWebKey', 'Login', 'PasswordChangeRequest', 'Project', 'ProjectMembership', 'SmartAppLaunch', 'SubscriptionStatus',
-  'User', 'UserConfiguration', 'UserSecurityRequest',
+  'AccessPolicy',
+  'Agent',
+  'AsyncJob',
+  'Bot',
+  'BulkDataExport',
+  'ClientApplication',
+  'DomainConfiguration',
+  'IdentityProvider',
+  'JsonWebKey',
+  'Login',
+  'PasswordChangeRequest',
+  'Project',
+  'ProjectMembership',
+  'SmartAppLaunch',
+  'SubscriptionStatus',
+  'User',
+  'UserConfiguration',
+  'UserSecurityRequest',
 ]);
 
 /** Resource types served: every R4 resource type. */
 export function servedResourceTypes(): string[] {
-  return getResourceTypes().filter((t) => !NOT_R4_TYPES.has(t)).sort();
+  return getResourceTypes()
+    .filter((t) => !NOT_R4_TYPES.has(t))
+    .sort();
 }
 
 /** Options for tests and embedding. */
@@ -80,11 +108,16 @@ export interface StartOptions {
  */
 async function adviseOnEmbeddedSize(db: Db, advisedMax: number, log: (event: Record<string, unknown>) => void): Promise<void> {
   if (db.kind !== 'pglite' || advisedMax === 0) return;
-  const { rows } = await db.query<{ n: string }>(`SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'resources'::regclass`);
+  const { rows } = await db.query<{ n: string }>(
+    `SELECT greatest(reltuples, 0)::bigint AS n FROM pg_class WHERE oid = 'resources'::regclass`,
+  );
   const resources = Number(rows[0]?.n ?? 0);
   if (resources <= advisedMax) return;
   log({
-    level: 'warn', event: 'storage.embedded_large', resources, advisedMax,
+    level: 'warn',
+    event: 'storage.embedded_large',
+    resources,
+    advisedMax,
     message: `Embedded storage holds about ${resources} resources (advised at most ${advisedMax}): its statistics runs stall requests; use PostgreSQL (DATABASE_URL)`,
   });
 }
@@ -94,14 +127,20 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   const log = opts.log ?? logEvent;
   loadDefinitions();
   if (config.authOff) {
-    log({ level: 'warn', event: 'auth.disabled', message: 'HAVEN_AUTH=off: the FHIR API is open to anyone on this machine. Development only.' });
+    log({
+      level: 'warn',
+      event: 'auth.disabled',
+      message: 'HAVEN_AUTH=off: the FHIR API is open to anyone on this machine. Development only.',
+    });
   }
   // Embedded storage has one owner process (DESIGN.md): refuse to start while another process holds DATA_DIR.
   const releaseLock = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
   let db: Db;
   try {
     db = await openDatabase({
-      databaseUrl: config.databaseUrl, dataDir: config.dataDir, embeddedThread: config.embeddedThread,
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      embeddedThread: config.embeddedThread,
       // Table counts and timings only. A failed run is a warning: statistics go stale, dead rows stay.
       onMaintenance: (r) => log({ level: r.error ? 'warn' : 'info', event: 'store.maintenance', ...r }),
     });
@@ -128,9 +167,21 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
         operations: [
           { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', resourceTypes: ['Patient'] },
           { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
-          { name: 'status', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status', resourceTypes: ['Subscription'] },
-          { name: 'events', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events', resourceTypes: ['Subscription'] },
-          { name: 'get-ws-binding-token', definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token', resourceTypes: ['Subscription'] },
+          {
+            name: 'status',
+            definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status',
+            resourceTypes: ['Subscription'],
+          },
+          {
+            name: 'events',
+            definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-events',
+            resourceTypes: ['Subscription'],
+          },
+          {
+            name: 'get-ws-binding-token',
+            definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-get-ws-binding-token',
+            resourceTypes: ['Subscription'],
+          },
         ],
         formats: ['application/fhir+json', 'application/json'],
         conditional: { create: true, update: true, delete: 'single', read: 'full-support' },
@@ -147,10 +198,19 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   try {
     const botSet = opts.botSet ?? defaultBotSet();
     events = await startEvents({
-      config, db, router, botSet, log,
+      config,
+      db,
+      router,
+      botSet,
+      log,
       repoContext: (tenant) => ({
-        db, tenant, baseUrl: fhirBase(config, tenant), maxCount: config.maxCount, defaultCount: config.defaultCount,
-        lenient: false, cursorSecret: secret,
+        db,
+        tenant,
+        baseUrl: fhirBase(config, tenant),
+        maxCount: config.maxCount,
+        defaultCount: config.defaultCount,
+        lenient: false,
+        cursorSecret: secret,
       }),
     });
   } catch (err) {
@@ -172,7 +232,8 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   }
   const authenticate: Authenticator = config.authOff ? developmentAuthenticator : (opts.authenticate ?? auth!.authenticate);
   const app = createApp({
-    config, db,
+    config,
+    db,
     resourceTypes: new Set(resourceTypes),
     router,
     authenticate,
@@ -189,7 +250,13 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   const port = (server.address() as AddressInfo).port;
   events.attach(server);
   const admin = await startAdminChannel({
-    config, db, router, cursorSecret: secret, servedTypes: new Set(resourceTypes), log, hooks: events.hooks,
+    config,
+    db,
+    router,
+    cursorSecret: secret,
+    servedTypes: new Set(resourceTypes),
+    log,
+    hooks: events.hooks,
     // `haven clients|users|keys` reach embedded storage through here while this server owns it.
     routes: createAuthAdminRouter(localAuthAdmin(db, config, process.env, auth?.deps.keys)),
   });

@@ -41,12 +41,17 @@ export function localAuthAdmin(db: Db, config: HavenConfig, env: NodeJS.ProcessE
   let kek: Kek | undefined;
   const getKek = (): Kek => (kek ??= loadKek(env, config.dataDir));
   return {
-    addClient: (input) => inputErrors(addClient(db, input).then(({ client, secret }) => ({ client: describeClient(client), ...(secret ? { secret } : {}) }))),
+    addClient: (input) =>
+      inputErrors(addClient(db, input).then(({ client, secret }) => ({ client: describeClient(client), ...(secret ? { secret } : {}) }))),
     listClients: async (tenant) => (await listClients(db, tenant)).map(describeClient),
     removeClient: (tenant, clientId) => removeClient(db, tenant, clientId),
-    addUser: (input) => inputErrors(addUser(db, getKek(), input).then(({ user, ...rest }) => ({
-      user: { id: user.id, username: user.username, fhir_user: user.fhirUser, roles: user.roles, totp: user.totp, tenant: user.tenant }, ...rest,
-    }))),
+    addUser: (input) =>
+      inputErrors(
+        addUser(db, getKek(), input).then(({ user, ...rest }) => ({
+          user: { id: user.id, username: user.username, fhir_user: user.fhirUser, roles: user.roles, totp: user.totp, tenant: user.tenant },
+          ...rest,
+        })),
+      ),
     rotateKeys: async () => ({ kid: await (keys ?? new KeyStore(db, getKek())).rotate() }),
   };
 }
@@ -63,19 +68,56 @@ function tenantOf(req: Request): string {
 export function createAuthAdminRouter(admin: AuthAdmin): express.Router {
   const r = express.Router();
   const json = express.json({ limit: '1mb' });
-  const handle = (fn: (req: Request) => Promise<unknown>, status = 200) => (req: Request, res: Response) => {
-    fn(req).then((body) => res.status(status).json(body)).catch((err: unknown) => {
-      if (err instanceof AuthAdminInputError) {
-        res.status(400).type('application/fhir+json').send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'invalid', diagnostics: err.message }] }));
-      } else {
-        res.status(500).type('application/fhir+json').send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'exception', diagnostics: 'Internal error; see the server log' }] }));
-      }
-    });
-  };
-  r.post('/admin/auth/clients', json, handle((req) => admin.addClient({ ...(req.body as NewClient), tenant: tenantOf(req) }), 201));
-  r.get('/admin/auth/clients', handle(async (req) => admin.listClients(tenantOf(req))));
-  r.delete('/admin/auth/clients/:id', handle(async (req) => ({ removed: await admin.removeClient(tenantOf(req), String(req.params.id)) })));
-  r.post('/admin/auth/users', json, handle((req) => admin.addUser({ ...(req.body as NewUser), tenant: tenantOf(req) }), 201));
-  r.post('/admin/auth/keys/rotate', handle(() => admin.rotateKeys()));
+  const handle =
+    (fn: (req: Request) => Promise<unknown>, status = 200) =>
+    (req: Request, res: Response) => {
+      fn(req)
+        .then((body) => res.status(status).json(body))
+        .catch((err: unknown) => {
+          if (err instanceof AuthAdminInputError) {
+            res
+              .status(400)
+              .type('application/fhir+json')
+              .send(
+                JSON.stringify({
+                  resourceType: 'OperationOutcome',
+                  issue: [{ severity: 'error', code: 'invalid', diagnostics: err.message }],
+                }),
+              );
+          } else {
+            res
+              .status(500)
+              .type('application/fhir+json')
+              .send(
+                JSON.stringify({
+                  resourceType: 'OperationOutcome',
+                  issue: [{ severity: 'error', code: 'exception', diagnostics: 'Internal error; see the server log' }],
+                }),
+              );
+          }
+        });
+    };
+  r.post(
+    '/admin/auth/clients',
+    json,
+    handle((req) => admin.addClient({ ...(req.body as NewClient), tenant: tenantOf(req) }), 201),
+  );
+  r.get(
+    '/admin/auth/clients',
+    handle(async (req) => admin.listClients(tenantOf(req))),
+  );
+  r.delete(
+    '/admin/auth/clients/:id',
+    handle(async (req) => ({ removed: await admin.removeClient(tenantOf(req), String(req.params.id)) })),
+  );
+  r.post(
+    '/admin/auth/users',
+    json,
+    handle((req) => admin.addUser({ ...(req.body as NewUser), tenant: tenantOf(req) }), 201),
+  );
+  r.post(
+    '/admin/auth/keys/rotate',
+    handle(() => admin.rotateKeys()),
+  );
   return r;
 }

@@ -45,9 +45,16 @@ export interface AuthServerOptions {
 export function principalOf(tenant: string, v: Awaited<ReturnType<typeof verifyAccessToken>> & object): Principal {
   const c = v.claims;
   return {
-    tenant, subject: c.sub, clientId: c.client_id, scopes: c.scope.split(' ').filter(Boolean), roles: v.roles,
-    ...(c.fhirUser ? { fhirUser: c.fhirUser } : {}), ...(c.patient ? { patient: c.patient } : {}),
-    ...(c.encounter ? { encounter: c.encounter } : {}), tokenId: c.jti, development: false,
+    tenant,
+    subject: c.sub,
+    clientId: c.client_id,
+    scopes: c.scope.split(' ').filter(Boolean),
+    roles: v.roles,
+    ...(c.fhirUser ? { fhirUser: c.fhirUser } : {}),
+    ...(c.patient ? { patient: c.patient } : {}),
+    ...(c.encounter ? { encounter: c.encounter } : {}),
+    tokenId: c.jti,
+    development: false,
   };
 }
 
@@ -57,7 +64,13 @@ export async function createAuthServer(opts: AuthServerOptions): Promise<AuthSer
   const keys = new KeyStore(opts.db, kek);
   await keys.init();
   const deps: AuthDeps = {
-    config: opts.config, db: opts.db, kek, keys, jwksCache: new RemoteJwksCache(), resourceTypes: opts.resourceTypes, log: opts.log,
+    config: opts.config,
+    db: opts.db,
+    kek,
+    keys,
+    jwksCache: new RemoteJwksCache(),
+    resourceTypes: opts.resourceTypes,
+    log: opts.log,
   };
   const authenticate: Authenticator = async (req, tenant) => {
     const token = bearerToken(req.get('authorization'));
@@ -65,13 +78,17 @@ export async function createAuthServer(opts: AuthServerOptions): Promise<AuthSer
     const v = await verifyAccessToken(keys, opts.db, token, tenant, authUrls(opts.config, tenant).issuer);
     return v ? principalOf(tenant, v) : undefined;
   };
-  const timer = setInterval(() => { purgeExpired(opts.db).catch(() => undefined); }, PURGE_INTERVAL_MS);
+  const timer = setInterval(() => {
+    purgeExpired(opts.db).catch(() => undefined);
+  }, PURGE_INTERVAL_MS);
   timer.unref();
   return {
     authRouter: createAuthRouter(deps),
     wellKnownRouter: createWellKnownRouter(deps),
     authenticate,
     deps,
-    close() { clearInterval(timer); },
+    close() {
+      clearInterval(timer);
+    },
   };
 }

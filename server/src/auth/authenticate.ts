@@ -33,7 +33,11 @@ export type Authenticator = (req: Request, tenant: string) => Promise<Principal 
 
 /** The development authenticator: everyone is a full-access developer. Only for HAVEN_AUTH=off. */
 export const developmentAuthenticator: Authenticator = async (_req, tenant) => ({
-  tenant, subject: 'dev', scopes: ['system/*.*'], roles: ['admin'], development: true,
+  tenant,
+  subject: 'dev',
+  scopes: ['system/*.*'],
+  roles: ['admin'],
+  development: true,
 });
 
 /** The default until SMART tokens exist: nothing authenticates. */

@@ -17,26 +17,50 @@ let mfaSeed: string;
 
 beforeAll(async () => {
   ts = await startAuthServer();
-  await ts.seed([{ resourceType: 'Patient', id: 'p1', name: [{ family: 'Lee' }] }, { resourceType: 'Practitioner', id: 'dr1' }, { resourceType: 'Practitioner', id: 'dr2' }]);
+  await ts.seed([
+    { resourceType: 'Patient', id: 'p1', name: [{ family: 'Lee' }] },
+    { resourceType: 'Practitioner', id: 'dr1' },
+    { resourceType: 'Practitioner', id: 'dr2' },
+  ]);
   drId = (await ts.addUser({ username: 'drwho', fhirUser: 'Practitioner/dr1', roles: ['clinician'] })).id;
   await ts.addUser({ username: 'drno', fhirUser: 'Practitioner/dr2', roles: ['clinician'] });
   await ts.addUser({ username: 'orphan', fhirUser: 'Person/x1', roles: ['patient'] });
   await ts.seed([{ resourceType: 'RelatedPerson', id: 'rp1', patient: { reference: 'Patient/p1' } }]);
   await ts.addUser({ username: 'mum', fhirUser: 'RelatedPerson/rp1', roles: ['related-person'] });
   mfaSeed = (await ts.addUser({ username: 'mfa', fhirUser: 'Practitioner/dr2', roles: ['clinician'], totp: true })).totpSecret!;
-  clientId = (await ts.addClient({ type: 'public', redirectUris: [REDIRECT], launchUri: 'http://127.0.0.1:7101/launch', scopes: 'launch launch/patient openid fhirUser patient/*.rs user/*.rs' })).clientId;
-  otherClient = (await ts.addClient({ type: 'public', redirectUris: ['http://127.0.0.1:7102/cb'], launchUri: 'http://127.0.0.1:7102/launch' })).clientId;
+  clientId = (
+    await ts.addClient({
+      type: 'public',
+      redirectUris: [REDIRECT],
+      launchUri: 'http://127.0.0.1:7101/launch',
+      scopes: 'launch launch/patient openid fhirUser patient/*.rs user/*.rs',
+    })
+  ).clientId;
+  otherClient = (
+    await ts.addClient({ type: 'public', redirectUris: ['http://127.0.0.1:7102/cb'], launchUri: 'http://127.0.0.1:7102/launch' })
+  ).clientId;
 });
-afterAll(async () => { await ts?.stop(); });
+afterAll(async () => {
+  await ts?.stop();
+});
 
 function params(overrides: Record<string, string | undefined> = {}): Record<string, string | undefined> {
   return {
-    response_type: 'code', client_id: clientId, redirect_uri: REDIRECT, scope: 'launch/patient patient/*.rs', state: STATE,
-    aud: ts.urls().fhirBase, code_challenge: pkce().challenge, code_challenge_method: 'S256', ...overrides,
+    response_type: 'code',
+    client_id: clientId,
+    redirect_uri: REDIRECT,
+    scope: 'launch/patient patient/*.rs',
+    state: STATE,
+    aud: ts.urls().fhirBase,
+    code_challenge: pkce().challenge,
+    code_challenge_method: 'S256',
+    ...overrides,
   };
 }
 
-async function authorize(overrides: Record<string, string | undefined> = {}): Promise<{ status: number; location: URL | undefined; body: string }> {
+async function authorize(
+  overrides: Record<string, string | undefined> = {},
+): Promise<{ status: number; location: URL | undefined; body: string }> {
   const r = await fetch(authorizeUrl(ts.urls(), params(overrides)), { redirect: 'manual' });
   const loc = r.headers.get('location');
   return { status: r.status, location: loc ? new URL(loc, ts.urls().authorize) : undefined, body: await r.text() };
@@ -84,7 +108,8 @@ describe('error redirects, state echoed byte for byte', () => {
   });
   it('malformed scope → invalid_scope', () => expectErrorRedirect({ scope: 'patient/Observation.dus' }, 'invalid_scope'));
   it('scope on an unknown resource type → invalid_scope', () => expectErrorRedirect({ scope: 'patient/Spaceship.rs' }, 'invalid_scope'));
-  it('only scopes beyond the client registration → invalid_scope', () => expectErrorRedirect({ scope: 'system/*.rs offline_access' }, 'invalid_scope'));
+  it('only scopes beyond the client registration → invalid_scope', () =>
+    expectErrorRedirect({ scope: 'system/*.rs offline_access' }, 'invalid_scope'));
   it('a repeated parameter → invalid_request', async () => {
     const url = new URL(authorizeUrl(ts.urls(), params()));
     url.searchParams.append('scope', 'openid');
@@ -103,7 +128,8 @@ describe('error redirects, state echoed byte for byte', () => {
 });
 
 describe('launch ids', () => {
-  const launchOf = (client: string, tenant = 'default', user = drId) => createLaunch(ts.server.db, tenant, client, { userId: user, patient: 'p1', needPatientBanner: true });
+  const launchOf = (client: string, tenant = 'default', user = drId) =>
+    createLaunch(ts.server.db, tenant, client, { userId: user, patient: 'p1', needPatientBanner: true });
   const ehr = (launch: string) => ({ launch, scope: 'launch patient/*.rs' });
 
   it('unknown launch → invalid_request', () => expectErrorRedirect(ehr('no-such-launch'), 'invalid_request'));
@@ -117,10 +143,14 @@ describe('launch ids', () => {
     expect((await authorize(ehr(id))).status).toBe(303);
     await expectErrorRedirect(ehr(id), 'invalid_request');
   });
-  it('launch issued for another client → invalid_request', async () => expectErrorRedirect(ehr(await launchOf(otherClient)), 'invalid_request'));
-  it('launch of another tenant → invalid_request', async () => expectErrorRedirect(ehr(await launchOf(clientId, 'other')), 'invalid_request'));
+  it('launch issued for another client → invalid_request', async () =>
+    expectErrorRedirect(ehr(await launchOf(otherClient)), 'invalid_request'));
+  it('launch of another tenant → invalid_request', async () =>
+    expectErrorRedirect(ehr(await launchOf(clientId, 'other')), 'invalid_request'));
   it('a launch completed by another user → access_denied', async () => {
-    const back = await authorizeInBrowser(new Browser(), authorizeUrl(ts.urls(), params(ehr(await launchOf(clientId)))), { username: 'drno' });
+    const back = await authorizeInBrowser(new Browser(), authorizeUrl(ts.urls(), params(ehr(await launchOf(clientId)))), {
+      username: 'drno',
+    });
     expect(back.searchParams.get('error')).toBe('access_denied');
     expect(back.searchParams.get('state')).toBe(STATE);
     expect(back.searchParams.get('code')).toBeNull();
@@ -150,7 +180,9 @@ describe('the person', () => {
   it('a RelatedPerson user gets the patient they are related to, without a picker', async () => {
     const back = await authorizeInBrowser(new Browser(), authorizeUrl(ts.urls(), params()), { username: 'mum' });
     expect(back.searchParams.get('code')).toBeTruthy();
-    const { rows } = await ts.server.db.query<{ context: { patient?: string } }>('SELECT context FROM auth_codes ORDER BY expires_at DESC LIMIT 1');
+    const { rows } = await ts.server.db.query<{ context: { patient?: string } }>(
+      'SELECT context FROM auth_codes ORDER BY expires_at DESC LIMIT 1',
+    );
     expect(rows[0].context.patient).toBe('p1');
   });
 
@@ -183,7 +215,11 @@ describe('CSRF and browser binding', () => {
 
   it('refuses a wrong csrf_token', async () => {
     const { b, form } = await loginForm();
-    const r = await b.submit({ ...form, fields: { ...form.fields, csrf_token: 'forged' } }, { username: 'drwho', password: 'correct horse battery staple', action: 'login' }, 'x');
+    const r = await b.submit(
+      { ...form, fields: { ...form.fields, csrf_token: 'forged' } },
+      { username: 'drwho', password: 'correct horse battery staple', action: 'login' },
+      'x',
+    );
     expect(r.res.status).toBe(400);
   });
 

@@ -31,8 +31,10 @@ export function htmlHeaders(res: Response, formTargets: string[] = []): void {
   res.setHeader('Referrer-Policy', 'no-referrer');
   res.setHeader('X-Content-Type-Options', 'nosniff');
   // form-action also governs where a form's redirect may lead (the client's redirect URI after consent).
-  res.setHeader('Content-Security-Policy',
-    `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' ${formTargets.join(' ')}`.trim());
+  res.setHeader(
+    'Content-Security-Policy',
+    `default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self' ${formTargets.join(' ')}`.trim(),
+  );
   res.type('text/html; charset=utf-8');
 }
 
@@ -43,7 +45,15 @@ export function sendErrorPage(res: Response, status: number, title: string, mess
 }
 
 /** Redirects to the client with an authorization error (RFC 6749 §4.1.2.1), echoing `state` exactly. */
-export function redirectError(res: Response, redirectUri: string, issuer: string, code: OAuthErrorCode, description: string, state: string | undefined, status = 302): void {
+export function redirectError(
+  res: Response,
+  redirectUri: string,
+  issuer: string,
+  code: OAuthErrorCode,
+  description: string,
+  state: string | undefined,
+  status = 302,
+): void {
   const url = new URL(redirectUri);
   url.searchParams.append('error', code);
   url.searchParams.append('error_description', description);
@@ -75,11 +85,14 @@ async function validate(deps: AuthDeps, tenant: string, client: Client, p: Recor
   if (p.state === undefined || p.state === '') throw new AuthorizeError('invalid_request', 'state is required (SMART App Launch)');
   if (p.state.length > MAX_STATE) throw new AuthorizeError('invalid_request', `state is longer than ${MAX_STATE} characters`);
   if (p.aud === undefined) throw new AuthorizeError('invalid_request', 'aud is required: the FHIR base URL the token is for');
-  if (!audMatches(p.aud, urls.fhirBase)) throw new AuthorizeError('invalid_request', `aud must be this server's FHIR base ${urls.fhirBase}`);
+  if (!audMatches(p.aud, urls.fhirBase))
+    throw new AuthorizeError('invalid_request', `aud must be this server's FHIR base ${urls.fhirBase}`);
   // RFC 7636 §4.4.1, SMART: PKCE with S256 for every client; "plain" is refused.
   if (p.code_challenge === undefined) throw new AuthorizeError('invalid_request', 'code_challenge is required (PKCE S256)');
-  if (p.code_challenge_method !== 'S256') throw new AuthorizeError('invalid_request', 'code_challenge_method must be S256 (plain is not supported)');
-  if (!S256_CHALLENGE.test(p.code_challenge)) throw new AuthorizeError('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
+  if (p.code_challenge_method !== 'S256')
+    throw new AuthorizeError('invalid_request', 'code_challenge_method must be S256 (plain is not supported)');
+  if (!S256_CHALLENGE.test(p.code_challenge))
+    throw new AuthorizeError('invalid_request', 'code_challenge must be 43 base64url characters (S256)');
   if (p.nonce !== undefined && p.nonce.length > MAX_NONCE) throw new AuthorizeError('invalid_request', 'nonce is too long');
   const checked = checkRequestedScopes(p.scope, deps.resourceTypes);
   if (!checked.ok) throw new AuthorizeError('invalid_scope', checked.reason);
@@ -90,7 +103,13 @@ async function validate(deps: AuthDeps, tenant: string, client: Client, p: Recor
   // is not advertised), so neither is granted rather than granted empty.
   if (p.launch === undefined) scopes = scopes.filter((s) => s !== 'launch' && s !== 'launch/encounter');
   if (scopes.length === 0) throw new AuthorizeError('invalid_scope', 'None of the requested scopes can be granted to this client');
-  const request: AuthRequest = { redirectUri: p.redirect_uri, state: p.state, scopes, codeChallenge: p.code_challenge, ...(p.nonce ? { nonce: p.nonce } : {}) };
+  const request: AuthRequest = {
+    redirectUri: p.redirect_uri,
+    state: p.state,
+    scopes,
+    codeChallenge: p.code_challenge,
+    ...(p.nonce ? { nonce: p.nonce } : {}),
+  };
   if (p.launch !== undefined) {
     const launch = await consumeLaunch(deps.db, tenant, p.launch, client.clientId);
     if (!launch) throw new AuthorizeError('invalid_request', 'launch is unknown, expired, already used, or was issued for another client');
@@ -109,9 +128,19 @@ export async function handleAuthorize(deps: AuthDeps, req: Request, res: Respons
   const client = p.client_id ? await getClient(deps.db, tenant, p.client_id) : undefined;
   if (!client) {
     audit(deps.log, AUDIT.authorize, { tenant, outcome: 'failure', reason: 'unknown_client' });
-    return sendErrorPage(res, 400, 'Unknown application', 'The application that sent you here is not registered with this server (unknown client_id).');
+    return sendErrorPage(
+      res,
+      400,
+      'Unknown application',
+      'The application that sent you here is not registered with this server (unknown client_id).',
+    );
   }
-  if (p.redirect_uri === undefined || !client.redirectUris.includes(p.redirect_uri) || repeated === 'redirect_uri' || repeated === 'client_id') {
+  if (
+    p.redirect_uri === undefined ||
+    !client.redirectUris.includes(p.redirect_uri) ||
+    repeated === 'redirect_uri' ||
+    repeated === 'client_id'
+  ) {
     audit(deps.log, AUDIT.authorize, { tenant, outcome: 'failure', client_id: client.clientId, reason: 'redirect_uri_mismatch' });
     return sendErrorPage(res, 400, 'Invalid redirect', 'The redirect_uri does not exactly match one registered for this application.');
   }
@@ -119,7 +148,11 @@ export async function handleAuthorize(deps: AuthDeps, req: Request, res: Respons
     if (repeated) throw new AuthorizeError('invalid_request', `Parameter ${repeated.slice(0, 40)} must not be repeated (RFC 6749 §3.1)`);
     const request = await validate(deps, tenant, client, p);
     const id = await startInteraction(deps.db, res, {
-      tenant, clientId: client.clientId, request, cookiePath: new URL(urls.authBase).pathname, secure: urls.authBase.startsWith('https:'),
+      tenant,
+      clientId: client.clientId,
+      request,
+      cookiePath: new URL(urls.authBase).pathname,
+      secure: urls.authBase.startsWith('https:'),
     });
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(303, `${urls.authBase}/interaction/${id}`);

@@ -23,7 +23,10 @@ beforeAll(async () => {
   rsKey = await clientKey('RS384', 'rs-1');
   ecKey = await clientKey('ES384', 'ec-1');
   jwksHost = await serveJwks([ecKey.jwk]);
-  rsClient = { client_id: (await ts.addClient({ type: 'backend', jwks: { keys: [rsKey.jwk] }, scopes: 'system/Patient.rs system/Observation.rs' })).clientId };
+  rsClient = {
+    client_id: (await ts.addClient({ type: 'backend', jwks: { keys: [rsKey.jwk] }, scopes: 'system/Patient.rs system/Observation.rs' }))
+      .clientId,
+  };
   ecClient = { client_id: (await ts.addClient({ type: 'backend', jwksUrl: jwksHost.url, scopes: 'system/*.rs' })).clientId };
   as = (await ts.req('/fhir/.well-known/smart-configuration')).body as oauth.AuthorizationServer;
 });
@@ -32,7 +35,11 @@ afterAll(async () => {
   await jwksHost?.close();
 });
 
-async function backendToken(client: oauth.Client, key: TestKey, scope: string): Promise<{ tokens: oauth.TokenEndpointResponse; headers: Headers }> {
+async function backendToken(
+  client: oauth.Client,
+  key: TestKey,
+  scope: string,
+): Promise<{ tokens: oauth.TokenEndpointResponse; headers: Headers }> {
   const res = await oauth.clientCredentialsGrantRequest(as, client, smartAssertion(as, key), { scope }, insecure);
   return { headers: res.headers, tokens: await oauth.processClientCredentialsResponse(as, client, res) };
 }
@@ -48,7 +55,11 @@ describe('backend services', () => {
     expect(tokens.refresh_token).toBeUndefined();
     const read = await fetch(`${as.issuer}/Patient/p1`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(read.status).toBe(200);
-    const introspected = await fetch(as.introspection_endpoint!, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` }, body: new URLSearchParams({ token: tokens.access_token }) });
+    const introspected = await fetch(as.introspection_endpoint!, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+      body: new URLSearchParams({ token: tokens.access_token }),
+    });
     const info = await introspected.json();
     expect(info).toMatchObject({ active: true, client_id: rsClient.client_id, scope: 'system/Patient.rs', sub: rsClient.client_id });
   });

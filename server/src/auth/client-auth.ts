@@ -10,7 +10,7 @@
  * - `none`: public clients identify themselves with `client_id`.
  * Using more than one method is `invalid_request` (RFC 6749 §2.3); every other failure is `invalid_client`.
  */
-import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK } from 'jose';
+import { decodeJwt, decodeProtectedHeader, importJWK, jwtVerify, type JWK, type JWTPayload } from 'jose';
 import type { Db } from '../store/db.ts';
 import { getClient, secretMatches, type Client } from './clients.ts';
 import type { RemoteJwksCache } from './jwks-remote.ts';
@@ -44,7 +44,11 @@ export interface ClientAuthContext {
 }
 
 function formDecode(s: string): string {
-  try { return decodeURIComponent(s.replace(/\+/g, ' ')); } catch { return s; }
+  try {
+    return decodeURIComponent(s.replace(/\+/g, ' '));
+  } catch {
+    return s;
+  }
 }
 
 function parseBasic(header: string): { id: string; secret: string } {
@@ -56,10 +60,11 @@ function parseBasic(header: string): { id: string; secret: string } {
 }
 
 async function secretClient(ctx: ClientAuthContext, id: string, secret: string, bodyClientId: string | undefined): Promise<Client> {
-  if (bodyClientId !== undefined && bodyClientId !== id) throw new OAuthError('invalid_client', 'client_id does not match the authenticated client');
+  if (bodyClientId !== undefined && bodyClientId !== id)
+    throw new OAuthError('invalid_client', 'client_id does not match the authenticated client');
   const client = await getClient(ctx.db, ctx.tenant, id);
   // One message for unknown client and wrong secret: a caller learns nothing about which it was.
-  if (!client || client.type !== 'confidential-symmetric' || !secretMatches(client, secret)) {
+  if (client?.type !== 'confidential-symmetric' || !secretMatches(client, secret)) {
     throw new OAuthError('invalid_client', 'Client authentication failed');
   }
   return client;
@@ -71,7 +76,9 @@ function keyMatchesAlg(k: JWK, alg: string): boolean {
 
 /** Verifies a private_key_jwt client assertion (RFC 7523 §3; SMART client-confidential-asymmetric). */
 async function assertionClient(ctx: ClientAuthContext, assertion: string, bodyClientId: string | undefined): Promise<Client> {
-  const fail = (why: string): never => { throw new OAuthError('invalid_client', `Invalid client assertion: ${why}`); };
+  const fail = (why: string): never => {
+    throw new OAuthError('invalid_client', `Invalid client assertion: ${why}`);
+  };
   let header: ReturnType<typeof decodeProtectedHeader>;
   let unverified: ReturnType<typeof decodeJwt>;
   try {
@@ -89,27 +96,42 @@ async function assertionClient(ctx: ClientAuthContext, assertion: string, bodyCl
   if (unverified.sub !== iss) fail('sub must equal iss (the client_id)');
   if (bodyClientId !== undefined && bodyClientId !== iss) fail('client_id does not match iss');
   const client = await getClient(ctx.db, ctx.tenant, iss as string);
-  if (!client || (client.type !== 'confidential-asymmetric' && client.type !== 'backend')) return fail('unknown client or client not registered for private_key_jwt');
+  if (!client || (client.type !== 'confidential-asymmetric' && client.type !== 'backend'))
+    return fail('unknown client or client not registered for private_key_jwt');
   if (header.jku !== undefined && header.jku !== client.jwksUrl) fail('jku does not match the registered JWKS URL');
   let candidates: JWK[];
   try {
-    candidates = client.jwks ? client.jwks.keys.filter((k) => k.kid === header.kid) : await ctx.jwksCache.keysFor(client.jwksUrl!, header.kid!);
+    candidates = client.jwks
+      ? client.jwks.keys.filter((k) => k.kid === header.kid)
+      : await ctx.jwksCache.keysFor(client.jwksUrl!, header.kid!);
   } catch {
     return fail('the registered JWKS URL could not be read');
   }
   // Key selection: kid and a key type consistent with alg; zero or several matches fail (SMART, step 3).
   candidates = candidates.filter((k) => keyMatchesAlg(k, alg));
-  if (candidates.length !== 1) fail(candidates.length === 0 ? 'no registered key matches kid and alg' : 'several registered keys match kid');
-  let payload;
+  if (candidates.length !== 1)
+    fail(candidates.length === 0 ? 'no registered key matches kid and alg' : 'several registered keys match kid');
+  let payload: JWTPayload;
   try {
     const key = await importJWK(candidates[0], alg);
     ({ payload } = await jwtVerify(assertion, key, {
-      algorithms: [alg], issuer: iss, subject: iss, audience: ctx.tokenEndpoint, typ: 'JWT', clockTolerance: SKEW_S,
+      algorithms: [alg],
+      issuer: iss,
+      subject: iss,
+      audience: ctx.tokenEndpoint,
+      typ: 'JWT',
+      clockTolerance: SKEW_S,
       requiredClaims: ['iss', 'sub', 'aud', 'exp', 'jti'],
     }));
   } catch (err) {
     const code = (err as { code?: string }).code;
-    return fail(code === 'ERR_JWT_EXPIRED' ? 'expired' : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED' ? `claim ${(err as { claim?: string }).claim} is wrong` : 'signature or claims did not verify');
+    return fail(
+      code === 'ERR_JWT_EXPIRED'
+        ? 'expired'
+        : code === 'ERR_JWT_CLAIM_VALIDATION_FAILED'
+          ? `claim ${(err as { claim?: string }).claim} is wrong`
+          : 'signature or claims did not verify',
+    );
   }
   const now = Math.floor(Date.now() / 1000);
   if ((payload.exp as number) > now + MAX_ASSERTION_LIFETIME_S + SKEW_S) fail('exp is more than 5 minutes in the future');
@@ -119,7 +141,9 @@ async function assertionClient(ctx: ClientAuthContext, assertion: string, bodyCl
   // the check-and-insert atomic across processes.
   const { rowCount } = await ctx.db.query(
     `INSERT INTO auth_assertion_jtis (tenant, client_id, jti, expires_at) VALUES ($1, $2, $3, to_timestamp($4))
-     ON CONFLICT DO NOTHING`, [ctx.tenant, client.clientId, jti, (payload.exp as number) + SKEW_S]);
+     ON CONFLICT DO NOTHING`,
+    [ctx.tenant, client.clientId, jti, (payload.exp as number) + SKEW_S],
+  );
   if (rowCount === 0) fail('jti was already used (replay)');
   return client;
 }
@@ -129,11 +153,16 @@ async function assertionClient(ctx: ClientAuthContext, assertion: string, bodyCl
  * client identification at all (a public client's refresh may omit client_id; the caller decides).
  * @throws OAuthError invalid_request (several methods) or invalid_client.
  */
-export async function authenticateClient(ctx: ClientAuthContext, authorization: string | undefined, body: Record<string, string>): Promise<AuthenticatedClient | undefined> {
+export async function authenticateClient(
+  ctx: ClientAuthContext,
+  authorization: string | undefined,
+  body: Record<string, string>,
+): Promise<AuthenticatedClient | undefined> {
   const basic = authorization !== undefined && /^Basic\s/i.test(authorization);
   const post = body.client_secret !== undefined;
   const jwt = body.client_assertion !== undefined || body.client_assertion_type !== undefined;
-  if (Number(basic) + Number(post) + Number(jwt) > 1) throw new OAuthError('invalid_request', 'Use exactly one client authentication method (RFC 6749 §2.3)');
+  if (Number(basic) + Number(post) + Number(jwt) > 1)
+    throw new OAuthError('invalid_request', 'Use exactly one client authentication method (RFC 6749 §2.3)');
   const bodyClientId = body.client_id;
   if (basic) {
     const { id, secret } = parseBasic(authorization!);
@@ -144,7 +173,8 @@ export async function authenticateClient(ctx: ClientAuthContext, authorization: 
     return { client: await secretClient(ctx, bodyClientId, body.client_secret, undefined), method: 'client_secret_post' };
   }
   if (jwt) {
-    if (body.client_assertion_type !== JWT_BEARER_ASSERTION) throw new OAuthError('invalid_client', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
+    if (body.client_assertion_type !== JWT_BEARER_ASSERTION)
+      throw new OAuthError('invalid_client', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
     if (!body.client_assertion) throw new OAuthError('invalid_client', 'client_assertion is required');
     return { client: await assertionClient(ctx, body.client_assertion, bodyClientId), method: 'private_key_jwt' };
   }

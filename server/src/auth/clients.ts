@@ -55,7 +55,11 @@ const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 /** True for http(s) URLs that are https, or http on a loopback host (RFC 8252 §7.3, development). */
 export function isAcceptableUrl(value: string): boolean {
   let u: URL;
-  try { u = new URL(value); } catch { return false; }
+  try {
+    u = new URL(value);
+  } catch {
+    return false;
+  }
   if (u.hash || u.username || u.password) return false;
   if (u.protocol === 'https:') return true;
   return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname));
@@ -67,8 +71,10 @@ export function validateJwks(jwks: unknown): { keys: JWK[] } {
   if (!Array.isArray(keys) || keys.length === 0) throw new ClientValidationError('JWKS must be {"keys": [...]} with at least one key');
   const kids = new Set<string>();
   for (const k of keys as JWK[]) {
-    if (typeof k !== 'object' || k === null || (k.kty !== 'RSA' && k.kty !== 'EC')) throw new ClientValidationError('JWKS keys must be RSA or EC');
-    if (typeof k.kid !== 'string' || k.kid === '') throw new ClientValidationError('Every JWKS key needs a kid (SMART client-confidential-asymmetric)');
+    if (typeof k !== 'object' || k === null || (k.kty !== 'RSA' && k.kty !== 'EC'))
+      throw new ClientValidationError('JWKS keys must be RSA or EC');
+    if (typeof k.kid !== 'string' || k.kid === '')
+      throw new ClientValidationError('Every JWKS key needs a kid (SMART client-confidential-asymmetric)');
     if ('d' in k) throw new ClientValidationError(`Key ${k.kid} is a private key: register the public JWKS only`);
     if (kids.has(k.kid)) throw new ClientValidationError(`Duplicate kid ${k.kid}`);
     kids.add(k.kid);
@@ -89,10 +95,12 @@ export function secretMatches(client: Client, presented: string): boolean {
 
 function validate(input: NewClient): void {
   if (!(CLIENT_TYPES as readonly string[]).includes(input.type)) throw new ClientValidationError(`Unknown client type "${input.type}"`);
-  if (input.clientId !== undefined && !CLIENT_ID.test(input.clientId)) throw new ClientValidationError('client_id: 1-128 of A-Z a-z 0-9 . _ ~ -');
+  if (input.clientId !== undefined && !CLIENT_ID.test(input.clientId))
+    throw new ClientValidationError('client_id: 1-128 of A-Z a-z 0-9 . _ ~ -');
   const redirects = input.redirectUris ?? [];
   for (const u of [...redirects, ...(input.launchUri ? [input.launchUri] : [])]) {
-    if (!isAcceptableUrl(u)) throw new ClientValidationError(`"${u}" must be an absolute https URL (http only on localhost), without fragment`);
+    if (!isAcceptableUrl(u))
+      throw new ClientValidationError(`"${u}" must be an absolute https URL (http only on localhost), without fragment`);
   }
   const asymmetric = input.type === 'confidential-asymmetric' || input.type === 'backend';
   if (input.type === 'backend') {
@@ -102,22 +110,38 @@ function validate(input: NewClient): void {
   }
   if (asymmetric && !input.jwks === !input.jwksUrl) throw new ClientValidationError('Give exactly one of --jwks-file and --jwks-url');
   if (!asymmetric && (input.jwks || input.jwksUrl)) throw new ClientValidationError(`A ${input.type} client has no JWKS`);
-  if (input.jwksUrl && !isAcceptableUrl(input.jwksUrl)) throw new ClientValidationError('--jwks-url must be https (http only on localhost)');
+  if (input.jwksUrl && !isAcceptableUrl(input.jwksUrl))
+    throw new ClientValidationError('--jwks-url must be https (http only on localhost)');
   if (input.type === 'backend' && input.scopes && splitScopes(input.scopes).some((s) => !s.startsWith('system/'))) {
     throw new ClientValidationError('A backend client can only hold system/ scopes');
   }
 }
 
 interface ClientRow {
-  tenant: string; client_id: string; type: ClientType; name: string | null; redirect_uris: string[]; launch_uri: string | null;
-  scopes: string; secret_hash: string | null; jwks: { keys: JWK[] } | null; jwks_url: string | null;
+  tenant: string;
+  client_id: string;
+  type: ClientType;
+  name: string | null;
+  redirect_uris: string[];
+  launch_uri: string | null;
+  scopes: string;
+  secret_hash: string | null;
+  jwks: { keys: JWK[] } | null;
+  jwks_url: string | null;
 }
 
 function fromRow(r: ClientRow): Client {
   return {
-    tenant: r.tenant, clientId: r.client_id, type: r.type, redirectUris: r.redirect_uris, scopes: splitScopes(r.scopes),
-    ...(r.name ? { name: r.name } : {}), ...(r.launch_uri ? { launchUri: r.launch_uri } : {}),
-    ...(r.secret_hash ? { secretHash: r.secret_hash } : {}), ...(r.jwks ? { jwks: r.jwks } : {}), ...(r.jwks_url ? { jwksUrl: r.jwks_url } : {}),
+    tenant: r.tenant,
+    clientId: r.client_id,
+    type: r.type,
+    redirectUris: r.redirect_uris,
+    scopes: splitScopes(r.scopes),
+    ...(r.name ? { name: r.name } : {}),
+    ...(r.launch_uri ? { launchUri: r.launch_uri } : {}),
+    ...(r.secret_hash ? { secretHash: r.secret_hash } : {}),
+    ...(r.jwks ? { jwks: r.jwks } : {}),
+    ...(r.jwks_url ? { jwksUrl: r.jwks_url } : {}),
   };
 }
 
@@ -135,8 +159,19 @@ export async function addClient(db: Db, input: NewClient): Promise<{ client: Cli
   const { rowCount } = await db.query(
     `INSERT INTO auth_clients (tenant, client_id, type, name, redirect_uris, launch_uri, scopes, secret_hash, jwks, jwks_url)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
-    [input.tenant, clientId, input.type, input.name ?? null, input.redirectUris ?? [], input.launchUri ?? null, scopes,
-      secret ? hashSecret(secret) : null, jwks ? JSON.stringify(jwks) : null, input.jwksUrl ?? null]);
+    [
+      input.tenant,
+      clientId,
+      input.type,
+      input.name ?? null,
+      input.redirectUris ?? [],
+      input.launchUri ?? null,
+      scopes,
+      secret ? hashSecret(secret) : null,
+      jwks ? JSON.stringify(jwks) : null,
+      input.jwksUrl ?? null,
+    ],
+  );
   if (rowCount === 0) throw new ClientValidationError(`client_id "${clientId}" is already registered in tenant ${input.tenant}`);
   const client = await getClient(db, input.tenant, clientId);
   return { client: client!, ...(secret ? { secret } : {}) };
@@ -158,7 +193,10 @@ export async function listClients(db: Db, tenant: string): Promise<Client[]> {
 export async function removeClient(db: Db, tenant: string, clientId: string): Promise<boolean> {
   return db.transaction(async (tx) => {
     const { rowCount } = await tx.query('DELETE FROM auth_clients WHERE tenant = $1 AND client_id = $2', [tenant, clientId]);
-    await tx.query('UPDATE auth_grants SET revoked_at = now() WHERE tenant = $1 AND client_id = $2 AND revoked_at IS NULL', [tenant, clientId]);
+    await tx.query('UPDATE auth_grants SET revoked_at = now() WHERE tenant = $1 AND client_id = $2 AND revoked_at IS NULL', [
+      tenant,
+      clientId,
+    ]);
     return rowCount > 0;
   });
 }
@@ -166,8 +204,13 @@ export async function removeClient(db: Db, tenant: string, clientId: string): Pr
 /** The public view of a client (for `clients list`): no secret hash. */
 export function describeClient(c: Client): Record<string, unknown> {
   return {
-    client_id: c.clientId, type: c.type, ...(c.name ? { name: c.name } : {}), redirect_uris: c.redirectUris,
-    ...(c.launchUri ? { launch_uri: c.launchUri } : {}), scopes: c.scopes.join(' '),
-    ...(c.jwksUrl ? { jwks_url: c.jwksUrl } : {}), ...(c.jwks ? { jwks_kids: c.jwks.keys.map((k) => k.kid) } : {}),
+    client_id: c.clientId,
+    type: c.type,
+    ...(c.name ? { name: c.name } : {}),
+    redirect_uris: c.redirectUris,
+    ...(c.launchUri ? { launch_uri: c.launchUri } : {}),
+    scopes: c.scopes.join(' '),
+    ...(c.jwksUrl ? { jwks_url: c.jwksUrl } : {}),
+    ...(c.jwks ? { jwks_kids: c.jwks.keys.map((k) => k.kid) } : {}),
   };
 }

@@ -9,14 +9,31 @@ import { SMART_CAPABILITIES, smartSecurityBlock } from './discovery.ts';
 import { startAuthServer, type AuthTestServer } from './testing.ts';
 
 let ts: AuthTestServer;
-beforeAll(async () => { ts = await startAuthServer(); });
-afterAll(async () => { await ts?.stop(); });
+beforeAll(async () => {
+  ts = await startAuthServer();
+});
+afterAll(async () => {
+  await ts?.stop();
+});
 
 const ISSUE_CAPABILITIES = [
-  'launch-ehr', 'launch-standalone', 'authorize-post', 'client-public', 'client-confidential-symmetric',
-  'client-confidential-asymmetric', 'sso-openid-connect', 'context-banner', 'context-style', 'context-ehr-patient',
-  'context-ehr-encounter', 'context-standalone-patient', 'permission-offline', 'permission-patient', 'permission-user',
-  'permission-v1', 'permission-v2',
+  'launch-ehr',
+  'launch-standalone',
+  'authorize-post',
+  'client-public',
+  'client-confidential-symmetric',
+  'client-confidential-asymmetric',
+  'sso-openid-connect',
+  'context-banner',
+  'context-style',
+  'context-ehr-patient',
+  'context-ehr-encounter',
+  'context-standalone-patient',
+  'permission-offline',
+  'permission-patient',
+  'permission-user',
+  'permission-v1',
+  'permission-v2',
 ];
 
 describe('smart-configuration', () => {
@@ -32,7 +49,14 @@ describe('smart-configuration', () => {
         expect(c.issuer).toBe(urls.fhirBase);
         expect(c.authorization_endpoint).toBe(urls.authorize);
         expect(c.token_endpoint).toBe(urls.token);
-        for (const k of ['issuer', 'jwks_uri', 'authorization_endpoint', 'token_endpoint', 'introspection_endpoint', 'revocation_endpoint']) {
+        for (const k of [
+          'issuer',
+          'jwks_uri',
+          'authorization_endpoint',
+          'token_endpoint',
+          'introspection_endpoint',
+          'revocation_endpoint',
+        ]) {
           expect(new URL(c[k]).protocol, k).toMatch(/^https?:$/);
         }
       }
@@ -49,13 +73,18 @@ describe('smart-configuration', () => {
     expect(c.token_endpoint_auth_methods_supported).toEqual(expect.arrayContaining(['client_secret_basic', 'private_key_jwt']));
     expect(c.token_endpoint_auth_signing_alg_values_supported).toEqual(expect.arrayContaining(['RS384', 'ES384']));
     expect(c.response_types_supported).toEqual(['code']);
-    expect(c.scopes_supported).toEqual(expect.arrayContaining(['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'patient/*.rs', 'system/*.rs']));
+    expect(c.scopes_supported).toEqual(
+      expect.arrayContaining(['openid', 'fhirUser', 'launch', 'launch/patient', 'offline_access', 'patient/*.rs', 'system/*.rs']),
+    );
   });
 
   it('allows any origin (CORS), including preflight', async () => {
     const r = await ts.req('/fhir/.well-known/smart-configuration', { headers: { origin: 'https://app.example' } });
     expect(['*', 'https://app.example']).toContain(r.headers.get('access-control-allow-origin'));
-    const pre = await ts.req('/fhir/.well-known/smart-configuration', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' } });
+    const pre = await ts.req('/fhir/.well-known/smart-configuration', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'GET' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
   });
@@ -72,7 +101,15 @@ describe('OpenID Connect discovery and keys', () => {
     const r = await ts.req(new URL(`${smart.issuer}/.well-known/openid-configuration`).pathname);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^application\/json/);
-    for (const k of ['issuer', 'authorization_endpoint', 'token_endpoint', 'jwks_uri', 'response_types_supported', 'subject_types_supported', 'id_token_signing_alg_values_supported']) {
+    for (const k of [
+      'issuer',
+      'authorization_endpoint',
+      'token_endpoint',
+      'jwks_uri',
+      'response_types_supported',
+      'subject_types_supported',
+      'id_token_signing_alg_values_supported',
+    ]) {
       expect(r.body[k], k).toBeDefined();
     }
     expect(r.body.issuer).toBe(smart.issuer);

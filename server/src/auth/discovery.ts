@@ -15,20 +15,44 @@ import type { AuthUrls } from './urls.ts';
 
 /** SMART capabilities Haven implements (conformance.html "Capabilities"). */
 export const SMART_CAPABILITIES = [
-  'launch-ehr', 'launch-standalone', 'authorize-post',
-  'client-public', 'client-confidential-symmetric', 'client-confidential-asymmetric',
-  'sso-openid-connect', 'context-banner', 'context-style',
-  'context-ehr-patient', 'context-ehr-encounter', 'context-standalone-patient',
-  'permission-offline', 'permission-patient', 'permission-user', 'permission-v1', 'permission-v2',
+  'launch-ehr',
+  'launch-standalone',
+  'authorize-post',
+  'client-public',
+  'client-confidential-symmetric',
+  'client-confidential-asymmetric',
+  'sso-openid-connect',
+  'context-banner',
+  'context-style',
+  'context-ehr-patient',
+  'context-ehr-encounter',
+  'context-standalone-patient',
+  'permission-offline',
+  'permission-patient',
+  'permission-user',
+  'permission-v1',
+  'permission-v2',
 ] as const;
 
 /** Client authentication methods at the token endpoint. */
 export const TOKEN_AUTH_METHODS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'] as const;
 
 const RESOURCE_SCOPE_EXAMPLES = [
-  'patient/*.cruds', 'patient/*.rs', 'patient/*.read', 'patient/*.write', 'patient/*.*',
-  'user/*.cruds', 'user/*.rs', 'user/*.read', 'user/*.write', 'user/*.*',
-  'system/*.cruds', 'system/*.rs', 'system/*.read', 'system/*.write', 'system/*.*',
+  'patient/*.cruds',
+  'patient/*.rs',
+  'patient/*.read',
+  'patient/*.write',
+  'patient/*.*',
+  'user/*.cruds',
+  'user/*.rs',
+  'user/*.read',
+  'user/*.write',
+  'user/*.*',
+  'system/*.cruds',
+  'system/*.rs',
+  'system/*.read',
+  'system/*.write',
+  'system/*.*',
 ];
 
 /** `GET {fhirBase}/.well-known/smart-configuration`. */
@@ -88,19 +112,25 @@ export function openidConfiguration(urls: AuthUrls): Record<string, unknown> {
 export function smartSecurityBlock(fhirBase: string): CapabilityStatementRestSecurity {
   const authBase = fhirBase.replace(/\/fhir$/, '/auth');
   return {
-    service: [{
-      coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' }],
-      text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)',
-    }],
-    extension: [{
-      url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
-      extension: [
-        { url: 'authorize', valueUri: `${authBase}/authorize` },
-        { url: 'token', valueUri: `${authBase}/token` },
-        { url: 'introspect', valueUri: `${authBase}/introspect` },
-        { url: 'revoke', valueUri: `${authBase}/revoke` },
-      ],
-    }],
+    service: [
+      {
+        coding: [
+          { system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR', display: 'SMART-on-FHIR' },
+        ],
+        text: 'OAuth2 using SMART-on-FHIR profile (see http://docs.smarthealthit.org)',
+      },
+    ],
+    extension: [
+      {
+        url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+        extension: [
+          { url: 'authorize', valueUri: `${authBase}/authorize` },
+          { url: 'token', valueUri: `${authBase}/token` },
+          { url: 'introspect', valueUri: `${authBase}/introspect` },
+          { url: 'revoke', valueUri: `${authBase}/revoke` },
+        ],
+      },
+    ],
     description: `SMART App Launch 2.2; discovery at ${fhirBase}/.well-known/smart-configuration`,
   };
 }

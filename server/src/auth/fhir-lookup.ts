@@ -12,11 +12,18 @@ const ID = /^[A-Za-z0-9.-]{1,64}$/;
 export async function readResource(q: Queryable, tenant: string, type: string, id: string): Promise<Record<string, unknown> | undefined> {
   if (!ID.test(id)) return undefined;
   const { rows } = await q.query<{ content: Record<string, unknown> }>(
-    'SELECT content FROM resources WHERE tenant = $1 AND resource_type = $2 AND id = $3 AND NOT deleted', [tenant, type, id]);
+    'SELECT content FROM resources WHERE tenant = $1 AND resource_type = $2 AND id = $3 AND NOT deleted',
+    [tenant, type, id],
+  );
   return rows[0]?.content;
 }
 
-interface HumanName { text?: string; given?: string[]; family?: string; prefix?: string[] }
+interface HumanName {
+  text?: string;
+  given?: string[];
+  family?: string;
+  prefix?: string[];
+}
 
 /** A display name for a Patient (first name entry), or its id. */
 export function displayName(resource: Record<string, unknown> | undefined, fallback: string): string {
@@ -31,8 +38,14 @@ export async function listPatients(q: Queryable, tenant: string, filter: string,
   const { rows } = await q.query<{ id: string; content: Record<string, unknown> }>(
     `SELECT id, content FROM resources WHERE tenant = $1 AND resource_type = 'Patient' AND NOT deleted
         AND ($2 = '' OR (content->'name')::text ILIKE $3)
-      ORDER BY last_updated DESC, id LIMIT $4`, [tenant, filter, like, limit]);
-  return rows.map((r) => ({ id: r.id, name: displayName(r.content, `Patient ${r.id}`), ...(typeof r.content.birthDate === 'string' ? { birthDate: r.content.birthDate } : {}) }));
+      ORDER BY last_updated DESC, id LIMIT $4`,
+    [tenant, filter, like, limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    name: displayName(r.content, `Patient ${r.id}`),
+    ...(typeof r.content.birthDate === 'string' ? { birthDate: r.content.birthDate } : {}),
+  }));
 }
 
 /**

@@ -13,7 +13,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, authorizeInBrowser, authorizeUrl, pkce, startAuthServer, type AuthTestServer } from './testing.ts';
 
 // fhirclient's Node entry is CommonJS.
-const smart = createRequire(import.meta.url)('fhirclient') as (req: unknown, res: unknown, storage?: unknown) => {
+const smart = createRequire(import.meta.url)('fhirclient') as (
+  req: unknown,
+  res: unknown,
+  storage?: unknown,
+) => {
   authorize(opts: Record<string, unknown>): Promise<unknown>;
   ready(): Promise<FhirClientLike>;
 };
@@ -35,7 +39,10 @@ let clientId: string;
 const memory = new Map<string, unknown>();
 const storage = {
   get: async (k: string) => memory.get(k),
-  set: async (k: string, v: unknown) => { memory.set(k, v); return v; },
+  set: async (k: string, v: unknown) => {
+    memory.set(k, v);
+    return v;
+  },
   unset: async (k: string) => memory.delete(k),
 };
 
@@ -62,15 +69,23 @@ beforeAll(async () => {
       const first = client.state.tokenResponse?.access_token;
       await client.refresh();
       res.json({
-        patient: client.patient.id, encounter: client.encounter.id, fhirUser: client.getFhirUser(), name: patient.name,
-        banner: client.state.tokenResponse?.need_patient_banner, refreshed: client.state.tokenResponse?.access_token !== first,
+        patient: client.patient.id,
+        encounter: client.encounter.id,
+        fhirUser: client.getFhirUser(),
+        name: patient.name,
+        banner: client.state.tokenResponse?.need_patient_banner,
+        refreshed: client.state.tokenResponse?.access_token !== first,
       });
     } catch (err) {
       next(err);
     }
   });
-  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => { res.status(500).json({ error: err.message }); });
-  appServer = await new Promise<Server>((r) => { const s = app.listen(0, '127.0.0.1', () => r(s)); });
+  app.use((err: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
+    res.status(500).json({ error: err.message });
+  });
+  appServer = await new Promise<Server>((r) => {
+    const s = app.listen(0, '127.0.0.1', () => r(s));
+  });
   appUrl = `http://127.0.0.1:${(appServer.address() as AddressInfo).port}`;
   clientId = (await ts.addClient({ type: 'public', redirectUris: [`${appUrl}/redirect`], launchUri: `${appUrl}/launch` })).clientId;
 });
@@ -98,17 +113,36 @@ async function runApp(launchUrl: string, person: Parameters<typeof authorizeInBr
 /** A clinician's launcher token (scope __haven_launch), obtained through the same pages. */
 async function launcherToken(): Promise<string> {
   const redirect = 'http://127.0.0.1:7003/cb';
-  const launcher = await ts.addClient({ type: 'confidential-symmetric', redirectUris: [redirect], scopes: 'openid fhirUser __haven_launch' });
+  const launcher = await ts.addClient({
+    type: 'confidential-symmetric',
+    redirectUris: [redirect],
+    scopes: 'openid fhirUser __haven_launch',
+  });
   const { verifier, challenge } = pkce();
   const urls = ts.urls();
-  const back = await authorizeInBrowser(new Browser(), authorizeUrl(urls, {
-    response_type: 'code', client_id: launcher.clientId, redirect_uri: redirect, scope: 'openid __haven_launch', state: 'x', aud: urls.fhirBase,
-    code_challenge: challenge, code_challenge_method: 'S256',
-  }), { username: 'drwho' });
+  const back = await authorizeInBrowser(
+    new Browser(),
+    authorizeUrl(urls, {
+      response_type: 'code',
+      client_id: launcher.clientId,
+      redirect_uri: redirect,
+      scope: 'openid __haven_launch',
+      state: 'x',
+      aud: urls.fhirBase,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    }),
+    { username: 'drwho' },
+  );
   const r = await fetch(urls.token, {
     method: 'POST',
     headers: { authorization: `Basic ${Buffer.from(`${launcher.clientId}:${launcher.secret}`).toString('base64')}` },
-    body: new URLSearchParams({ grant_type: 'authorization_code', code: back.searchParams.get('code')!, redirect_uri: redirect, code_verifier: verifier }),
+    body: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code: back.searchParams.get('code')!,
+      redirect_uri: redirect,
+      code_verifier: verifier,
+    }),
   });
   return ((await r.json()) as { access_token: string }).access_token;
 }

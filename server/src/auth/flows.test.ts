@@ -7,7 +7,17 @@
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import * as oauth from 'oauth4webapi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, authorizeInBrowser, authorizeUrl, clientKey, smartAssertion, startAuthServer, type AuthTestServer, type PersonActions, type TestKey } from './testing.ts';
+import {
+  Browser,
+  authorizeInBrowser,
+  authorizeUrl,
+  clientKey,
+  smartAssertion,
+  startAuthServer,
+  type AuthTestServer,
+  type PersonActions,
+  type TestKey,
+} from './testing.ts';
 
 const insecure = { [oauth.allowInsecureRequests]: true } as const;
 const APP_REDIRECT = 'http://127.0.0.1:7001/cb';
@@ -31,29 +41,65 @@ beforeAll(async () => {
   ]);
   await ts.addUser({ username: 'drwho', fhirUser: 'Practitioner/dr1', roles: ['clinician'] });
   await ts.addUser({ username: 'bo', fhirUser: 'Patient/p2', roles: ['patient'] });
-  app = { client_id: (await ts.addClient({ type: 'public', name: 'Test app', redirectUris: [APP_REDIRECT], launchUri: APP_LAUNCH })).clientId, token_endpoint_auth_method: 'none' };
-  launcher = { client_id: (await ts.addClient({ type: 'public', redirectUris: [LAUNCHER_REDIRECT], scopes: 'openid fhirUser __haven_launch' })).clientId };
+  app = {
+    client_id: (await ts.addClient({ type: 'public', name: 'Test app', redirectUris: [APP_REDIRECT], launchUri: APP_LAUNCH })).clientId,
+    token_endpoint_auth_method: 'none',
+  };
+  launcher = {
+    client_id: (await ts.addClient({ type: 'public', redirectUris: [LAUNCHER_REDIRECT], scopes: 'openid fhirUser __haven_launch' }))
+      .clientId,
+  };
   const c = await ts.addClient({ type: 'confidential-symmetric', redirectUris: [APP_REDIRECT] });
   conf = { client: { client_id: c.clientId }, secret: c.secret! };
   const key = await clientKey('ES384', 'asym-1');
-  asym = { key, client: { client_id: (await ts.addClient({ type: 'confidential-asymmetric', redirectUris: [APP_REDIRECT], jwks: { keys: [key.jwk] } })).clientId } };
+  asym = {
+    key,
+    client: {
+      client_id: (await ts.addClient({ type: 'confidential-asymmetric', redirectUris: [APP_REDIRECT], jwks: { keys: [key.jwk] } }))
+        .clientId,
+    },
+  };
   as = (await ts.req('/fhir/.well-known/smart-configuration')).body as oauth.AuthorizationServer;
 });
-afterAll(async () => { await ts?.stop(); });
+afterAll(async () => {
+  await ts?.stop();
+});
 
-interface Got { tokens: oauth.TokenEndpointResponse; headers: Headers }
+interface Got {
+  tokens: oauth.TokenEndpointResponse;
+  headers: Headers;
+}
 
 /** Authorization code flow for `client` as a browser + oauth4webapi app would run it. */
-async function codeFlow(client: oauth.Client, auth: oauth.ClientAuth, redirectUri: string, scope: string, person: PersonActions, extra: Record<string, string> = {}, post = false): Promise<Got> {
+async function codeFlow(
+  client: oauth.Client,
+  auth: oauth.ClientAuth,
+  redirectUri: string,
+  scope: string,
+  person: PersonActions,
+  extra: Record<string, string> = {},
+  post = false,
+): Promise<Got> {
   const verifier = oauth.generateRandomCodeVerifier();
   const state = `st ${oauth.generateRandomState()}+/=&%`;
   const params = {
-    response_type: 'code', client_id: client.client_id, redirect_uri: redirectUri, scope, state, aud: as.issuer,
-    code_challenge: await oauth.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', ...extra,
+    response_type: 'code',
+    client_id: client.client_id,
+    redirect_uri: redirectUri,
+    scope,
+    state,
+    aud: as.issuer,
+    code_challenge: await oauth.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+    ...extra,
   };
   const browser = new Browser();
   const back = post
-    ? await authorizeInBrowser(browser, as.authorization_endpoint!, person, { method: 'POST', body: new URLSearchParams(params), headers: { 'content-type': 'application/x-www-form-urlencoded' } })
+    ? await authorizeInBrowser(browser, as.authorization_endpoint!, person, {
+        method: 'POST',
+        body: new URLSearchParams(params),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      })
     : await authorizeInBrowser(browser, authorizeUrl(ts.urls(), params), person);
   expect(back.searchParams.get('state')).toBe(state);
   const cb = oauth.validateAuthResponse(as, client, back, state);
@@ -84,8 +130,15 @@ describe('EHR launch', () => {
   it('launches from POST /auth/launch and returns the launch context in the token response', async () => {
     const bearer = await launcherToken();
     const created = await ts.req(new URL(ts.urls().launch).pathname, {
-      method: 'POST', headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: app.client_id, patient: 'p1', encounter: 'e1', need_patient_banner: false, fhirContext: [{ reference: 'Practitioner/dr1', role: 'https://example.org/author' }] }),
+      method: 'POST',
+      headers: { authorization: `Bearer ${bearer}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        client_id: app.client_id,
+        patient: 'p1',
+        encounter: 'e1',
+        need_patient_banner: false,
+        fhirContext: [{ reference: 'Practitioner/dr1', role: 'https://example.org/author' }],
+      }),
     });
     expect(created.status).toBe(201);
     const url = new URL(created.body.url);
@@ -116,10 +169,21 @@ describe('EHR launch', () => {
     expect((await fhirGet('Patient/p1', tokens.access_token)).status).toBe(200);
     // The launch id is single-use.
     const again = new Browser();
-    const back = await authorizeInBrowser(again, authorizeUrl(ts.urls(), {
-      response_type: 'code', client_id: app.client_id, redirect_uri: APP_REDIRECT, scope, state: 's', aud: as.issuer, launch,
-      code_challenge: 'a'.repeat(43), code_challenge_method: 'S256',
-    }), { username: 'drwho' });
+    const back = await authorizeInBrowser(
+      again,
+      authorizeUrl(ts.urls(), {
+        response_type: 'code',
+        client_id: app.client_id,
+        redirect_uri: APP_REDIRECT,
+        scope,
+        state: 's',
+        aud: as.issuer,
+        launch,
+        code_challenge: 'a'.repeat(43),
+        code_challenge_method: 'S256',
+      }),
+      { username: 'drwho' },
+    );
     expect(back.searchParams.get('error')).toBe('invalid_request');
     expect(ts.logs.some((l) => l.event === 'auth.launch.created')).toBe(true);
   });
@@ -130,10 +194,21 @@ describe('EHR launch', () => {
     const none = await ts.req(path, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     expect(none.status).toBe(401);
     expect(none.headers.get('www-authenticate')).toMatch(/^Bearer/);
-    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'openid fhirUser patient/*.rs', { username: 'drwho', patient: 'p1' });
-    const noScope = await ts.req(path, { method: 'POST', body, headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.access_token}` } });
+    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'openid fhirUser patient/*.rs', {
+      username: 'drwho',
+      patient: 'p1',
+    });
+    const noScope = await ts.req(path, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens.access_token}` },
+    });
     expect(noScope.status).toBe(403);
-    const bad = await ts.req(path, { method: 'POST', body: JSON.stringify({ client_id: app.client_id, patient: 'nope' }), headers: { 'content-type': 'application/json', authorization: `Bearer ${await launcherToken()}` } });
+    const bad = await ts.req(path, {
+      method: 'POST',
+      body: JSON.stringify({ client_id: app.client_id, patient: 'nope' }),
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await launcherToken()}` },
+    });
     expect(bad.status).toBe(400);
     expect(bad.body.error).toBe('invalid_request');
   });
@@ -141,7 +216,10 @@ describe('EHR launch', () => {
 
 describe('standalone launch', () => {
   it('a clinician picks the patient; the token carries it and the banner flag', async () => {
-    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser offline_access patient/*.rs', { username: 'drwho', patient: 'p2' });
+    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser offline_access patient/*.rs', {
+      username: 'drwho',
+      patient: 'p2',
+    });
     expect(tokens.patient).toBe('p2');
     expect(tokens.need_patient_banner).toBe(true);
     expect(tokens.encounter).toBeUndefined();
@@ -150,7 +228,10 @@ describe('standalone launch', () => {
   });
 
   it('a patient user gets themself without a picker', async () => {
-    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser patient/*.read', { username: 'bo', patient: 'p1' });
+    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser patient/*.read', {
+      username: 'bo',
+      patient: 'p1',
+    });
     expect(tokens.patient).toBe('p2');
     expect(tokens.scope).toBe('launch/patient openid fhirUser patient/*.read');
     expect(tokens.refresh_token).toBeUndefined();
@@ -162,7 +243,13 @@ describe('standalone launch', () => {
   });
 
   it('grants only the scopes left ticked on the consent form', async () => {
-    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser patient/Observation.rs patient/Condition.rs', { username: 'bo', consent: ['launch/patient', 'patient/Observation.rs'] });
+    const { tokens } = await codeFlow(
+      app,
+      oauth.None(),
+      APP_REDIRECT,
+      'launch/patient openid fhirUser patient/Observation.rs patient/Condition.rs',
+      { username: 'bo', consent: ['launch/patient', 'patient/Observation.rs'] },
+    );
     expect(tokens.scope).toBe('launch/patient patient/Observation.rs');
     expect(tokens.id_token).toBeUndefined();
   });
@@ -179,34 +266,70 @@ describe('refresh', () => {
     expect(t1.scope).toBe(scope);
     expect(t1.refresh_token).not.toBe(tokens.refresh_token);
     expect(t1.patient).toBe('p2');
-    const t2 = await oauth.processRefreshTokenResponse(as, app,
-      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t1.refresh_token!, { ...insecure, additionalParameters: { scope: t1.scope! } }));
+    const t2 = await oauth.processRefreshTokenResponse(
+      as,
+      app,
+      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t1.refresh_token!, {
+        ...insecure,
+        additionalParameters: { scope: t1.scope! },
+      }),
+    );
     expect(t2.scope).toBe(scope);
-    const t3 = await oauth.processRefreshTokenResponse(as, app,
-      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t2.refresh_token!, { ...insecure, additionalParameters: { scope: 'patient/Observation.rs' } }));
+    const t3 = await oauth.processRefreshTokenResponse(
+      as,
+      app,
+      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t2.refresh_token!, {
+        ...insecure,
+        additionalParameters: { scope: 'patient/Observation.rs' },
+      }),
+    );
     expect(t3.scope).toBe('patient/Observation.rs');
-    await expect(oauth.processRefreshTokenResponse(as, app,
-      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t3.refresh_token!, { ...insecure, additionalParameters: { scope: `${scope} user/*.rs` } })))
-      .rejects.toMatchObject({ error: 'invalid_scope', status: 400 });
+    await expect(
+      oauth.processRefreshTokenResponse(
+        as,
+        app,
+        await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t3.refresh_token!, {
+          ...insecure,
+          additionalParameters: { scope: `${scope} user/*.rs` },
+        }),
+      ),
+    ).rejects.toMatchObject({ error: 'invalid_scope', status: 400 });
     // The refused request did not use the token up.
-    const t4 = await oauth.processRefreshTokenResponse(as, app, await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t3.refresh_token!, insecure));
+    const t4 = await oauth.processRefreshTokenResponse(
+      as,
+      app,
+      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t3.refresh_token!, insecure),
+    );
     expect(t4.scope).toBe(scope);
   });
 
   it('works without client_id for a public client (fhirclient default)', async () => {
     const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient offline_access patient/*.rs', { username: 'bo' });
-    const r = await fetch(as.token_endpoint!, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }) });
+    const r = await fetch(as.token_endpoint!, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: tokens.refresh_token! }),
+    });
     expect(r.status).toBe(200);
   });
 
   it('revokes the whole family when a rotated refresh token comes back', async () => {
     const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient offline_access patient/*.rs', { username: 'bo' });
-    const t1 = await oauth.processRefreshTokenResponse(as, app, await oauth.refreshTokenGrantRequest(as, app, oauth.None(), tokens.refresh_token!, insecure));
+    const t1 = await oauth.processRefreshTokenResponse(
+      as,
+      app,
+      await oauth.refreshTokenGrantRequest(as, app, oauth.None(), tokens.refresh_token!, insecure),
+    );
     expect((await fhirGet('Patient/p2', t1.access_token)).status).toBe(200);
-    await expect(oauth.processRefreshTokenResponse(as, app, await oauth.refreshTokenGrantRequest(as, app, oauth.None(), tokens.refresh_token!, insecure)))
-      .rejects.toMatchObject({ error: 'invalid_grant' });
-    await expect(oauth.processRefreshTokenResponse(as, app, await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t1.refresh_token!, insecure)))
-      .rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(
+      oauth.processRefreshTokenResponse(
+        as,
+        app,
+        await oauth.refreshTokenGrantRequest(as, app, oauth.None(), tokens.refresh_token!, insecure),
+      ),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(
+      oauth.processRefreshTokenResponse(as, app, await oauth.refreshTokenGrantRequest(as, app, oauth.None(), t1.refresh_token!, insecure)),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await fhirGet('Patient/p2', t1.access_token)).status).toBe(401);
     expect(ts.logs.some((l) => l.event === 'auth.grant.revoked' && l.reason === 'refresh_token_reused')).toBe(true);
   });
@@ -214,20 +337,38 @@ describe('refresh', () => {
 
 describe('confidential asymmetric client', () => {
   it('exchanges the code and refreshes with private_key_jwt (ES384)', async () => {
-    const { tokens } = await codeFlow(asym.client, smartAssertion(as, asym.key), APP_REDIRECT, 'launch/patient openid fhirUser offline_access patient/*.rs', { username: 'bo' });
+    const { tokens } = await codeFlow(
+      asym.client,
+      smartAssertion(as, asym.key),
+      APP_REDIRECT,
+      'launch/patient openid fhirUser offline_access patient/*.rs',
+      { username: 'bo' },
+    );
     expect(tokens.patient).toBe('p2');
-    const refreshed = await oauth.processRefreshTokenResponse(as, asym.client,
-      await oauth.refreshTokenGrantRequest(as, asym.client, smartAssertion(as, asym.key), tokens.refresh_token!, insecure));
+    const refreshed = await oauth.processRefreshTokenResponse(
+      as,
+      asym.client,
+      await oauth.refreshTokenGrantRequest(as, asym.client, smartAssertion(as, asym.key), tokens.refresh_token!, insecure),
+    );
     expect(refreshed.access_token).toBeTruthy();
     // Without its assertion the client cannot refresh.
-    const bare = await fetch(as.token_endpoint!, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshed.refresh_token! }) });
+    const bare = await fetch(as.token_endpoint!, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshed.refresh_token! }),
+    });
     expect(bare.status).toBe(401);
   });
 });
 
 describe('confidential symmetric client, introspection, revocation, userinfo', () => {
   it('exchanges the code with HTTP Basic and introspects with the context of the token response', async () => {
-    const { tokens } = await codeFlow(conf.client, oauth.ClientSecretBasic(conf.secret), APP_REDIRECT, 'launch/patient openid fhirUser offline_access patient/*.rs', { username: 'bo' });
+    const { tokens } = await codeFlow(
+      conf.client,
+      oauth.ClientSecretBasic(conf.secret),
+      APP_REDIRECT,
+      'launch/patient openid fhirUser offline_access patient/*.rs',
+      { username: 'bo' },
+    );
     const idClaims = oauth.getValidatedIdTokenClaims(tokens)!;
     const res = await oauth.introspectionRequest(as, conf.client, oauth.ClientSecretBasic(conf.secret), tokens.access_token, insecure);
     const info = await oauth.processIntrospectionResponse(as, conf.client, res);
@@ -240,24 +381,42 @@ describe('confidential symmetric client, introspection, revocation, userinfo', (
     expect(info.sub).toBe(idClaims.sub);
     expect(info.fhirUser).toBe(`${as.issuer}/Patient/p2`);
     // A Bearer token of this server may introspect too (SMART token-introspection); unknown → {active:false}.
-    const byBearer = await fetch(as.introspection_endpoint!, { method: 'POST', headers: { authorization: `Bearer ${tokens.access_token}` }, body: new URLSearchParams({ token: 'nope' }) });
+    const byBearer = await fetch(as.introspection_endpoint!, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+      body: new URLSearchParams({ token: 'nope' }),
+    });
     expect(byBearer.status).toBe(200);
     expect(await byBearer.json()).toEqual({ active: false });
-    const anonymous = await fetch(as.introspection_endpoint!, { method: 'POST', body: new URLSearchParams({ token: tokens.access_token }) });
+    const anonymous = await fetch(as.introspection_endpoint!, {
+      method: 'POST',
+      body: new URLSearchParams({ token: tokens.access_token }),
+    });
     expect(anonymous.status).toBe(401);
   });
 
   it('revocation (RFC 7009) ends the access token and the refresh token', async () => {
-    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser offline_access patient/*.rs', { username: 'bo' });
+    const { tokens } = await codeFlow(app, oauth.None(), APP_REDIRECT, 'launch/patient openid fhirUser offline_access patient/*.rs', {
+      username: 'bo',
+    });
     const info = await oauth.userInfoRequest(as, app, tokens.access_token, insecure);
     const user = await oauth.processUserInfoResponse(as, app, oauth.getValidatedIdTokenClaims(tokens)!.sub, info);
     expect(user.fhirUser).toBe(`${as.issuer}/Patient/p2`);
     expect((await fhirGet('Patient/p2', tokens.access_token)).status).toBe(200);
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, app, oauth.None(), tokens.refresh_token!, insecure));
     expect((await fhirGet('Patient/p2', tokens.access_token)).status).toBe(401);
-    await expect(oauth.processRefreshTokenResponse(as, app, await oauth.refreshTokenGrantRequest(as, app, oauth.None(), tokens.refresh_token!, insecure)))
-      .rejects.toMatchObject({ error: 'invalid_grant' });
-    const after = await oauth.processIntrospectionResponse(as, conf.client, await oauth.introspectionRequest(as, conf.client, oauth.ClientSecretBasic(conf.secret), tokens.access_token, insecure));
+    await expect(
+      oauth.processRefreshTokenResponse(
+        as,
+        app,
+        await oauth.refreshTokenGrantRequest(as, app, oauth.None(), tokens.refresh_token!, insecure),
+      ),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
+    const after = await oauth.processIntrospectionResponse(
+      as,
+      conf.client,
+      await oauth.introspectionRequest(as, conf.client, oauth.ClientSecretBasic(conf.secret), tokens.access_token, insecure),
+    );
     expect(after).toEqual({ active: false });
     // Unknown tokens: still 200 (RFC 7009 §2.2).
     await oauth.processRevocationResponse(await oauth.revocationRequest(as, app, oauth.None(), 'unknown', insecure));
@@ -265,7 +424,8 @@ describe('confidential symmetric client, introspection, revocation, userinfo', (
 
   it('logs every step as an audit event without secrets', async () => {
     const names = new Set(ts.logs.map((l) => l.event));
-    for (const n of ['auth.login', 'auth.authorize', 'auth.token.issued', 'auth.token.refreshed', 'auth.token.revoked']) expect(names, n).toContain(n);
+    for (const n of ['auth.login', 'auth.authorize', 'auth.token.issued', 'auth.token.refreshed', 'auth.token.revoked'])
+      expect(names, n).toContain(n);
     const text = JSON.stringify(ts.logs);
     expect(text).not.toContain(conf.secret);
     expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);

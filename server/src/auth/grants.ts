@@ -68,18 +68,25 @@ export interface Grant {
 }
 
 /** Inserts a grant; `id` may be fixed in advance (a code names the grant its exchange will create). */
-export async function createGrant(q: Queryable, g: { id?: string; tenant: string; clientId: string; userId?: string; scopes: string; context: GrantContext; lifetimeS: number }): Promise<string> {
+export async function createGrant(
+  q: Queryable,
+  g: { id?: string; tenant: string; clientId: string; userId?: string; scopes: string; context: GrantContext; lifetimeS: number },
+): Promise<string> {
   const id = g.id ?? randomUUID();
   await q.query(
     `INSERT INTO auth_grants (id, tenant, client_id, user_id, scopes, context, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
-    [id, g.tenant, g.clientId, g.userId ?? null, g.scopes, JSON.stringify(g.context), g.lifetimeS]);
+    [id, g.tenant, g.clientId, g.userId ?? null, g.scopes, JSON.stringify(g.context), g.lifetimeS],
+  );
   return id;
 }
 
 /** Revokes a grant and with it every token issued under it. */
 export async function revokeGrant(q: Queryable, tenant: string, grantId: string): Promise<boolean> {
-  const { rowCount } = await q.query('UPDATE auth_grants SET revoked_at = now() WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL', [tenant, grantId]);
+  const { rowCount } = await q.query('UPDATE auth_grants SET revoked_at = now() WHERE tenant = $1 AND id = $2 AND revoked_at IS NULL', [
+    tenant,
+    grantId,
+  ]);
   return rowCount > 0;
 }
 
@@ -100,15 +107,36 @@ export async function createCode(q: Queryable, tenant: string, rec: Omit<CodeRec
   await q.query(
     `INSERT INTO auth_codes (code_hash, tenant, client_id, grant_id, redirect_uri, code_challenge, user_id, scopes, context, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now() + make_interval(secs => $10))`,
-    [credentialHash(code), tenant, rec.clientId, randomUUID(), rec.redirectUri, rec.codeChallenge, rec.userId, rec.scopes, JSON.stringify(rec.context), TTL.code]);
+    [
+      credentialHash(code),
+      tenant,
+      rec.clientId,
+      randomUUID(),
+      rec.redirectUri,
+      rec.codeChallenge,
+      rec.userId,
+      rec.scopes,
+      JSON.stringify(rec.context),
+      TTL.code,
+    ],
+  );
   return code;
 }
 
 /** Outcome of {@link consumeCode}. */
-export type CodeOutcome = { status: 'ok'; code: CodeRecord } | { status: 'invalid' } | { status: 'reused'; grantId: string; clientId: string };
+export type CodeOutcome =
+  | { status: 'ok'; code: CodeRecord }
+  | { status: 'invalid' }
+  | { status: 'reused'; grantId: string; clientId: string };
 
 interface CodeRow {
-  client_id: string; grant_id: string; redirect_uri: string; code_challenge: string; user_id: string; scopes: string; context: GrantContext;
+  client_id: string;
+  grant_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  user_id: string;
+  scopes: string;
+  context: GrantContext;
 }
 
 /**
@@ -119,13 +147,28 @@ export async function consumeCode(db: Db, tenant: string, code: string): Promise
   const hash = credentialHash(code);
   const { rows } = await db.query<CodeRow>(
     `UPDATE auth_codes SET used_at = now() WHERE code_hash = $1 AND tenant = $2 AND used_at IS NULL AND expires_at > now()
-     RETURNING client_id, grant_id, redirect_uri, code_challenge, user_id, scopes, context`, [hash, tenant]);
+     RETURNING client_id, grant_id, redirect_uri, code_challenge, user_id, scopes, context`,
+    [hash, tenant],
+  );
   const r = rows[0];
   if (r) {
-    return { status: 'ok', code: { clientId: r.client_id, grantId: r.grant_id, redirectUri: r.redirect_uri, codeChallenge: r.code_challenge, userId: r.user_id, scopes: r.scopes, context: r.context } };
+    return {
+      status: 'ok',
+      code: {
+        clientId: r.client_id,
+        grantId: r.grant_id,
+        redirectUri: r.redirect_uri,
+        codeChallenge: r.code_challenge,
+        userId: r.user_id,
+        scopes: r.scopes,
+        context: r.context,
+      },
+    };
   }
   const { rows: used } = await db.query<{ grant_id: string; client_id: string }>(
-    'SELECT grant_id, client_id FROM auth_codes WHERE code_hash = $1 AND tenant = $2 AND used_at IS NOT NULL', [hash, tenant]);
+    'SELECT grant_id, client_id FROM auth_codes WHERE code_hash = $1 AND tenant = $2 AND used_at IS NOT NULL',
+    [hash, tenant],
+  );
   if (used[0]) {
     await revokeGrant(db, tenant, used[0].grant_id);
     return { status: 'reused', grantId: used[0].grant_id, clientId: used[0].client_id };
@@ -139,7 +182,8 @@ export async function createRefreshToken(q: Queryable, tenant: string, grantId: 
   await q.query(
     `INSERT INTO auth_refresh_tokens (token_hash, tenant, grant_id, client_id, scopes, expires_at)
      SELECT $1, $2, $3, $4, $5, expires_at FROM auth_grants WHERE tenant = $2 AND id = $3`,
-    [credentialHash(token), tenant, grantId, clientId, scopes]);
+    [credentialHash(token), tenant, grantId, clientId, scopes],
+  );
   return token;
 }
 
@@ -153,8 +197,15 @@ export interface RefreshRecord {
 }
 
 interface RefreshRow {
-  grant_id: string; client_id: string; scopes: string; used: boolean; expired: boolean;
-  user_id: string | null; grant_scopes: string; context: GrantContext; revoked: boolean;
+  grant_id: string;
+  client_id: string;
+  scopes: string;
+  used: boolean;
+  expired: boolean;
+  user_id: string | null;
+  grant_scopes: string;
+  context: GrantContext;
+  revoked: boolean;
 }
 
 /** Looks up a refresh token (by hash) and its grant; undefined when unknown in this tenant. */
@@ -163,19 +214,34 @@ export async function findRefreshToken(q: Queryable, tenant: string, token: stri
     `SELECT r.grant_id, r.client_id, r.scopes, r.used_at IS NOT NULL AS used, r.expires_at <= now() AS expired,
             g.user_id, g.scopes AS grant_scopes, g.context, (g.revoked_at IS NOT NULL OR g.expires_at <= now()) AS revoked
        FROM auth_refresh_tokens r JOIN auth_grants g ON g.tenant = r.tenant AND g.id = r.grant_id
-      WHERE r.token_hash = $1 AND r.tenant = $2`, [credentialHash(token), tenant]);
+      WHERE r.token_hash = $1 AND r.tenant = $2`,
+    [credentialHash(token), tenant],
+  );
   const r = rows[0];
   if (!r) return undefined;
   return {
-    grant: { id: r.grant_id, tenant, clientId: r.client_id, ...(r.user_id ? { userId: r.user_id } : {}), scopes: r.grant_scopes, context: r.context, revoked: r.revoked },
-    clientId: r.client_id, scopes: r.scopes, used: r.used, expired: r.expired,
+    grant: {
+      id: r.grant_id,
+      tenant,
+      clientId: r.client_id,
+      ...(r.user_id ? { userId: r.user_id } : {}),
+      scopes: r.grant_scopes,
+      context: r.context,
+      revoked: r.revoked,
+    },
+    clientId: r.client_id,
+    scopes: r.scopes,
+    used: r.used,
+    expired: r.expired,
   };
 }
 
 /** Marks a refresh token rotated; false when another request rotated it first. */
 export async function markRefreshUsed(q: Queryable, tenant: string, token: string): Promise<boolean> {
-  const { rowCount } = await q.query('UPDATE auth_refresh_tokens SET used_at = now() WHERE token_hash = $1 AND tenant = $2 AND used_at IS NULL',
-    [credentialHash(token), tenant]);
+  const { rowCount } = await q.query(
+    'UPDATE auth_refresh_tokens SET used_at = now() WHERE token_hash = $1 AND tenant = $2 AND used_at IS NULL',
+    [credentialHash(token), tenant],
+  );
   return rowCount === 1;
 }
 
@@ -183,9 +249,21 @@ export async function markRefreshUsed(q: Queryable, tenant: string, token: strin
 export async function getGrant(q: Queryable, tenant: string, id: string): Promise<Grant | undefined> {
   const { rows } = await q.query<{ client_id: string; user_id: string | null; scopes: string; context: GrantContext; revoked: boolean }>(
     `SELECT client_id, user_id, scopes, context, (revoked_at IS NOT NULL OR expires_at <= now()) AS revoked
-       FROM auth_grants WHERE tenant = $1 AND id = $2`, [tenant, id]);
+       FROM auth_grants WHERE tenant = $1 AND id = $2`,
+    [tenant, id],
+  );
   const r = rows[0];
-  return r ? { id, tenant, clientId: r.client_id, ...(r.user_id ? { userId: r.user_id } : {}), scopes: r.scopes, context: r.context, revoked: r.revoked } : undefined;
+  return r
+    ? {
+        id,
+        tenant,
+        clientId: r.client_id,
+        ...(r.user_id ? { userId: r.user_id } : {}),
+        scopes: r.scopes,
+        context: r.context,
+        revoked: r.revoked,
+      }
+    : undefined;
 }
 
 /** Deletes rows that can no longer matter (expired codes, launches, interactions, assertion ids, grants). */

@@ -35,13 +35,18 @@ function errorSummary(error: string | undefined): string {
 
 /** A page for errors that must not redirect (unknown client, unregistered redirect URI, expired flow). */
 export function errorPage(title: string, message: string): string {
-  return page(title, `<div class="error" role="alert"><p>${esc(message)}</p></div>\n<p>You can close this window and start again from the application.</p>`);
+  return page(
+    title,
+    `<div class="error" role="alert"><p>${esc(message)}</p></div>\n<p>You can close this window and start again from the application.</p>`,
+  );
 }
 
 /** The login form. Fields: csrf_token, username, password, otp, action=login|cancel. */
 export function loginPage(p: { action: string; csrf: string; clientName: string; error?: string }): string {
   const described = p.error ? ' aria-describedby="form-error"' : '';
-  return page('Sign in', `<p><strong>${esc(p.clientName)}</strong> asks to access your health record on your behalf. Sign in to continue.</p>
+  return page(
+    'Sign in',
+    `<p><strong>${esc(p.clientName)}</strong> asks to access your health record on your behalf. Sign in to continue.</p>
 ${errorSummary(p.error)}<form method="post" action="${esc(p.action)}">
 <input type="hidden" name="csrf_token" value="${esc(p.csrf)}">
 <label for="username">Username</label>
@@ -51,22 +56,45 @@ ${errorSummary(p.error)}<form method="post" action="${esc(p.action)}">
 <label for="otp">One-time code <span style="font-weight:400">(only if your account uses an authenticator app)</span></label>
 <input type="text" id="otp" name="otp" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6">
 <div><button type="submit" name="action" value="login">Sign in</button><button type="submit" name="action" value="cancel" formnovalidate>Cancel</button></div>
-</form>`);
+</form>`,
+  );
 }
 
 /** One patient in the picker. */
-export interface PatientChoice { id: string; name: string; birthDate?: string }
+export interface PatientChoice {
+  id: string;
+  name: string;
+  birthDate?: string;
+}
 
 /**
  * The patient picker. POST fields: csrf_token, patient, action=select|cancel. The name filter is a GET
  * form with field `name`.
  */
-export function patientPage(p: { action: string; self: string; csrf: string; clientName: string; patients: PatientChoice[]; name: string; error?: string }): string {
-  const options = p.patients.length === 0
-    ? '<p>No patients match.</p>'
-    : p.patients.map((pt, i) => `<div class="opt"><input type="radio" id="patient-${i}" name="patient" value="${esc(pt.id)}"${i === 0 ? ' required' : ''}>
-<label for="patient-${i}">${esc(pt.name)}${pt.birthDate ? `, born ${esc(pt.birthDate)}` : ''} <span>(Patient/${esc(pt.id)})</span></label></div>`).join('\n');
-  return page('Choose a patient', `<p><strong>${esc(p.clientName)}</strong> will open with the patient you choose.</p>
+export function patientPage(p: {
+  action: string;
+  self: string;
+  csrf: string;
+  clientName: string;
+  patients: PatientChoice[];
+  name: string;
+  error?: string;
+}): string {
+  const options =
+    p.patients.length === 0
+      ? '<p>No patients match.</p>'
+      : p.patients
+          .map(
+            (
+              pt,
+              i,
+            ) => `<div class="opt"><input type="radio" id="patient-${i}" name="patient" value="${esc(pt.id)}"${i === 0 ? ' required' : ''}>
+<label for="patient-${i}">${esc(pt.name)}${pt.birthDate ? `, born ${esc(pt.birthDate)}` : ''} <span>(Patient/${esc(pt.id)})</span></label></div>`,
+          )
+          .join('\n');
+  return page(
+    'Choose a patient',
+    `<p><strong>${esc(p.clientName)}</strong> will open with the patient you choose.</p>
 ${errorSummary(p.error)}<form method="get" action="${esc(p.self)}" role="search">
 <label for="name">Find by name</label>
 <input type="search" id="name" name="name" value="${esc(p.name)}">
@@ -78,12 +106,15 @@ ${errorSummary(p.error)}<form method="get" action="${esc(p.self)}" role="search"
 ${options}
 </fieldset>
 <div><button type="submit" name="action" value="select">Continue</button><button type="submit" name="action" value="cancel" formnovalidate>Cancel</button></div>
-</form>`);
+</form>`,
+  );
 }
 
 const PERMS: Record<string, string> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 const CONTEXT_WORDS: Record<string, string> = {
-  patient: 'of the patient in context', user: 'that you can access', system: 'in the whole system',
+  patient: 'of the patient in context',
+  user: 'that you can access',
+  system: 'in the whole system',
 };
 const FIXED: Record<string, string> = {
   openid: 'Know who you are (sign-in)',
@@ -107,10 +138,24 @@ export function describeScope(scope: string): string {
 }
 
 /** The consent form. Fields: csrf_token, scope (one checkbox per scope), action=allow|deny. */
-export function consentPage(p: { action: string; csrf: string; clientName: string; scopes: string[]; userLabel: string; patientLabel?: string; error?: string }): string {
-  const boxes = p.scopes.map((s, i) => `<div class="opt"><input type="checkbox" id="scope-${i}" name="scope" value="${esc(s)}" checked>
-<label for="scope-${i}">${esc(describeScope(s))} <code>${esc(s)}</code></label></div>`).join('\n');
-  return page('Allow access?', `<p>Signed in as <strong>${esc(p.userLabel)}</strong>.${p.patientLabel ? ` Patient: <strong>${esc(p.patientLabel)}</strong>.` : ''}</p>
+export function consentPage(p: {
+  action: string;
+  csrf: string;
+  clientName: string;
+  scopes: string[];
+  userLabel: string;
+  patientLabel?: string;
+  error?: string;
+}): string {
+  const boxes = p.scopes
+    .map(
+      (s, i) => `<div class="opt"><input type="checkbox" id="scope-${i}" name="scope" value="${esc(s)}" checked>
+<label for="scope-${i}">${esc(describeScope(s))} <code>${esc(s)}</code></label></div>`,
+    )
+    .join('\n');
+  return page(
+    'Allow access?',
+    `<p>Signed in as <strong>${esc(p.userLabel)}</strong>.${p.patientLabel ? ` Patient: <strong>${esc(p.patientLabel)}</strong>.` : ''}</p>
 <p><strong>${esc(p.clientName)}</strong> asks for the permissions below. Untick any you do not want to give.</p>
 ${errorSummary(p.error)}<form method="post" action="${esc(p.action)}">
 <input type="hidden" name="csrf_token" value="${esc(p.csrf)}">
@@ -118,5 +163,6 @@ ${errorSummary(p.error)}<form method="post" action="${esc(p.action)}">
 ${boxes}
 </fieldset>
 <div><button type="submit" name="action" value="allow">Allow</button><button type="submit" name="action" value="deny">Deny</button></div>
-</form>`);
+</form>`,
+  );
 }

@@ -36,7 +36,12 @@ async function context(deps: AuthDeps, req: Request, res: Response, csrf?: strin
   const urls = authUrls(deps.config, tenant);
   const ia = await loadInteraction(deps.db, req, tenant, String(req.params.id), csrf);
   if (!ia) {
-    sendErrorPage(res, 400, 'Sign-in expired', 'This sign-in page has expired, was already used, or was opened in another browser. Start again from the application.');
+    sendErrorPage(
+      res,
+      400,
+      'Sign-in expired',
+      'This sign-in page has expired, was already used, or was opened in another browser. Start again from the application.',
+    );
     return undefined;
   }
   const client = await getClient(deps.db, tenant, ia.clientId);
@@ -45,8 +50,14 @@ async function context(deps: AuthDeps, req: Request, res: Response, csrf?: strin
     return undefined;
   }
   return {
-    deps, tenant, ia, clientName: client.name ?? client.clientId, pageUrl: `${urls.authBase}/interaction/${ia.id}`,
-    cookiePath: new URL(urls.authBase).pathname, issuer: urls.issuer, redirectOrigin: new URL(ia.request.redirectUri).origin,
+    deps,
+    tenant,
+    ia,
+    clientName: client.name ?? client.clientId,
+    pageUrl: `${urls.authBase}/interaction/${ia.id}`,
+    cookiePath: new URL(urls.authBase).pathname,
+    issuer: urls.issuer,
+    redirectOrigin: new URL(ia.request.redirectUri).origin,
   };
 }
 
@@ -58,7 +69,13 @@ function needsPatient(ia: Interaction): boolean {
 
 async function deny(ctx: Ctx, res: Response, description: string, reason: string): Promise<void> {
   await endInteraction(ctx.deps.db, res, ctx.ia.id, ctx.cookiePath);
-  audit(ctx.deps.log, AUDIT.authorize, { tenant: ctx.tenant, outcome: 'failure', client_id: ctx.ia.clientId, ...(ctx.ia.userId ? { user_id: ctx.ia.userId } : {}), reason });
+  audit(ctx.deps.log, AUDIT.authorize, {
+    tenant: ctx.tenant,
+    outcome: 'failure',
+    client_id: ctx.ia.clientId,
+    ...(ctx.ia.userId ? { user_id: ctx.ia.userId } : {}),
+    reason,
+  });
   redirectError(res, ctx.ia.request.redirectUri, ctx.issuer, 'access_denied', description, ctx.ia.request.state, 303);
 }
 
@@ -72,15 +89,34 @@ async function renderStep(ctx: Ctx, req: Request, res: Response, user: User | un
   if (needsPatient(ia) && !ia.patient) {
     const name = typeof req.query.name === 'string' ? req.query.name.slice(0, 100) : '';
     const patients = await listPatients(ctx.deps.db, ctx.tenant, name);
-    res.status(status).send(patientPage({ action: `${ctx.pageUrl}/patient`, self: ctx.pageUrl, csrf: ia.csrf, clientName: ctx.clientName, patients, name, error }));
+    res.status(status).send(
+      patientPage({
+        action: `${ctx.pageUrl}/patient`,
+        self: ctx.pageUrl,
+        csrf: ia.csrf,
+        clientName: ctx.clientName,
+        patients,
+        name,
+        error,
+      }),
+    );
     return;
   }
   const patient = ia.request.launch?.patient ?? ia.patient;
-  const patientLabel = patient ? displayName(await readResource(ctx.deps.db, ctx.tenant, 'Patient', patient), `Patient/${patient}`) : undefined;
-  res.status(status).send(consentPage({
-    action: `${ctx.pageUrl}/consent`, csrf: ia.csrf, clientName: ctx.clientName, scopes: ia.request.scopes,
-    userLabel: `${user.username} (${user.fhirUser})`, ...(patientLabel ? { patientLabel } : {}), error,
-  }));
+  const patientLabel = patient
+    ? displayName(await readResource(ctx.deps.db, ctx.tenant, 'Patient', patient), `Patient/${patient}`)
+    : undefined;
+  res.status(status).send(
+    consentPage({
+      action: `${ctx.pageUrl}/consent`,
+      csrf: ia.csrf,
+      clientName: ctx.clientName,
+      scopes: ia.request.scopes,
+      userLabel: `${user.username} (${user.fhirUser})`,
+      ...(patientLabel ? { patientLabel } : {}),
+      error,
+    }),
+  );
 }
 
 async function currentUser(ctx: Ctx): Promise<User | undefined> {
@@ -103,10 +139,26 @@ export async function postLogin(deps: AuthDeps, req: Request, res: Response): Pr
   const ctx = await context(deps, req, res, formField(req, 'csrf_token'));
   if (!ctx) return;
   if (formField(req, 'action') === 'cancel') return deny(ctx, res, 'The user cancelled sign-in', 'cancelled');
-  if (ctx.ia.userId) { res.redirect(303, ctx.pageUrl); return; }
-  const result = await authenticateUser(deps.db, deps.kek, ctx.tenant, formField(req, 'username').slice(0, 256), formField(req, 'password'), formField(req, 'otp'));
+  if (ctx.ia.userId) {
+    res.redirect(303, ctx.pageUrl);
+    return;
+  }
+  const result = await authenticateUser(
+    deps.db,
+    deps.kek,
+    ctx.tenant,
+    formField(req, 'username').slice(0, 256),
+    formField(req, 'password'),
+    formField(req, 'otp'),
+  );
   if (!result.ok) {
-    audit(deps.log, AUDIT.login, { tenant: ctx.tenant, outcome: 'failure', client_id: ctx.ia.clientId, reason: result.reason, ...(result.userId ? { user_id: result.userId } : {}) });
+    audit(deps.log, AUDIT.login, {
+      tenant: ctx.tenant,
+      outcome: 'failure',
+      client_id: ctx.ia.clientId,
+      reason: result.reason,
+      ...(result.userId ? { user_id: result.userId } : {}),
+    });
     return renderStep(ctx, req, res, undefined, LOGIN_FAILED, 401);
   }
   const user = result.user;
@@ -133,7 +185,10 @@ export async function postPatient(deps: AuthDeps, req: Request, res: Response): 
   if (!ctx) return;
   if (formField(req, 'action') === 'cancel') return deny(ctx, res, 'The user cancelled patient selection', 'cancelled');
   const user = await currentUser(ctx);
-  if (!user) { res.redirect(303, ctx.pageUrl); return; }
+  if (!user) {
+    res.redirect(303, ctx.pageUrl);
+    return;
+  }
   if (!user.fhirUser.startsWith('Practitioner/') || !needsPatient(ctx.ia)) {
     return sendErrorPage(res, 400, 'Not allowed', 'Patient selection is not part of this sign-in.');
   }
@@ -151,7 +206,10 @@ export async function postConsent(deps: AuthDeps, req: Request, res: Response): 
   if (!ctx) return;
   const { ia } = ctx;
   const user = await currentUser(ctx);
-  if (!user || (needsPatient(ia) && !ia.patient)) { res.redirect(303, ctx.pageUrl); return; }
+  if (!user || (needsPatient(ia) && !ia.patient)) {
+    res.redirect(303, ctx.pageUrl);
+    return;
+  }
   if (formField(req, 'action') !== 'allow') return deny(ctx, res, 'The user denied access', 'denied');
   const raw = (req.body as Record<string, unknown>).scope;
   const ticked = new Set((Array.isArray(raw) ? raw : [raw]).filter((s): s is string => typeof s === 'string'));
@@ -177,9 +235,20 @@ export async function postConsent(deps: AuthDeps, req: Request, res: Response): 
     authTime: Math.floor(Date.now() / 1000),
   };
   const code = await createCode(deps.db, ctx.tenant, {
-    clientId: ia.clientId, redirectUri: ia.request.redirectUri, codeChallenge: ia.request.codeChallenge, userId: user.id, scopes: scopes.join(' '), context: ctxOut,
+    clientId: ia.clientId,
+    redirectUri: ia.request.redirectUri,
+    codeChallenge: ia.request.codeChallenge,
+    userId: user.id,
+    scopes: scopes.join(' '),
+    context: ctxOut,
   });
-  audit(deps.log, AUDIT.authorize, { tenant: ctx.tenant, outcome: 'success', client_id: ia.clientId, user_id: user.id, scope: scopes.join(' ') });
+  audit(deps.log, AUDIT.authorize, {
+    tenant: ctx.tenant,
+    outcome: 'success',
+    client_id: ia.clientId,
+    user_id: user.id,
+    scope: scopes.join(' '),
+  });
   const url = new URL(ia.request.redirectUri);
   url.searchParams.append('code', code);
   url.searchParams.append('state', ia.request.state);

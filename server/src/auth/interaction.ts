@@ -72,16 +72,25 @@ function sameSecret(a: string, b: string): boolean {
 }
 
 /** Creates an interaction and sets its binding cookie on `res`; returns the interaction id. */
-export async function startInteraction(db: Db, res: Response, p: { tenant: string; clientId: string; request: AuthRequest; cookiePath: string; secure: boolean }): Promise<string> {
+export async function startInteraction(
+  db: Db,
+  res: Response,
+  p: { tenant: string; clientId: string; request: AuthRequest; cookiePath: string; secure: boolean },
+): Promise<string> {
   const id = randomBytes(24).toString('base64url');
   const binding = randomBytes(32).toString('base64url');
   const csrf = randomBytes(24).toString('base64url');
   await db.query(
     `INSERT INTO auth_interactions (id, tenant, client_id, browser_hash, csrf, request, expires_at)
      VALUES ($1, $2, $3, $4, $5, $6, now() + make_interval(secs => $7))`,
-    [id, p.tenant, p.clientId, sha256(binding), csrf, JSON.stringify(p.request), INTERACTION_TTL_S]);
+    [id, p.tenant, p.clientId, sha256(binding), csrf, JSON.stringify(p.request), INTERACTION_TTL_S],
+  );
   res.cookie(cookieName(id), binding, {
-    httpOnly: true, sameSite: 'lax', secure: p.secure, path: p.cookiePath, maxAge: INTERACTION_TTL_S * 1000,
+    httpOnly: true,
+    sameSite: 'lax',
+    secure: p.secure,
+    path: p.cookiePath,
+    maxAge: INTERACTION_TTL_S * 1000,
   });
   return id;
 }
@@ -92,16 +101,30 @@ export async function startInteraction(db: Db, res: Response, p: { tenant: strin
  */
 export async function loadInteraction(db: Db, req: Request, tenant: string, id: string, csrf?: string): Promise<Interaction | undefined> {
   if (!/^[A-Za-z0-9_-]{32}$/.test(id)) return undefined;
-  const { rows } = await db.query<{ client_id: string; browser_hash: string; csrf: string; request: AuthRequest; user_id: string | null; patient: string | null }>(
-    'SELECT client_id, browser_hash, csrf, request, user_id, patient FROM auth_interactions WHERE id = $1 AND tenant = $2 AND expires_at > now()', [id, tenant]);
+  const { rows } = await db.query<{
+    client_id: string;
+    browser_hash: string;
+    csrf: string;
+    request: AuthRequest;
+    user_id: string | null;
+    patient: string | null;
+  }>(
+    'SELECT client_id, browser_hash, csrf, request, user_id, patient FROM auth_interactions WHERE id = $1 AND tenant = $2 AND expires_at > now()',
+    [id, tenant],
+  );
   const r = rows[0];
   if (!r) return undefined;
   const binding = readCookie(req, cookieName(id));
   if (!binding || !sameSecret(sha256(binding), r.browser_hash)) return undefined;
   if (csrf !== undefined && !sameSecret(csrf, r.csrf)) return undefined;
   return {
-    id, tenant, clientId: r.client_id, csrf: r.csrf, request: r.request,
-    ...(r.user_id ? { userId: r.user_id } : {}), ...(r.patient ? { patient: r.patient } : {}),
+    id,
+    tenant,
+    clientId: r.client_id,
+    csrf: r.csrf,
+    request: r.request,
+    ...(r.user_id ? { userId: r.user_id } : {}),
+    ...(r.patient ? { patient: r.patient } : {}),
   };
 }
 

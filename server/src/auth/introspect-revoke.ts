@@ -19,7 +19,8 @@ import { bearerToken, verifyAccessToken, type AccessClaims } from './tokens.ts';
 import { authUrls, type AuthUrls } from './urls.ts';
 
 function formParams(req: Request): Record<string, string> {
-  if (!req.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded');
+  if (!req.is('application/x-www-form-urlencoded'))
+    throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded');
   const { params, repeated } = singleParams(req.body);
   if (repeated) throw new OAuthError('invalid_request', `Parameter ${repeated.slice(0, 40)} must not be repeated`);
   if (!params.token) throw new OAuthError('invalid_request', 'token is required');
@@ -33,9 +34,18 @@ function ctxFor(deps: AuthDeps, tenant: string, urls: AuthUrls) {
 /** The SMART/RFC 7662 view of an active access token. */
 function describeAccess(claims: AccessClaims, urls: AuthUrls, context: Record<string, unknown>): Record<string, unknown> {
   return {
-    active: true, scope: claims.scope, client_id: claims.client_id, sub: claims.sub, exp: claims.exp, iat: claims.iat,
-    iss: claims.iss, aud: claims.aud, token_type: 'Bearer', jti: claims.jti,
-    ...(claims.patient ? { patient: claims.patient } : {}), ...(claims.encounter ? { encounter: claims.encounter } : {}),
+    active: true,
+    scope: claims.scope,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    exp: claims.exp,
+    iat: claims.iat,
+    iss: claims.iss,
+    aud: claims.aud,
+    token_type: 'Bearer',
+    jti: claims.jti,
+    ...(claims.patient ? { patient: claims.patient } : {}),
+    ...(claims.encounter ? { encounter: claims.encounter } : {}),
     ...(claims.fhirUser ? { fhirUser: `${urls.fhirBase}/${claims.fhirUser}` } : {}),
     ...(Array.isArray(context.fhirContext) && context.fhirContext.length ? { fhirContext: context.fhirContext } : {}),
     ...(typeof context.intent === 'string' ? { intent: context.intent } : {}),
@@ -58,7 +68,8 @@ export async function handleIntrospect(deps: AuthDeps, req: Request, res: Respon
     } else {
       const { token: _token, token_type_hint: _hint, ...clientParams } = params;
       const auth = await authenticateClient(ctxFor(deps, tenant, urls), authz, clientParams);
-      if (!auth || auth.method === 'none') throw new OAuthError('invalid_client', 'Introspection requires a Bearer token or confidential client authentication');
+      if (!auth || auth.method === 'none')
+        throw new OAuthError('invalid_client', 'Introspection requires a Bearer token or confidential client authentication');
       caller = auth.client.clientId;
     }
     let body: Record<string, unknown> = { active: false };
@@ -69,7 +80,13 @@ export async function handleIntrospect(deps: AuthDeps, req: Request, res: Respon
     } else {
       const refresh = await findRefreshToken(deps.db, tenant, params.token);
       if (refresh && !refresh.used && !refresh.expired && !refresh.grant.revoked) {
-        body = { active: true, scope: refresh.scopes, client_id: refresh.clientId, token_type: 'refresh_token', ...(refresh.grant.userId ? { sub: refresh.grant.userId } : {}) };
+        body = {
+          active: true,
+          scope: refresh.scopes,
+          client_id: refresh.clientId,
+          token_type: 'refresh_token',
+          ...(refresh.grant.userId ? { sub: refresh.grant.userId } : {}),
+        };
       }
     }
     audit(deps.log, AUDIT.introspect, { tenant, outcome: 'success', client_id: caller, active: body.active === true });
@@ -82,14 +99,26 @@ export async function handleIntrospect(deps: AuthDeps, req: Request, res: Respon
 }
 
 /** The grant of an access token signed by us, even if expired or revoked (revocation is idempotent). */
-async function accessTokenGrant(deps: AuthDeps, token: string, tenant: string, issuer: string): Promise<{ grant: string; clientId: string } | undefined> {
+async function accessTokenGrant(
+  deps: AuthDeps,
+  token: string,
+  tenant: string,
+  issuer: string,
+): Promise<{ grant: string; clientId: string } | undefined> {
   try {
     const { kid, alg } = decodeProtectedHeader(token);
     if (alg !== SIGNING_ALG || !kid) return undefined;
     const key = await deps.keys.verificationKey(kid);
     if (!key) return undefined;
-    const { payload } = await jwtVerify<AccessClaims>(token, key, { algorithms: [SIGNING_ALG], issuer, audience: issuer, currentDate: new Date(0) });
-    return payload.tenant === tenant && typeof payload.grant === 'string' ? { grant: payload.grant, clientId: payload.client_id } : undefined;
+    const { payload } = await jwtVerify<AccessClaims>(token, key, {
+      algorithms: [SIGNING_ALG],
+      issuer,
+      audience: issuer,
+      currentDate: new Date(0),
+    });
+    return payload.tenant === tenant && typeof payload.grant === 'string'
+      ? { grant: payload.grant, clientId: payload.client_id }
+      : undefined;
   } catch {
     return undefined;
   }
@@ -109,13 +138,18 @@ export async function handleRevoke(deps: AuthDeps, req: Request, res: Response):
     const { token, token_type_hint: _hint, ...clientParams } = params;
     const auth = await authenticateClient(ctxFor(deps, tenant, urls), req.get('authorization'), clientParams);
     if (!auth) throw new OAuthError('invalid_client', 'client_id or client authentication is required');
-    const found = (await accessTokenGrant(deps, token, tenant, urls.issuer))
-      ?? await findRefreshToken(deps.db, tenant, token).then((r) => (r ? { grant: r.grant.id, clientId: r.clientId } : undefined));
+    const found =
+      (await accessTokenGrant(deps, token, tenant, urls.issuer)) ??
+      (await findRefreshToken(deps.db, tenant, token).then((r) => (r ? { grant: r.grant.id, clientId: r.clientId } : undefined)));
     let revoked = false;
     if (found && found.clientId === auth.client.clientId) revoked = await revokeGrant(deps.db, tenant, found.grant);
     audit(deps.log, AUDIT.revoke, {
-      tenant, outcome: found && found.clientId !== auth.client.clientId ? 'failure' : 'success', client_id: auth.client.clientId,
-      ...(found ? { grant: found.grant } : {}), revoked, ...(found && found.clientId !== auth.client.clientId ? { reason: 'token_of_other_client' } : {}),
+      tenant,
+      outcome: found && found.clientId !== auth.client.clientId ? 'failure' : 'success',
+      client_id: auth.client.clientId,
+      ...(found ? { grant: found.grant } : {}),
+      revoked,
+      ...(found && found.clientId !== auth.client.clientId ? { reason: 'token_of_other_client' } : {}),
     });
     noStore(res);
     res.status(200).end();
@@ -132,7 +166,7 @@ export async function handleUserinfo(deps: AuthDeps, req: Request, res: Response
   const token = bearerToken(req.get('authorization'));
   const v = token ? await verifyAccessToken(deps.keys, deps.db, token, tenant, urls.issuer) : undefined;
   noStore(res);
-  if (!v || !v.userId) {
+  if (!v?.userId) {
     res.setHeader('WWW-Authenticate', `Bearer realm="${urls.issuer}"${token ? ', error="invalid_token"' : ''}`);
     res.status(401).json({ error: 'invalid_token', error_description: 'A valid user access token is required' });
     return;

@@ -16,7 +16,11 @@ const REFETCH_COOLDOWN_MS = 10_000;
 const MAX_BYTES = 256 * 1024;
 const TIMEOUT_MS = 5_000;
 
-interface Entry { keys: JWK[]; expiresAt: number; fetchedAt: number }
+interface Entry {
+  keys: JWK[];
+  expiresAt: number;
+  fetchedAt: number;
+}
 
 /** Cache lifetime in ms allowed by a Cache-Control header (RFC 9111 §5.2.2). */
 export function cacheLifetimeMs(cacheControl: string | null): number {
@@ -37,7 +41,11 @@ export class RemoteJwksCache {
   }
 
   private async fetchJwks(url: string): Promise<Entry> {
-    const res = await this.fetchImpl(url, { headers: { accept: 'application/json' }, redirect: 'error', signal: AbortSignal.timeout(TIMEOUT_MS) });
+    const res = await this.fetchImpl(url, {
+      headers: { accept: 'application/json' },
+      redirect: 'error',
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
     if (!res.ok) throw new Error(`JWKS URL answered ${res.status}`);
     const text = await res.text();
     if (text.length > MAX_BYTES) throw new Error('JWKS too large');

@@ -42,13 +42,22 @@ async function createKeyRow(kek: Kek): Promise<{ kid: string; publicJwk: JWK; pr
   const publicJwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(publicJwk);
   const priv = await exportJWK(privateKey);
-  return { kid, publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' }, privateEnc: seal(kek, JSON.stringify(priv), `signing-key:${kid}`) };
+  return {
+    kid,
+    publicJwk: { ...publicJwk, kid, alg: SIGNING_ALG, use: 'sig' },
+    privateEnc: seal(kek, JSON.stringify(priv), `signing-key:${kid}`),
+  };
 }
 
 async function insertKey(q: Pick<Db, 'query'>, kek: Kek): Promise<string> {
   const k = await createKeyRow(kek);
-  await q.query('INSERT INTO auth_signing_keys (kid, alg, public_jwk, private_enc, kek_id) VALUES ($1, $2, $3, $4, $5)',
-    [k.kid, SIGNING_ALG, JSON.stringify(k.publicJwk), k.privateEnc, kek.id]);
+  await q.query('INSERT INTO auth_signing_keys (kid, alg, public_jwk, private_enc, kek_id) VALUES ($1, $2, $3, $4, $5)', [
+    k.kid,
+    SIGNING_ALG,
+    JSON.stringify(k.publicJwk),
+    k.privateEnc,
+    kek.id,
+  ]);
   return k.kid;
 }
 
@@ -82,7 +91,9 @@ export class KeyStore {
       const newKid = await insertKey(tx, this.kek);
       await tx.query(
         `UPDATE auth_signing_keys SET retired_at = now(), expires_at = now() + make_interval(secs => $2)
-          WHERE retired_at IS NULL AND kid <> $1`, [newKid, RETIRED_GRACE_S]);
+          WHERE retired_at IS NULL AND kid <> $1`,
+        [newKid, RETIRED_GRACE_S],
+      );
       return newKid;
     });
     await this.reload();
@@ -92,13 +103,15 @@ export class KeyStore {
   private async reload(): Promise<void> {
     const { rows } = await this.db.query<KeyRow>(
       `SELECT kid, public_jwk, private_enc, retired_at IS NOT NULL AS retired FROM auth_signing_keys
-        WHERE expires_at IS NULL OR expires_at > now() ORDER BY created_at DESC, kid`);
+        WHERE expires_at IS NULL OR expires_at > now() ORDER BY created_at DESC, kid`,
+    );
     const keys: LoadedKey[] = [];
     for (const r of rows) {
-      const publicKey = await importJWK(r.public_jwk, SIGNING_ALG) as CryptoKey;
+      const publicKey = (await importJWK(r.public_jwk, SIGNING_ALG)) as CryptoKey;
       // Only the active key's private half is decrypted: retired keys never sign again.
-      const privateKey = r.retired ? undefined
-        : await importJWK(JSON.parse(unseal(this.kek, r.private_enc, `signing-key:${r.kid}`)) as JWK, SIGNING_ALG) as CryptoKey;
+      const privateKey = r.retired
+        ? undefined
+        : ((await importJWK(JSON.parse(unseal(this.kek, r.private_enc, `signing-key:${r.kid}`)) as JWK, SIGNING_ALG)) as CryptoKey);
       keys.push({ kid: r.kid, publicJwk: r.public_jwk, publicKey, privateKey, retired: r.retired });
     }
     this.keys = keys;
@@ -125,7 +138,9 @@ export class KeyStore {
       // Another process may have rotated. One primary-key lookup decides; only a real new kid costs a
       // reload, so a flood of forged kids is no heavier than any other request.
       const { rowCount } = await this.db.query(
-        'SELECT 1 FROM auth_signing_keys WHERE kid = $1 AND (expires_at IS NULL OR expires_at > now())', [kid.slice(0, 200)]);
+        'SELECT 1 FROM auth_signing_keys WHERE kid = $1 AND (expires_at IS NULL OR expires_at > now())',
+        [kid.slice(0, 200)],
+      );
       if (rowCount === 0) return undefined;
       await this.reload();
       k = this.keys.find((x) => x.kid === kid);

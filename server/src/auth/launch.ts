@@ -37,7 +37,9 @@ export async function createLaunch(q: Queryable, tenant: string, clientId: strin
   const { userId, ...context } = data;
   await q.query(
     `INSERT INTO auth_launches (id, tenant, client_id, user_id, context, expires_at)
-     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`, [id, tenant, clientId, userId, JSON.stringify(context), LAUNCH_TTL_S]);
+     VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))`,
+    [id, tenant, clientId, userId, JSON.stringify(context), LAUNCH_TTL_S],
+  );
   return id;
 }
 
@@ -50,7 +52,9 @@ export async function consumeLaunch(q: Queryable, tenant: string, id: string, cl
   const { rows } = await q.query<{ user_id: string; context: Omit<LaunchData, 'userId'> }>(
     `UPDATE auth_launches SET used_at = now()
       WHERE id = $1 AND tenant = $2 AND client_id = $3 AND used_at IS NULL AND expires_at > now()
-      RETURNING user_id, context`, [id, tenant, clientId]);
+      RETURNING user_id, context`,
+    [id, tenant, clientId],
+  );
   return rows[0] ? { userId: rows[0].user_id, ...rows[0].context } : undefined;
 }
 
@@ -64,10 +68,13 @@ function optionalString(body: Record<string, unknown>, key: string, pattern: Reg
 function parseFhirContext(v: unknown): FhirContextItem[] | undefined {
   if (v === undefined) return undefined;
   const list = typeof v === 'string' ? (JSON.parse(v) as unknown) : v;
-  if (!Array.isArray(list) || list.length > 20) throw new OAuthError('invalid_request', 'fhirContext must be an array of up to 20 {reference, role?} objects');
+  if (!Array.isArray(list) || list.length > 20)
+    throw new OAuthError('invalid_request', 'fhirContext must be an array of up to 20 {reference, role?} objects');
   return list.map((item: { reference?: unknown; role?: unknown }) => {
-    if (typeof item?.reference !== 'string' || !REFERENCE.test(item.reference)) throw new OAuthError('invalid_request', 'fhirContext references must be relative Type/id');
-    if (item.role !== undefined && (typeof item.role !== 'string' || item.role.length > 200)) throw new OAuthError('invalid_request', 'fhirContext role must be a string');
+    if (typeof item?.reference !== 'string' || !REFERENCE.test(item.reference))
+      throw new OAuthError('invalid_request', 'fhirContext references must be relative Type/id');
+    if (item.role !== undefined && (typeof item.role !== 'string' || item.role.length > 200))
+      throw new OAuthError('invalid_request', 'fhirContext role must be a string');
     return { reference: item.reference, ...(item.role ? { role: item.role as string } : {}) };
   });
 }
@@ -84,7 +91,8 @@ export async function handleLaunch(deps: AuthDeps, req: Request, res: Response):
     if (!caller.userId || !caller.roles.some((r) => (LAUNCH_ROLES as readonly string[]).includes(r))) {
       throw new OAuthError('insufficient_scope', 'Only clinician or admin users may create launches', 403);
     }
-    if (!caller.claims.scope.split(' ').includes(LAUNCH_SCOPE)) throw new OAuthError('insufficient_scope', `The token lacks the ${LAUNCH_SCOPE} scope`, 403);
+    if (!caller.claims.scope.split(' ').includes(LAUNCH_SCOPE))
+      throw new OAuthError('insufficient_scope', `The token lacks the ${LAUNCH_SCOPE} scope`, 403);
     const body = (req.body && typeof req.body === 'object' ? req.body : {}) as Record<string, unknown>;
     const clientId = body.client_id;
     if (typeof clientId !== 'string' || clientId === '') throw new OAuthError('invalid_request', 'client_id is required');
@@ -93,13 +101,19 @@ export async function handleLaunch(deps: AuthDeps, req: Request, res: Response):
     const patient = optionalString(body, 'patient', ID);
     const encounter = optionalString(body, 'encounter', ID);
     const intent = optionalString(body, 'intent', /^[\x20-\x7E]{1,200}$/);
-    if (patient && !(await readResource(deps.db, tenant, 'Patient', patient))) throw new OAuthError('invalid_request', 'patient does not exist');
-    if (encounter && !(await encounterOfPatient(deps.db, tenant, encounter, patient))) throw new OAuthError('invalid_request', 'encounter does not exist or belongs to another patient');
+    if (patient && !(await readResource(deps.db, tenant, 'Patient', patient)))
+      throw new OAuthError('invalid_request', 'patient does not exist');
+    if (encounter && !(await encounterOfPatient(deps.db, tenant, encounter, patient)))
+      throw new OAuthError('invalid_request', 'encounter does not exist or belongs to another patient');
     const banner = body.need_patient_banner;
     const fhirContext = parseFhirContext(body.fhirContext);
     const data: LaunchData = {
-      userId: caller.userId, needPatientBanner: !(banner === false || banner === 'false'),
-      ...(patient ? { patient } : {}), ...(encounter ? { encounter } : {}), ...(intent ? { intent } : {}), ...(fhirContext ? { fhirContext } : {}),
+      userId: caller.userId,
+      needPatientBanner: !(banner === false || banner === 'false'),
+      ...(patient ? { patient } : {}),
+      ...(encounter ? { encounter } : {}),
+      ...(intent ? { intent } : {}),
+      ...(fhirContext ? { fhirContext } : {}),
     };
     const id = await createLaunch(deps.db, tenant, client.clientId, data);
     const url = new URL(client.launchUri);

@@ -6,8 +6,18 @@ import type { Request, Response } from 'express';
 
 /** Error codes of RFC 6749 §4.1.2.1 and §5.2 (and RFC 7009 §2.2.1). */
 export const OAUTH_ERRORS = [
-  'invalid_request', 'invalid_client', 'invalid_grant', 'unauthorized_client', 'unsupported_grant_type', 'invalid_scope',
-  'access_denied', 'unsupported_response_type', 'server_error', 'unsupported_token_type', 'invalid_token', 'insufficient_scope',
+  'invalid_request',
+  'invalid_client',
+  'invalid_grant',
+  'unauthorized_client',
+  'unsupported_grant_type',
+  'invalid_scope',
+  'access_denied',
+  'unsupported_response_type',
+  'server_error',
+  'unsupported_token_type',
+  'invalid_token',
+  'insufficient_scope',
 ] as const;
 export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
 
@@ -35,9 +45,13 @@ export function noStore(res: Response): void {
  */
 export function sendOAuthError(res: Response, err: OAuthError, realm: string, basicUsed = false): void {
   noStore(res);
-  if (err.status === 401 && err.code === 'invalid_token') res.setHeader('WWW-Authenticate', `Bearer realm="${realm}", error="invalid_token"`);
+  if (err.status === 401 && err.code === 'invalid_token')
+    res.setHeader('WWW-Authenticate', `Bearer realm="${realm}", error="invalid_token"`);
   else if (err.status === 401 && basicUsed) res.setHeader('WWW-Authenticate', `Basic realm="${realm}"`);
-  res.status(err.status).type('application/json').send(JSON.stringify({ error: err.code, error_description: err.message }));
+  res
+    .status(err.status)
+    .type('application/json')
+    .send(JSON.stringify({ error: err.code, error_description: err.message }));
 }
 
 /** True when the request carries HTTP Basic credentials. */

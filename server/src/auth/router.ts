@@ -27,7 +27,10 @@ function cors(req: Request, res: Response, next: NextFunction): void {
   res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
   res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type');
   res.setHeader('Access-Control-Max-Age', '600');
-  if (req.method === 'OPTIONS') { res.status(204).end(); return; }
+  if (req.method === 'OPTIONS') {
+    res.status(204).end();
+    return;
+  }
   next();
 }
 
@@ -36,7 +39,10 @@ type Handler = (deps: AuthDeps, req: Request, res: Response) => Promise<void>;
 function run(deps: AuthDeps, fn: Handler, kind: 'json' | 'html') {
   return (req: Request, res: Response, next: NextFunction): void => {
     if (requestTenant(req) === undefined) {
-      if (kind === 'html') return sendErrorPage(res, 404, 'Not found', 'Unknown tenant.');
+      if (kind === 'html') {
+        sendErrorPage(res, 404, 'Not found', 'Unknown tenant.');
+        return;
+      }
       res.status(404).json({ error: 'invalid_request', error_description: 'Unknown tenant' });
       return;
     }
@@ -47,9 +53,15 @@ function run(deps: AuthDeps, fn: Handler, kind: 'json' | 'html') {
 function jsonDoc(build: (tenant: string) => unknown) {
   return (req: Request, res: Response): void => {
     const tenant = requestTenant(req);
-    if (tenant === undefined) { res.status(404).json({ error: 'not_found' }); return; }
+    if (tenant === undefined) {
+      res.status(404).json({ error: 'not_found' });
+      return;
+    }
     // SMART: JSON whatever the Accept header says.
-    res.status(200).type('application/json').send(JSON.stringify(build(tenant)));
+    res
+      .status(200)
+      .type('application/json')
+      .send(JSON.stringify(build(tenant)));
   };
 }
 
@@ -58,17 +70,33 @@ function errors(deps: AuthDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
     const e = err as { type?: string; status?: number };
     const tooLarge = e.type === 'entity.too.large';
-    const bodyProblem = typeof e.type === 'string' && e.type.startsWith('entity.') || e.type === 'charset.unsupported' || e.type === 'parameters.too.many';
+    const bodyProblem =
+      (typeof e.type === 'string' && e.type.startsWith('entity.')) || e.type === 'charset.unsupported' || e.type === 'parameters.too.many';
     const html = /^\/(authorize|interaction)/.test(req.path);
     if (!bodyProblem) {
-      deps.log({ level: 'error', event: 'auth.internal_error', path: req.route?.path ?? req.path.slice(0, 60), error: err instanceof Error ? err.name : 'non-error thrown' });
+      deps.log({
+        level: 'error',
+        event: 'auth.internal_error',
+        path: req.route?.path ?? req.path.slice(0, 60),
+        error: err instanceof Error ? err.name : 'non-error thrown',
+      });
     }
-    if (res.headersSent) { res.destroy(); return; }
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
     const status = tooLarge ? 413 : bodyProblem ? 400 : 500;
     const message = tooLarge ? 'The request is too large' : bodyProblem ? 'The request body is malformed' : 'Internal error';
-    if (html) return sendErrorPage(res, status, status === 500 ? 'Something went wrong' : 'Bad request', message);
+    if (html) {
+      sendErrorPage(res, status, status === 500 ? 'Something went wrong' : 'Bad request', message);
+      return;
+    }
     const tenant = requestTenant(req) ?? 'default';
-    sendOAuthError(res, new OAuthError(status === 500 ? 'server_error' : 'invalid_request', message, status), authUrls(deps.config, tenant).issuer);
+    sendOAuthError(
+      res,
+      new OAuthError(status === 500 ? 'server_error' : 'invalid_request', message, status),
+      authUrls(deps.config, tenant).issuer,
+    );
   };
 }
 
@@ -92,10 +120,17 @@ export function createAuthRouter(deps: AuthDeps): express.Router {
   r.get('/userinfo', run(deps, handleUserinfo, 'json'));
   r.post('/userinfo', form, run(deps, handleUserinfo, 'json'));
   r.post('/launch', json, form, run(deps, handleLaunch, 'json'));
-  r.get('/jwks', run(deps, async (d, _req, res) => {
-    res.setHeader('Cache-Control', 'public, max-age=300');
-    res.type('application/json').send(JSON.stringify(await d.keys.jwks()));
-  }, 'json'));
+  r.get(
+    '/jwks',
+    run(
+      deps,
+      async (d, _req, res) => {
+        res.setHeader('Cache-Control', 'public, max-age=300');
+        res.type('application/json').send(JSON.stringify(await d.keys.jwks()));
+      },
+      'json',
+    ),
+  );
   r.get(`/style/${STYLE_VERSION}.json`, (_req, res) => {
     res.setHeader('Cache-Control', 'public, max-age=86400');
     res.type('application/json').send(JSON.stringify(SMART_STYLE));
@@ -103,7 +138,11 @@ export function createAuthRouter(deps: AuthDeps): express.Router {
   // RFC 6749 §3.2: the token endpoint takes POST only; say so in OAuth terms rather than a bare 404.
   r.all(['/token', '/introspect', '/revoke'], (req, res) => {
     res.setHeader('Allow', 'POST');
-    sendOAuthError(res, new OAuthError('invalid_request', `${req.method} is not allowed here; use POST`, 405), authUrls(deps.config, requestTenant(req) ?? 'default').issuer);
+    sendOAuthError(
+      res,
+      new OAuthError('invalid_request', `${req.method} is not allowed here; use POST`, 405),
+      authUrls(deps.config, requestTenant(req) ?? 'default').issuer,
+    );
   });
   r.use((req, res) => {
     res.status(404).json({ error: 'not_found', error_description: `No auth route for ${req.method} ${req.path.slice(0, 80)}` });
@@ -116,7 +155,13 @@ export function createAuthRouter(deps: AuthDeps): express.Router {
 export function createWellKnownRouter(deps: AuthDeps): express.Router {
   const r = express.Router({ mergeParams: true });
   r.use(cors);
-  r.get('/smart-configuration', jsonDoc((t) => smartConfiguration(authUrls(deps.config, t))));
-  r.get('/openid-configuration', jsonDoc((t) => openidConfiguration(authUrls(deps.config, t))));
+  r.get(
+    '/smart-configuration',
+    jsonDoc((t) => smartConfiguration(authUrls(deps.config, t))),
+  );
+  r.get(
+    '/openid-configuration',
+    jsonDoc((t) => openidConfiguration(authUrls(deps.config, t))),
+  );
   return r;
 }

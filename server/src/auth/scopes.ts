@@ -10,7 +10,13 @@
 
 /** Context and identity scopes Haven grants (besides resource scopes). */
 export const NON_RESOURCE_SCOPES = [
-  'openid', 'fhirUser', 'launch', 'launch/patient', 'launch/encounter', 'offline_access', 'online_access',
+  'openid',
+  'fhirUser',
+  'launch',
+  'launch/patient',
+  'launch/encounter',
+  'offline_access',
+  'online_access',
   /** Haven extension (SMART "extension scopes" use a `__` prefix): may call POST /auth/launch. */
   '__haven_launch',
 ] as const;
@@ -69,11 +75,15 @@ export function checkRequestedScopes(scope: string | undefined, resourceTypes: R
   const out: string[] = [];
   for (const s of splitScopes(scope)) {
     if (!SCOPE_TOKEN.test(s)) return { ok: false, reason: 'Scope contains characters RFC 6749 §3.3 does not allow' };
-    if (NON_RESOURCE.has(s)) { out.push(s); continue; }
+    if (NON_RESOURCE.has(s)) {
+      out.push(s);
+      continue;
+    }
     if (!looksLikeResourceScope(s)) continue;
     const parsed = parseResourceScope(s);
     if (!parsed) return { ok: false, reason: `Malformed scope "${s.slice(0, 80)}"` };
-    if (parsed.type !== '*' && !resourceTypes.has(parsed.type)) return { ok: false, reason: `Unknown resource type in scope "${s.slice(0, 80)}"` };
+    if (parsed.type !== '*' && !resourceTypes.has(parsed.type))
+      return { ok: false, reason: `Unknown resource type in scope "${s.slice(0, 80)}"` };
     out.push(s);
   }
   return { ok: true, scopes: out };

@@ -52,12 +52,16 @@ export function loadKek(env: NodeJS.ProcessEnv, dataDir: string): Kek {
   if (!existsSync(path)) {
     // 'wx': never overwrite a key another process created a moment ago.
     try {
-      writeFileSync(path, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
+      writeFileSync(path, `${randomBytes(32).toString('base64')}\n`, { mode: 0o600, flag: 'wx' });
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
   }
-  try { chmodSync(path, 0o600); } catch { /* best effort on filesystems without modes */ }
+  try {
+    chmodSync(path, 0o600);
+  } catch {
+    /* best effort on filesystems without modes */
+  }
   const raw = Buffer.from(readFileSync(path, 'utf8').trim(), 'base64');
   if (raw.length < 32) throw new Error(`${path} is not a Haven secret key (expected 32 base64 bytes)`);
   return fromMaterial(raw, path);
@@ -81,8 +85,10 @@ export function unseal(kek: Kek, sealed: string, context: string): string {
   const [version, kekId, iv, ct, tag] = sealed.split('.');
   if (version !== 'v1' || !tag) throw new WrongSecretError('Unreadable sealed value');
   if (kekId !== kek.id) {
-    throw new WrongSecretError(`Secrets in the database were encrypted with another key than the one from ${kek.source}; ` +
-      'start with the HAVEN_SECRET (or DATA_DIR/secret.key) they were created with');
+    throw new WrongSecretError(
+      `Secrets in the database were encrypted with another key than the one from ${kek.source}; ` +
+        'start with the HAVEN_SECRET (or DATA_DIR/secret.key) they were created with',
+    );
   }
   try {
     const decipher = createDecipheriv('aes-256-gcm', kek.key, Buffer.from(iv, 'base64url'));

@@ -25,7 +25,9 @@ export const PASSWORD = 'correct horse battery staple';
 export interface AuthTestServer extends TestServer {
   urls: (tenant?: string) => AuthUrls;
   addClient(input: Omit<NewClient, 'tenant'> & { tenant?: string }): Promise<{ clientId: string; secret?: string }>;
-  addUser(input: Omit<NewUser, 'tenant' | 'password'> & { tenant?: string; password?: string }): Promise<{ id: string; totpSecret?: string }>;
+  addUser(
+    input: Omit<NewUser, 'tenant' | 'password'> & { tenant?: string; password?: string },
+  ): Promise<{ id: string; totpSecret?: string }>;
   seed(resources: Record<string, unknown>[], tenant?: string): Promise<void>;
 }
 
@@ -45,10 +47,18 @@ export async function startAuthServer(env: Record<string, string> = {}): Promise
       return { id: user.id, ...(totpSecret ? { totpSecret } : {}) };
     },
     async seed(resources: Record<string, unknown>[], tenant = 'default') {
-      const res = await importResources({
-        db, router: createFhirRouter(() => {}), tenant, baseUrl: authUrls(ts.config, tenant).fhirBase,
-        cursorSecret: await cursorSecret(db), servedTypes: new Set(servedResourceTypes()),
-      }, resources.map((resource, at) => ({ at, resource })), 'entry');
+      const res = await importResources(
+        {
+          db,
+          router: createFhirRouter(() => {}),
+          tenant,
+          baseUrl: authUrls(ts.config, tenant).fhirBase,
+          cursorSecret: await cursorSecret(db),
+          servedTypes: new Set(servedResourceTypes()),
+        },
+        resources.map((resource, at) => ({ at, resource })),
+        'entry',
+      );
       if (res.failures.length > 0) throw new Error(`seed failed: ${JSON.stringify(res.failures)}`);
     },
   });
@@ -70,7 +80,12 @@ export interface Form {
 }
 
 function unescapeHtml(s: string): string {
-  return s.replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  return s
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 function attr(tag: string, name: string): string | undefined {
@@ -103,7 +118,7 @@ export class Browser {
 
   private cookieHeader(url: URL): string | undefined {
     const c = this.jar.get(url.host);
-    return c && c.size ? [...c].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
+    return c?.size ? [...c].map(([k, v]) => `${k}=${v}`).join('; ') : undefined;
   }
 
   private store(url: URL, res: Response): void {
@@ -167,7 +182,12 @@ export interface PersonActions {
  * Drives the pages from an authorization URL until the server redirects away from itself; returns that
  * redirect (the client's redirect URI with `code` or `error`), or throws with the page it got stuck on.
  */
-export async function authorizeInBrowser(browser: Browser, authorizeUrl: string, person: PersonActions, init: RequestInit = {}): Promise<URL> {
+export async function authorizeInBrowser(
+  browser: Browser,
+  authorizeUrl: string,
+  person: PersonActions,
+  init: RequestInit = {},
+): Promise<URL> {
   const host = new URL(authorizeUrl).host;
   let step = await browser.follow(authorizeUrl, host, init);
   for (let i = 0; i < 6; i++) {
@@ -175,7 +195,11 @@ export async function authorizeInBrowser(browser: Browser, authorizeUrl: string,
     const post = parseForms(step.body).find((f) => f.method === 'post');
     if (!post) throw new Error(`stuck at ${step.url} (${step.res.status}): ${step.body.slice(0, 300)}`);
     if (post.action.endsWith('/login')) {
-      step = await browser.submit(post, { username: person.username, password: person.password ?? PASSWORD, otp: person.otp ?? '', action: 'login' }, host);
+      step = await browser.submit(
+        post,
+        { username: person.username, password: person.password ?? PASSWORD, otp: person.otp ?? '', action: 'login' },
+        host,
+      );
       if (step.res.status === 401) throw new Error('login failed');
     } else if (post.action.endsWith('/patient')) {
       step = await browser.submit(post, { patient: person.patient ?? post.choices.patient?.[0] ?? '', action: 'select' }, host);
@@ -197,7 +221,12 @@ export function authorizeUrl(urls: AuthUrls, params: Record<string, string | und
 }
 
 /** A client key pair with its public JWK. */
-export interface TestKey { kid: string; alg: 'RS384' | 'ES384'; privateKey: CryptoKey; jwk: JWK }
+export interface TestKey {
+  kid: string;
+  alg: 'RS384' | 'ES384';
+  privateKey: CryptoKey;
+  jwk: JWK;
+}
 
 /** Generates a client key pair. */
 export async function clientKey(alg: 'RS384' | 'ES384', kid: string): Promise<TestKey> {
@@ -206,7 +235,13 @@ export async function clientKey(alg: 'RS384' | 'ES384', kid: string): Promise<Te
 }
 
 /** A JWKS served on 127.0.0.1, counting fetches. */
-export interface JwksHost { url: string; hits: number; keys: JWK[]; cacheControl: string; close(): Promise<void> }
+export interface JwksHost {
+  url: string;
+  hits: number;
+  keys: JWK[];
+  cacheControl: string;
+  close(): Promise<void>;
+}
 
 /** Serves `keys` as a JWKS at a loopback URL. */
 export async function serveJwks(keys: JWK[], cacheControl = 'max-age=60'): Promise<JwksHost> {
@@ -223,43 +258,86 @@ export async function serveJwks(keys: JWK[], cacheControl = 'max-age=60'): Promi
 }
 
 /** SMART's assertion shape: typ JWT, aud = token endpoint (oauth4webapi defaults to the issuer). */
-export function smartAssertion(as: oauth.AuthorizationServer, key: TestKey, tweak?: (h: Record<string, unknown>, p: Record<string, unknown>) => void): oauth.ClientAuth {
-  return oauth.PrivateKeyJwt({ key: key.privateKey, kid: key.kid }, {
-    [oauth.modifyAssertion]: (h, p) => {
-      (h as Record<string, unknown>).typ = 'JWT';
-      p.aud = as.token_endpoint;
-      tweak?.(h as Record<string, unknown>, p as Record<string, unknown>);
+export function smartAssertion(
+  as: oauth.AuthorizationServer,
+  key: TestKey,
+  tweak?: (h: Record<string, unknown>, p: Record<string, unknown>) => void,
+): oauth.ClientAuth {
+  return oauth.PrivateKeyJwt(
+    { key: key.privateKey, kid: key.kid },
+    {
+      [oauth.modifyAssertion]: (h, p) => {
+        (h as Record<string, unknown>).typ = 'JWT';
+        p.aud = as.token_endpoint;
+        tweak?.(h as Record<string, unknown>, p as Record<string, unknown>);
+      },
     },
-  });
+  );
 }
 
 /** Runs authorize → login → consent for `clientId` and returns the code with its PKCE verifier. */
-export async function obtainCode(ts: AuthTestServer, o: { clientId: string; redirectUri: string; scope: string; person: PersonActions; tenant?: string; extra?: Record<string, string> }): Promise<{ code: string; verifier: string; challenge: string; callback: URL }> {
+export async function obtainCode(
+  ts: AuthTestServer,
+  o: { clientId: string; redirectUri: string; scope: string; person: PersonActions; tenant?: string; extra?: Record<string, string> },
+): Promise<{ code: string; verifier: string; challenge: string; callback: URL }> {
   const urls = ts.urls(o.tenant);
   const { verifier, challenge } = pkce();
-  const callback = await authorizeInBrowser(new Browser(), authorizeUrl(urls, {
-    response_type: 'code', client_id: o.clientId, redirect_uri: o.redirectUri, scope: o.scope, state: 'state-1', aud: urls.fhirBase,
-    code_challenge: challenge, code_challenge_method: 'S256', ...o.extra,
-  }), o.person);
+  const callback = await authorizeInBrowser(
+    new Browser(),
+    authorizeUrl(urls, {
+      response_type: 'code',
+      client_id: o.clientId,
+      redirect_uri: o.redirectUri,
+      scope: o.scope,
+      state: 'state-1',
+      aud: urls.fhirBase,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      ...o.extra,
+    }),
+    o.person,
+  );
   const code = callback.searchParams.get('code');
   if (!code) throw new Error(`no code: ${callback}`);
   return { code, verifier, challenge, callback };
 }
 
 /** POSTs a form to a URL; returns status, headers and parsed JSON. */
-export async function postForm(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<{ status: number; headers: Headers; body: any }> {
-  const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers }, body: new URLSearchParams(form).toString() });
+export async function postForm(
+  url: string,
+  form: Record<string, string>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const r = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    body: new URLSearchParams(form).toString(),
+  });
   const text = await r.text();
   let body: unknown;
-  try { body = JSON.parse(text); } catch { body = text; }
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = text;
+  }
   return { status: r.status, headers: r.headers, body };
 }
 
 /** A SMART client assertion signed with `key`; `claims`/`header` override the defaults (undefined removes). */
-export async function assertion(key: TestKey, clientId: string, aud: string, claims: Record<string, unknown> = {}, header: Record<string, unknown> = {}): Promise<string> {
+export async function assertion(
+  key: TestKey,
+  clientId: string,
+  aud: string,
+  claims: Record<string, unknown> = {},
+  header: Record<string, unknown> = {},
+): Promise<string> {
   const { SignJWT } = await import('jose');
   const now = Math.floor(Date.now() / 1000);
-  const payload = Object.fromEntries(Object.entries({ iss: clientId, sub: clientId, aud, exp: now + 120, jti: randomBytes(12).toString('hex'), ...claims }).filter(([, v]) => v !== undefined));
+  const payload = Object.fromEntries(
+    Object.entries({ iss: clientId, sub: clientId, aud, exp: now + 120, jti: randomBytes(12).toString('hex'), ...claims }).filter(
+      ([, v]) => v !== undefined,
+    ),
+  );
   const hdr = Object.fromEntries(Object.entries({ alg: key.alg, kid: key.kid, typ: 'JWT', ...header }).filter(([, v]) => v !== undefined));
   return new SignJWT(payload).setProtectedHeader(hdr as { alg: string }).sign(key.privateKey);
 }

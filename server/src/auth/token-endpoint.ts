@@ -11,7 +11,14 @@ import { authenticateClient, type AuthenticatedClient } from './client-auth.ts';
 import { getClient } from './clients.ts';
 import { requestTenant, singleParams, type AuthDeps } from './deps.ts';
 import {
-  TTL, consumeCode, createGrant, createRefreshToken, findRefreshToken, markRefreshUsed, revokeGrant, type GrantContext,
+  TTL,
+  consumeCode,
+  createGrant,
+  createRefreshToken,
+  findRefreshToken,
+  markRefreshUsed,
+  revokeGrant,
+  type GrantContext,
 } from './grants.ts';
 import { OAuthError, noStore, sendOAuthError, usedBasic } from './oauth-error.ts';
 import { allCovered, checkRequestedScopes, splitScopes } from './scopes.ts';
@@ -44,17 +51,37 @@ function pkceMatches(verifier: string, challenge: string): boolean {
 }
 
 /** Builds the token response of a user grant: tokens plus launch context. */
-async function userTokenResponse(c: Call, grantId: string, clientId: string, userId: string, scope: string, context: GrantContext, refreshToken?: string, withIdToken = true): Promise<Record<string, unknown>> {
+async function userTokenResponse(
+  c: Call,
+  grantId: string,
+  clientId: string,
+  userId: string,
+  scope: string,
+  context: GrantContext,
+  refreshToken?: string,
+  withIdToken = true,
+): Promise<Record<string, unknown>> {
   const scopes = scope.split(' ');
   const { token, claims } = await signAccessToken(c.deps.keys, {
-    issuer: c.urls.issuer, tenant: c.tenant, subject: userId, clientId, scope, grantId, ttl: TTL.access,
+    issuer: c.urls.issuer,
+    tenant: c.tenant,
+    subject: userId,
+    clientId,
+    scope,
+    grantId,
+    ttl: TTL.access,
     context,
   });
   const body: Record<string, unknown> = { access_token: token, token_type: 'Bearer', expires_in: TTL.access, scope };
   if (refreshToken) body.refresh_token = refreshToken;
   if (withIdToken && scopes.includes('openid')) {
     body.id_token = await signIdToken(c.deps.keys, {
-      issuer: c.urls.issuer, subject: userId, clientId, ttl: TTL.access, nonce: context.nonce, authTime: context.authTime,
+      issuer: c.urls.issuer,
+      subject: userId,
+      clientId,
+      ttl: TTL.access,
+      nonce: context.nonce,
+      authTime: context.authTime,
       ...(scopes.includes('fhirUser') && context.fhirUser ? { fhirUserUrl: `${c.urls.fhirBase}/${context.fhirUser}` } : {}),
     });
   }
@@ -64,7 +91,16 @@ async function userTokenResponse(c: Call, grantId: string, clientId: string, use
   if (context.intent) body.intent = context.intent;
   body.need_patient_banner = context.needPatientBanner ?? true;
   body.smart_style_url = c.urls.style;
-  audit(c.deps.log, AUDIT.tokenIssued, { tenant: c.tenant, outcome: 'success', client_id: clientId, user_id: userId, grant: grantId, jti: claims.jti, scope, refresh: !!refreshToken });
+  audit(c.deps.log, AUDIT.tokenIssued, {
+    tenant: c.tenant,
+    outcome: 'success',
+    client_id: clientId,
+    user_id: userId,
+    grant: grantId,
+    jti: claims.jti,
+    scope,
+    refresh: !!refreshToken,
+  });
   return body;
 }
 
@@ -80,7 +116,13 @@ async function authorizationCode(c: Call): Promise<Record<string, unknown>> {
   const redirectUri = requireParam(c.params, 'redirect_uri');
   const outcome = await consumeCode(c.deps.db, c.tenant, code);
   if (outcome.status === 'reused') {
-    audit(c.deps.log, AUDIT.grantRevoked, { tenant: c.tenant, outcome: 'success', client_id: outcome.clientId, grant: outcome.grantId, reason: 'code_reused' });
+    audit(c.deps.log, AUDIT.grantRevoked, {
+      tenant: c.tenant,
+      outcome: 'success',
+      client_id: outcome.clientId,
+      grant: outcome.grantId,
+      reason: 'code_reused',
+    });
     throw new OAuthError('invalid_grant', 'The authorization code was already used; tokens issued with it are revoked');
   }
   if (outcome.status === 'invalid') throw new OAuthError('invalid_grant', 'The authorization code is invalid or expired');
@@ -90,13 +132,19 @@ async function authorizationCode(c: Call): Promise<Record<string, unknown>> {
   // RFC 7636 §4.6 (and the reference's error matrix): every PKCE failure is invalid_grant.
   const verifier = c.params.code_verifier;
   if (verifier === undefined || verifier === '') throw new OAuthError('invalid_grant', 'code_verifier is required (PKCE)');
-  if (!VERIFIER.test(verifier) || !pkceMatches(verifier, rec.codeChallenge)) throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
+  if (!VERIFIER.test(verifier) || !pkceMatches(verifier, rec.codeChallenge))
+    throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
   const user = await getUser(c.deps.db, c.tenant, rec.userId);
   if (!user) throw new OAuthError('invalid_grant', 'The user no longer exists');
   const scopes = rec.scopes.split(' ');
   const refresh = wantsRefresh(scopes);
   await createGrant(c.deps.db, {
-    id: rec.grantId, tenant: c.tenant, clientId: client.clientId, userId: user.id, scopes: rec.scopes, context: rec.context,
+    id: rec.grantId,
+    tenant: c.tenant,
+    clientId: client.clientId,
+    userId: user.id,
+    scopes: rec.scopes,
+    context: rec.context,
     lifetimeS: refresh ? TTL[refresh] : TTL.access,
   });
   const refreshToken = refresh ? await createRefreshToken(c.deps.db, c.tenant, rec.grantId, client.clientId, rec.scopes) : undefined;
@@ -119,7 +167,13 @@ async function refreshToken(c: Call): Promise<Record<string, unknown>> {
   if (rec.used) {
     // A rotated token came back: either the client or an attacker holds a stolen copy. Revoke the family.
     await revokeGrant(c.deps.db, c.tenant, rec.grant.id);
-    audit(c.deps.log, AUDIT.grantRevoked, { tenant: c.tenant, outcome: 'success', client_id: rec.clientId, grant: rec.grant.id, reason: 'refresh_token_reused' });
+    audit(c.deps.log, AUDIT.grantRevoked, {
+      tenant: c.tenant,
+      outcome: 'success',
+      client_id: rec.clientId,
+      grant: rec.grant.id,
+      reason: 'refresh_token_reused',
+    });
     throw new OAuthError('invalid_grant', 'The refresh token was already used; the grant is revoked');
   }
   const held = splitScopes(rec.scopes);
@@ -127,7 +181,8 @@ async function refreshToken(c: Call): Promise<Record<string, unknown>> {
   if (c.params.scope !== undefined) {
     const asked = splitScopes(c.params.scope);
     // RFC 6749 §6: the same or fewer scopes; an identical string is accepted (Inferno refreshes with it).
-    if (asked.length === 0 || !allCovered(held, asked)) throw new OAuthError('invalid_scope', 'The requested scope exceeds the original grant');
+    if (asked.length === 0 || !allCovered(held, asked))
+      throw new OAuthError('invalid_scope', 'The requested scope exceeds the original grant');
     scope = asked.join(' ');
   }
   if (!(await markRefreshUsed(c.deps.db, c.tenant, presented))) {
@@ -138,7 +193,13 @@ async function refreshToken(c: Call): Promise<Record<string, unknown>> {
   if (!user) throw new OAuthError('invalid_grant', 'The user no longer exists');
   // The new refresh token keeps the original scopes (RFC 6749 §6), whatever this access token narrowed to.
   const next = await createRefreshToken(c.deps.db, c.tenant, rec.grant.id, rec.clientId, rec.scopes);
-  audit(c.deps.log, AUDIT.refresh, { tenant: c.tenant, outcome: 'success', client_id: rec.clientId, user_id: user.id, grant: rec.grant.id });
+  audit(c.deps.log, AUDIT.refresh, {
+    tenant: c.tenant,
+    outcome: 'success',
+    client_id: rec.clientId,
+    user_id: user.id,
+    grant: rec.grant.id,
+  });
   return userTokenResponse(c, rec.grant.id, rec.clientId, user.id, scope, rec.grant.context, next, false);
 }
 
@@ -152,14 +213,37 @@ async function clientCredentials(c: Call): Promise<Record<string, unknown>> {
   if (!checked.ok) throw new OAuthError('invalid_scope', checked.reason);
   const asked = splitScopes(c.params.scope);
   if (asked.length === 0) throw new OAuthError('invalid_scope', 'scope is required');
-  if (!asked.every((s) => s.startsWith('system/')) || asked.length !== checked.scopes.length) throw new OAuthError('invalid_scope', 'Backend services may only request system/ scopes');
-  if (!allCovered(client.scopes, asked)) throw new OAuthError('invalid_scope', 'The requested scope exceeds what this client is registered for');
+  if (!asked.every((s) => s.startsWith('system/')) || asked.length !== checked.scopes.length)
+    throw new OAuthError('invalid_scope', 'Backend services may only request system/ scopes');
+  if (!allCovered(client.scopes, asked))
+    throw new OAuthError('invalid_scope', 'The requested scope exceeds what this client is registered for');
   const scope = asked.join(' ');
-  const grantId = await createGrant(c.deps.db, { tenant: c.tenant, clientId: client.clientId, scopes: scope, context: {}, lifetimeS: TTL.backend });
-  const { token, claims } = await signAccessToken(c.deps.keys, {
-    issuer: c.urls.issuer, tenant: c.tenant, subject: client.clientId, clientId: client.clientId, scope, grantId, context: {}, ttl: TTL.backend,
+  const grantId = await createGrant(c.deps.db, {
+    tenant: c.tenant,
+    clientId: client.clientId,
+    scopes: scope,
+    context: {},
+    lifetimeS: TTL.backend,
   });
-  audit(c.deps.log, AUDIT.tokenIssued, { tenant: c.tenant, outcome: 'success', client_id: client.clientId, grant: grantId, jti: claims.jti, scope, grant_type: 'client_credentials' });
+  const { token, claims } = await signAccessToken(c.deps.keys, {
+    issuer: c.urls.issuer,
+    tenant: c.tenant,
+    subject: client.clientId,
+    clientId: client.clientId,
+    scope,
+    grantId,
+    context: {},
+    ttl: TTL.backend,
+  });
+  audit(c.deps.log, AUDIT.tokenIssued, {
+    tenant: c.tenant,
+    outcome: 'success',
+    client_id: client.clientId,
+    grant: grantId,
+    jti: claims.jti,
+    scope,
+    grant_type: 'client_credentials',
+  });
   // SMART Backend Services: no refresh token.
   return { access_token: token, token_type: 'Bearer', expires_in: TTL.backend, scope };
 }
@@ -171,24 +255,37 @@ export async function handleToken(deps: AuthDeps, req: Request, res: Response): 
   const grantType = typeof req.body?.grant_type === 'string' ? req.body.grant_type : undefined;
   let clientId: string | undefined;
   try {
-    if (!req.is('application/x-www-form-urlencoded')) throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
+    if (!req.is('application/x-www-form-urlencoded'))
+      throw new OAuthError('invalid_request', 'The body must be application/x-www-form-urlencoded (RFC 6749 §4.1.3)');
     const { params, repeated } = singleParams(req.body);
     if (repeated) throw new OAuthError('invalid_request', `Parameter ${repeated.slice(0, 40)} must not be repeated (RFC 6749 §3.1)`);
     if (!grantType) throw new OAuthError('invalid_request', 'grant_type is required');
-    if (!(GRANT_TYPES as readonly string[]).includes(grantType)) throw new OAuthError('unsupported_grant_type', `grant_type ${grantType.slice(0, 60)} is not supported`);
-    const auth = await authenticateClient({ db: deps.db, tenant, tokenEndpoint: urls.token, jwksCache: deps.jwksCache }, req.get('authorization'), params);
+    if (!(GRANT_TYPES as readonly string[]).includes(grantType))
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType.slice(0, 60)} is not supported`);
+    const auth = await authenticateClient(
+      { db: deps.db, tenant, tokenEndpoint: urls.token, jwksCache: deps.jwksCache },
+      req.get('authorization'),
+      params,
+    );
     clientId = auth?.client.clientId;
     const call: Call = { deps, tenant, urls, params, auth };
-    const body = grantType === 'authorization_code' ? await authorizationCode(call)
-      : grantType === 'refresh_token' ? await refreshToken(call)
-        : await clientCredentials(call);
+    const body =
+      grantType === 'authorization_code'
+        ? await authorizationCode(call)
+        : grantType === 'refresh_token'
+          ? await refreshToken(call)
+          : await clientCredentials(call);
     noStore(res);
     res.status(200).type('application/json').send(JSON.stringify(body));
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
     const named = clientId ?? (typeof req.body?.client_id === 'string' ? String(req.body.client_id).slice(0, 128) : undefined);
     audit(deps.log, AUDIT.tokenRefused, {
-      tenant, outcome: 'failure', reason: err.code, ...(grantType ? { grant_type: grantType.slice(0, 60) } : {}), ...(named ? { client_id: named } : {}),
+      tenant,
+      outcome: 'failure',
+      reason: err.code,
+      ...(grantType ? { grant_type: grantType.slice(0, 60) } : {}),
+      ...(named ? { client_id: named } : {}),
     });
     sendOAuthError(res, err, urls.issuer, usedBasic(req));
   }

@@ -48,8 +48,16 @@ export interface AccessTokenInput {
 export async function signAccessToken(keys: KeyStore, input: AccessTokenInput): Promise<{ token: string; claims: AccessClaims }> {
   const now = Math.floor(Date.now() / 1000);
   const claims: AccessClaims = {
-    iss: input.issuer, aud: input.issuer, sub: input.subject, iat: now, exp: now + input.ttl, jti: randomUUID(),
-    client_id: input.clientId, scope: input.scope, tenant: input.tenant, grant: input.grantId,
+    iss: input.issuer,
+    aud: input.issuer,
+    sub: input.subject,
+    iat: now,
+    exp: now + input.ttl,
+    jti: randomUUID(),
+    client_id: input.clientId,
+    scope: input.scope,
+    tenant: input.tenant,
+    grant: input.grantId,
     ...(input.context.fhirUser ? { fhirUser: input.context.fhirUser } : {}),
     ...(input.context.patient ? { patient: input.context.patient } : {}),
     ...(input.context.encounter ? { encounter: input.context.encounter } : {}),
@@ -60,7 +68,10 @@ export async function signAccessToken(keys: KeyStore, input: AccessTokenInput): 
 }
 
 /** Signs an OIDC id_token (RS256, as SMART sso-openid-connect requires). */
-export async function signIdToken(keys: KeyStore, input: { issuer: string; subject: string; clientId: string; fhirUserUrl?: string; nonce?: string; authTime?: number; ttl: number }): Promise<string> {
+export async function signIdToken(
+  keys: KeyStore,
+  input: { issuer: string; subject: string; clientId: string; fhirUserUrl?: string; nonce?: string; authTime?: number; ttl: number },
+): Promise<string> {
   const now = Math.floor(Date.now() / 1000);
   const { kid, key } = await keys.signingKey();
   return new SignJWT({
@@ -69,8 +80,11 @@ export async function signIdToken(keys: KeyStore, input: { issuer: string; subje
     ...(input.authTime ? { auth_time: input.authTime } : {}),
   })
     .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' })
-    .setIssuer(input.issuer).setSubject(input.subject).setAudience(input.clientId)
-    .setIssuedAt(now).setExpirationTime(now + input.ttl)
+    .setIssuer(input.issuer)
+    .setSubject(input.subject)
+    .setAudience(input.clientId)
+    .setIssuedAt(now)
+    .setExpirationTime(now + input.ttl)
     .sign(key);
 }
 
@@ -96,7 +110,13 @@ export function bearerToken(header: string | undefined): string | undefined {
  * and grant, client and user all still present and unrevoked.
  * @returns undefined for any token that must not be accepted.
  */
-export async function verifyAccessToken(keys: KeyStore, db: Queryable, token: string, tenant: string, issuer: string): Promise<VerifiedAccess | undefined> {
+export async function verifyAccessToken(
+  keys: KeyStore,
+  db: Queryable,
+  token: string,
+  tenant: string,
+  issuer: string,
+): Promise<VerifiedAccess | undefined> {
   let kid: string | undefined;
   try {
     const header = decodeProtectedHeader(token);
@@ -111,19 +131,37 @@ export async function verifyAccessToken(keys: KeyStore, db: Queryable, token: st
   let claims: AccessClaims;
   try {
     ({ payload: claims } = await jwtVerify<AccessClaims>(token, key, {
-      algorithms: [SIGNING_ALG], issuer, audience: issuer, typ: 'at+jwt', clockTolerance: 5,
+      algorithms: [SIGNING_ALG],
+      issuer,
+      audience: issuer,
+      typ: 'at+jwt',
+      clockTolerance: 5,
       requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
     }));
   } catch {
     return undefined;
   }
-  if (claims.tenant !== tenant || typeof claims.grant !== 'string' || typeof claims.scope !== 'string' || typeof claims.client_id !== 'string') return undefined;
-  const { rows } = await db.query<{ revoked: boolean; user_id: string | null; uid: string | null; roles: string[] | null; cid: string | null }>(
+  if (
+    claims.tenant !== tenant ||
+    typeof claims.grant !== 'string' ||
+    typeof claims.scope !== 'string' ||
+    typeof claims.client_id !== 'string'
+  )
+    return undefined;
+  const { rows } = await db.query<{
+    revoked: boolean;
+    user_id: string | null;
+    uid: string | null;
+    roles: string[] | null;
+    cid: string | null;
+  }>(
     `SELECT (g.revoked_at IS NOT NULL OR g.expires_at <= now()) AS revoked, g.user_id, u.id AS uid, u.roles, c.client_id AS cid
        FROM auth_grants g
        LEFT JOIN auth_clients c ON c.tenant = g.tenant AND c.client_id = g.client_id
        LEFT JOIN auth_users u ON u.tenant = g.tenant AND u.id = g.user_id
-      WHERE g.tenant = $1 AND g.id = $2`, [tenant, claims.grant]);
+      WHERE g.tenant = $1 AND g.id = $2`,
+    [tenant, claims.grant],
+  );
   const r = rows[0];
   // A removed client or user takes its tokens with it.
   if (!r || r.revoked || !r.cid || r.cid !== claims.client_id || (r.user_id !== null && !r.uid)) return undefined;

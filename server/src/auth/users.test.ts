@@ -47,7 +47,10 @@ describe('users', () => {
   });
 
   it('authenticates; reports unknown user and wrong password distinctly (for audit only)', async () => {
-    expect(await authenticateUser(db, kek, 't', 'a', PW, '')).toMatchObject({ ok: true, user: { username: 'a', fhirUser: 'Practitioner/1' } });
+    expect(await authenticateUser(db, kek, 't', 'a', PW, '')).toMatchObject({
+      ok: true,
+      user: { username: 'a', fhirUser: 'Practitioner/1' },
+    });
     expect(await authenticateUser(db, kek, 't', 'nobody', PW, '')).toEqual({ ok: false, reason: 'unknown_user' });
     expect(await authenticateUser(db, kek, 't', 'a', 'wrong password!', '')).toMatchObject({ ok: false, reason: 'bad_password' });
     expect(await authenticateUser(db, kek, 'other-tenant', 'a', PW, '')).toEqual({ ok: false, reason: 'unknown_user' });
@@ -55,7 +58,8 @@ describe('users', () => {
 
   it(`locks the account after ${LOCKOUT.failures} failures, even for the right password, until the lock ends`, async () => {
     await addUser(db, kek, { tenant: 't', username: 'victim', password: PW, fhirUser: 'Patient/9', roles: ['patient'] });
-    for (let i = 0; i < LOCKOUT.failures; i++) expect((await authenticateUser(db, kek, 't', 'victim', `guess number ${i}`, '')).ok).toBe(false);
+    for (let i = 0; i < LOCKOUT.failures; i++)
+      expect((await authenticateUser(db, kek, 't', 'victim', `guess number ${i}`, '')).ok).toBe(false);
     expect(await authenticateUser(db, kek, 't', 'victim', PW, '')).toMatchObject({ ok: false, reason: 'locked' });
     await db.query("UPDATE auth_users SET locked_until = now() - interval '1 second' WHERE username = 'victim'");
     expect((await authenticateUser(db, kek, 't', 'victim', PW, '')).ok).toBe(true);
@@ -70,14 +74,24 @@ describe('users', () => {
   });
 
   it('requires a TOTP code when enrolled, and never accepts the same code twice', async () => {
-    const { totpSecret, otpauth } = await addUser(db, kek, { tenant: 't', username: 'mfa', password: PW, fhirUser: 'Practitioner/7', roles: ['clinician'], totp: true });
+    const { totpSecret, otpauth } = await addUser(db, kek, {
+      tenant: 't',
+      username: 'mfa',
+      password: PW,
+      fhirUser: 'Practitioner/7',
+      roles: ['clinician'],
+      totp: true,
+    });
     expect(otpauth).toMatch(/^otpauth:\/\/totp\/Haven:mfa%40t\?secret=/);
     const { rows } = await db.query<{ totp_enc: string }>("SELECT totp_enc FROM auth_users WHERE username = 'mfa'");
     expect(rows[0].totp_enc).not.toContain(totpSecret!);
     const seed = base32Decode(totpSecret!);
     const now = Date.now() / 1000;
     expect(await authenticateUser(db, kek, 't', 'mfa', PW, '', now)).toMatchObject({ ok: false, reason: 'bad_otp' });
-    expect(await authenticateUser(db, kek, 't', 'mfa', PW, '000000' === totp(seed, now) ? '111111' : '000000', now)).toMatchObject({ ok: false, reason: 'bad_otp' });
+    expect(await authenticateUser(db, kek, 't', 'mfa', PW, '000000' === totp(seed, now) ? '111111' : '000000', now)).toMatchObject({
+      ok: false,
+      reason: 'bad_otp',
+    });
     const code = totp(seed, now);
     expect((await authenticateUser(db, kek, 't', 'mfa', PW, code, now)).ok).toBe(true);
     expect(await authenticateUser(db, kek, 't', 'mfa', PW, code, now)).toMatchObject({ ok: false, reason: 'bad_otp' });
@@ -96,7 +110,9 @@ describe('secrets at rest', () => {
   it('stores private signing keys encrypted, public keys in the clear', async () => {
     const keys = new KeyStore(db, kek);
     await keys.init();
-    const { rows } = await db.query<{ private_enc: string; public_jwk: Record<string, unknown>; kek_id: string }>('SELECT private_enc, public_jwk, kek_id FROM auth_signing_keys');
+    const { rows } = await db.query<{ private_enc: string; public_jwk: Record<string, unknown>; kek_id: string }>(
+      'SELECT private_enc, public_jwk, kek_id FROM auth_signing_keys',
+    );
     expect(rows.length).toBeGreaterThan(0);
     for (const r of rows) {
       expect(r.private_enc).toMatch(/^v1\./);

@@ -37,7 +37,9 @@ export class UserValidationError extends Error {}
 
 function scryptAsync(password: string, salt: Buffer, n: number, r: number, p: number, keylen: number): Promise<Buffer> {
   const opts: ScryptOptions = { N: n, r, p, maxmem: 256 * n * r + 16 * 1024 * 1024 };
-  return new Promise((resolve, reject) => scrypt(password.normalize('NFKC'), salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))));
+  return new Promise((resolve, reject) =>
+    scrypt(password.normalize('NFKC'), salt, keylen, opts, (err, key) => (err ? reject(err) : resolve(key))),
+  );
 }
 
 /** Hashes a password with a fresh salt. */
@@ -60,8 +62,15 @@ export async function verifyPassword(password: string, stored: string): Promise<
 let dummyHash: Promise<string> | undefined;
 
 interface UserRow {
-  tenant: string; id: string; username: string; fhir_user: string; roles: string[]; password_hash: string;
-  totp_enc: string | null; totp_last_step: number | string | null; locked: boolean;
+  tenant: string;
+  id: string;
+  username: string;
+  fhir_user: string;
+  roles: string[];
+  password_hash: string;
+  totp_enc: string | null;
+  totp_last_step: number | string | null;
+  locked: boolean;
 }
 
 function toUser(r: UserRow): User {
@@ -84,19 +93,37 @@ export interface NewUser {
  */
 export async function addUser(db: Db, kek: Kek, input: NewUser): Promise<{ user: User; otpauth?: string; totpSecret?: string }> {
   if (!USERNAME.test(input.username)) throw new UserValidationError('username: 1-128 of A-Z a-z 0-9 . _ @ -');
-  if (!FHIR_USER.test(input.fhirUser)) throw new UserValidationError('fhir-user must be Practitioner/ID, Patient/ID, RelatedPerson/ID or Person/ID');
-  if (input.roles.length === 0 || !input.roles.every((r) => ROLE.test(r))) throw new UserValidationError('roles: one or more of lower-case words, e.g. clinician,admin');
-  if ([...input.password].length < MIN_PASSWORD_LENGTH) throw new UserValidationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (!FHIR_USER.test(input.fhirUser))
+    throw new UserValidationError('fhir-user must be Practitioner/ID, Patient/ID, RelatedPerson/ID or Person/ID');
+  if (input.roles.length === 0 || !input.roles.every((r) => ROLE.test(r)))
+    throw new UserValidationError('roles: one or more of lower-case words, e.g. clinician,admin');
+  if ([...input.password].length < MIN_PASSWORD_LENGTH)
+    throw new UserValidationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
   if (input.password.length > 1024) throw new UserValidationError('password is too long');
   const id = randomUUID();
   const seed = input.totp ? newTotpSeed() : undefined;
   const { rowCount } = await db.query(
     `INSERT INTO auth_users (tenant, id, username, fhir_user, roles, password_hash, totp_enc)
      VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING`,
-    [input.tenant, id, input.username, input.fhirUser, [...new Set(input.roles)], await hashPassword(input.password),
-      seed ? seal(kek, seed.toString('base64'), `totp:${input.tenant}:${id}`) : null]);
+    [
+      input.tenant,
+      id,
+      input.username,
+      input.fhirUser,
+      [...new Set(input.roles)],
+      await hashPassword(input.password),
+      seed ? seal(kek, seed.toString('base64'), `totp:${input.tenant}:${id}`) : null,
+    ],
+  );
   if (rowCount === 0) throw new UserValidationError(`username "${input.username}" already exists in tenant ${input.tenant}`);
-  const user: User = { tenant: input.tenant, id, username: input.username, fhirUser: input.fhirUser, roles: [...new Set(input.roles)], totp: !!seed };
+  const user: User = {
+    tenant: input.tenant,
+    id,
+    username: input.username,
+    fhirUser: input.fhirUser,
+    roles: [...new Set(input.roles)],
+    totp: !!seed,
+  };
   if (!seed) return { user };
   return { user, otpauth: otpauthUri(seed, `${input.username}@${input.tenant}`), totpSecret: base32Encode(seed) };
 }
@@ -118,10 +145,15 @@ async function recordFailure(db: Db, tenant: string, id: string): Promise<void> 
     `UPDATE auth_users SET
        failed_count = CASE WHEN failed_since IS NULL OR failed_since < now() - make_interval(mins => $3) THEN 1 ELSE failed_count + 1 END,
        failed_since = CASE WHEN failed_since IS NULL OR failed_since < now() - make_interval(mins => $3) THEN now() ELSE failed_since END
-     WHERE tenant = $1 AND id = $2 RETURNING failed_count`, [tenant, id, LOCKOUT.windowMinutes]);
+     WHERE tenant = $1 AND id = $2 RETURNING failed_count`,
+    [tenant, id, LOCKOUT.windowMinutes],
+  );
   if ((rows[0]?.failed_count ?? 0) >= LOCKOUT.failures) {
-    await db.query(`UPDATE auth_users SET locked_until = now() + make_interval(mins => $3), failed_count = 0, failed_since = NULL
-                     WHERE tenant = $1 AND id = $2`, [tenant, id, LOCKOUT.lockMinutes]);
+    await db.query(
+      `UPDATE auth_users SET locked_until = now() + make_interval(mins => $3), failed_count = 0, failed_since = NULL
+                     WHERE tenant = $1 AND id = $2`,
+      [tenant, id, LOCKOUT.lockMinutes],
+    );
   }
 }
 
@@ -130,9 +162,19 @@ async function recordFailure(db: Db, tenant: string, id: string): Promise<void> 
  * known ones (no user enumeration by timing); a locked account is refused without revealing whether the
  * password was right.
  */
-export async function authenticateUser(db: Db, kek: Kek, tenant: string, username: string, password: string, otp: string, nowSeconds = Date.now() / 1000): Promise<LoginResult> {
+export async function authenticateUser(
+  db: Db,
+  kek: Kek,
+  tenant: string,
+  username: string,
+  password: string,
+  otp: string,
+  nowSeconds = Date.now() / 1000,
+): Promise<LoginResult> {
   const { rows } = await db.query<UserRow>(
-    'SELECT *, (locked_until IS NOT NULL AND locked_until > now()) AS locked FROM auth_users WHERE tenant = $1 AND username = $2', [tenant, username]);
+    'SELECT *, (locked_until IS NOT NULL AND locked_until > now()) AS locked FROM auth_users WHERE tenant = $1 AND username = $2',
+    [tenant, username],
+  );
   const row = rows[0];
   if (!row) {
     dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
@@ -150,14 +192,22 @@ export async function authenticateUser(db: Db, kek: Kek, tenant: string, usernam
     const last = row.totp_last_step === null ? undefined : BigInt(row.totp_last_step);
     const step = verifyTotp(seed, otp.trim(), nowSeconds, last);
     // The conditional update makes acceptance atomic: two logins racing with one code cannot both win.
-    const accepted = step !== undefined && (await db.query(
-      'UPDATE auth_users SET totp_last_step = $3 WHERE tenant = $1 AND id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)',
-      [tenant, row.id, step.toString()])).rowCount === 1;
+    const accepted =
+      step !== undefined &&
+      (
+        await db.query(
+          'UPDATE auth_users SET totp_last_step = $3 WHERE tenant = $1 AND id = $2 AND (totp_last_step IS NULL OR totp_last_step < $3)',
+          [tenant, row.id, step.toString()],
+        )
+      ).rowCount === 1;
     if (!accepted) {
       await recordFailure(db, tenant, row.id);
       return { ok: false, reason: 'bad_otp', userId: row.id };
     }
   }
-  await db.query('UPDATE auth_users SET failed_count = 0, failed_since = NULL, locked_until = NULL WHERE tenant = $1 AND id = $2', [tenant, row.id]);
+  await db.query('UPDATE auth_users SET failed_count = 0, failed_since = NULL, locked_until = NULL WHERE tenant = $1 AND id = $2', [
+    tenant,
+    row.id,
+  ]);
   return { ok: true, user: toUser(row) };
 }

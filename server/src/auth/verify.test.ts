@@ -18,7 +18,10 @@ let clientId: string;
 
 beforeAll(async () => {
   ts = await startAuthServer();
-  await ts.seed([{ resourceType: 'Patient', id: 'p1', name: [{ family: 'Lee' }] }, { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' } }]);
+  await ts.seed([
+    { resourceType: 'Patient', id: 'p1', name: [{ family: 'Lee' }] },
+    { resourceType: 'Encounter', id: 'e1', status: 'finished', class: { code: 'AMB' } },
+  ]);
   await ts.seed([{ resourceType: 'Patient', id: 'p1' }], 'other');
   await ts.addUser({ username: 'bo', fhirUser: 'Patient/p1', roles: ['patient'] });
   clientId = (await ts.addClient({ type: 'public', redirectUris: [REDIRECT] })).clientId;
@@ -31,8 +34,19 @@ afterAll(async () => {
 });
 
 async function userToken(client = clientId): Promise<{ access_token: string; refresh_token?: string }> {
-  const c = await obtainCode(ts, { clientId: client, redirectUri: REDIRECT, scope: 'launch/patient openid fhirUser offline_access patient/*.rs', person: { username: 'bo' } });
-  const r = await postForm(ts.urls().token, { grant_type: 'authorization_code', code: c.code, redirect_uri: REDIRECT, client_id: client, code_verifier: c.verifier });
+  const c = await obtainCode(ts, {
+    clientId: client,
+    redirectUri: REDIRECT,
+    scope: 'launch/patient openid fhirUser offline_access patient/*.rs',
+    person: { username: 'bo' },
+  });
+  const r = await postForm(ts.urls().token, {
+    grant_type: 'authorization_code',
+    code: c.code,
+    redirect_uri: REDIRECT,
+    client_id: client,
+    code_verifier: c.verifier,
+  });
   expect(r.status).toBe(200);
   return r.body;
 }
@@ -44,7 +58,8 @@ function claimsOf(token: string): AccessClaims {
   return JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString()) as AccessClaims;
 }
 
-const fakeReq = (token: string) => ({ get: (h: string) => (h.toLowerCase() === 'authorization' ? `Bearer ${token}` : undefined) }) as unknown as Request;
+const fakeReq = (token: string) =>
+  ({ get: (h: string) => (h.toLowerCase() === 'authorization' ? `Bearer ${token}` : undefined) }) as unknown as Request;
 
 describe('FHIR API with tokens', () => {
   it('no token → 401 with WWW-Authenticate: Bearer', async () => {
@@ -59,7 +74,14 @@ describe('FHIR API with tokens', () => {
     const p = await auth.authenticate(fakeReq(access_token), 'default');
     const c = claimsOf(access_token);
     expect(p).toMatchObject({
-      tenant: 'default', subject: c.sub, clientId, fhirUser: 'Patient/p1', roles: ['patient'], patient: 'p1', tokenId: c.jti, development: false,
+      tenant: 'default',
+      subject: c.sub,
+      clientId,
+      fhirUser: 'Patient/p1',
+      roles: ['patient'],
+      patient: 'p1',
+      tokenId: c.jti,
+      development: false,
       scopes: ['launch/patient', 'openid', 'fhirUser', 'offline_access', 'patient/*.rs'],
     });
   });
@@ -80,7 +102,14 @@ describe('FHIR API with tokens', () => {
   it('an expired token → 401', async () => {
     const c = claimsOf((await userToken()).access_token);
     const { token } = await signAccessToken(auth.deps.keys, {
-      issuer: c.iss, tenant: 'default', subject: c.sub, clientId, scope: c.scope, grantId: c.grant, context: { patient: 'p1' }, ttl: -60,
+      issuer: c.iss,
+      tenant: 'default',
+      subject: c.sub,
+      clientId,
+      scope: c.scope,
+      grantId: c.grant,
+      context: { patient: 'p1' },
+      ttl: -60,
     });
     expect((await read(token)).status).toBe(401);
   });
@@ -98,7 +127,7 @@ describe('FHIR API with tokens', () => {
     expect((await read(t.access_token)).status).toBe(401);
   });
 
-  it("removing the client ends its tokens", async () => {
+  it('removing the client ends its tokens', async () => {
     const c2 = (await ts.addClient({ type: 'public', redirectUris: [REDIRECT] })).clientId;
     const t = await userToken(c2);
     expect((await read(t.access_token)).status).toBe(200);
@@ -118,12 +147,18 @@ describe('key rotation', () => {
     expect(jwks.keys.map((k) => k.kid)).toContain(oldKid);
     expect((await read(before.access_token)).status).toBe(200);
     const { token } = await signAccessToken(auth.deps.keys, {
-      issuer: ts.urls().fhirBase, tenant: 'default', subject: claimsOf(before.access_token).sub, clientId, scope: 'patient/*.rs',
-      grantId: claimsOf(before.access_token).grant, context: { patient: 'p1', fhirUser: 'Patient/p1' }, ttl: 60,
+      issuer: ts.urls().fhirBase,
+      tenant: 'default',
+      subject: claimsOf(before.access_token).sub,
+      clientId,
+      scope: 'patient/*.rs',
+      grantId: claimsOf(before.access_token).grant,
+      context: { patient: 'p1', fhirUser: 'Patient/p1' },
+      ttl: 60,
     });
     expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).kid).toBe(newKid);
     expect((await read(token)).status).toBe(200);
-    const after = await (await fetch(ts.urls().jwks)).json() as { keys: { kid: string }[] };
+    const after = (await (await fetch(ts.urls().jwks)).json()) as { keys: { kid: string }[] };
     expect(after.keys.map((k) => k.kid)).toEqual(expect.arrayContaining([oldKid, newKid]));
     // Once the retired key's grace period is over, it leaves the JWKS and its tokens stop verifying.
     await ts.server.db.query("UPDATE auth_signing_keys SET expires_at = now() - interval '1 second' WHERE kid = $1", [oldKid]);

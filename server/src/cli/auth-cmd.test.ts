@@ -16,19 +16,37 @@ import { runCli } from './cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'haven-auth-cli-'));
 let storage: ScratchStorage;
-beforeAll(async () => { storage = await createScratchStorage(); });
+beforeAll(async () => {
+  storage = await createScratchStorage();
+});
 afterAll(async () => {
   await storage?.drop();
   rmSync(work, { recursive: true, force: true });
 });
 
-async function haven(s: { dataDir: string; databaseUrl?: string }, argv: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+async function haven(
+  s: { dataDir: string; databaseUrl?: string },
+  argv: string[],
+  stdin?: string,
+): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const env = { DATA_DIR: s.dataDir, ...(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}) };
   const code = await runCli(argv, env, {
-    stdout: { write: (x: string) => ((out += x), true), isTTY: false },
-    stderr: { write: (x: string) => ((err += x), true), isTTY: false },
+    stdout: {
+      write: (x: string) => {
+        out += x;
+        return true;
+      },
+      isTTY: false,
+    },
+    stderr: {
+      write: (x: string) => {
+        err += x;
+        return true;
+      },
+      isTTY: false,
+    },
     ...(stdin !== undefined ? { stdin: Readable.from([stdin]) } : {}),
   });
   return { code, out, err };
@@ -36,16 +54,45 @@ async function haven(s: { dataDir: string; databaseUrl?: string }, argv: string[
 
 describe('on storage', () => {
   it('registers a public client and lists it', async () => {
-    const r = await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://app.example/cb', '--redirect-uri', 'http://localhost:3000/cb',
-      '--launch-uri', 'https://app.example/launch', '--scopes', 'launch openid fhirUser patient/*.rs', '--client-id', 'my-app', '--json']);
+    const r = await haven(storage, [
+      'clients',
+      'add',
+      '--type',
+      'public',
+      '--redirect-uri',
+      'https://app.example/cb',
+      '--redirect-uri',
+      'http://localhost:3000/cb',
+      '--launch-uri',
+      'https://app.example/launch',
+      '--scopes',
+      'launch openid fhirUser patient/*.rs',
+      '--client-id',
+      'my-app',
+      '--json',
+    ]);
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ client_id: 'my-app', type: 'public', redirect_uris: ['https://app.example/cb', 'http://localhost:3000/cb'], scopes: 'launch openid fhirUser patient/*.rs' });
+    expect(JSON.parse(r.out)).toMatchObject({
+      client_id: 'my-app',
+      type: 'public',
+      redirect_uris: ['https://app.example/cb', 'http://localhost:3000/cb'],
+      scopes: 'launch openid fhirUser patient/*.rs',
+    });
     const list = await haven(storage, ['clients', 'list', '--json']);
     expect(JSON.parse(list.out).map((c: { client_id: string }) => c.client_id)).toContain('my-app');
   });
 
   it('shows a confidential client secret once, never in the list', async () => {
-    const r = await haven(storage, ['clients', 'add', '--type', 'confidential-symmetric', '--redirect-uri', 'https://conf.example/cb', '--client-id', 'conf']);
+    const r = await haven(storage, [
+      'clients',
+      'add',
+      '--type',
+      'confidential-symmetric',
+      '--redirect-uri',
+      'https://conf.example/cb',
+      '--client-id',
+      'conf',
+    ]);
     expect(r.code, r.err).toBe(0);
     const secret = /client_secret: (\S+)/.exec(r.out)?.[1];
     expect(secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
@@ -62,7 +109,17 @@ describe('on storage', () => {
     const byFile = await haven(storage, ['clients', 'add', '--type', 'backend', '--jwks-file', file, '--scopes', 'system/*.rs', '--json']);
     expect(byFile.code, byFile.err).toBe(0);
     expect(JSON.parse(byFile.out)).toMatchObject({ type: 'backend', jwks_kids: ['k1'], scopes: 'system/*.rs' });
-    const byUrl = await haven(storage, ['clients', 'add', '--type', 'confidential-asymmetric', '--jwks-url', 'https://app.example/jwks.json', '--redirect-uri', 'https://app.example/cb', '--json']);
+    const byUrl = await haven(storage, [
+      'clients',
+      'add',
+      '--type',
+      'confidential-asymmetric',
+      '--jwks-url',
+      'https://app.example/jwks.json',
+      '--redirect-uri',
+      'https://app.example/cb',
+      '--json',
+    ]);
     expect(JSON.parse(byUrl.out)).toMatchObject({ jwks_url: 'https://app.example/jwks.json' });
   });
 
@@ -73,8 +130,13 @@ describe('on storage', () => {
     expect(noRedirect.err).toMatch(/redirect-uri/);
     expect((await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'http://app.example/cb'])).code).toBe(2);
     expect((await haven(storage, ['clients', 'add', '--type', 'backend', '--scopes', 'system/*.rs'])).code).toBe(2);
-    expect((await haven(storage, ['clients', 'add', '--type', 'backend', '--jwks-url', 'https://x.example/j', '--scopes', 'patient/*.rs'])).code).toBe(2);
-    expect((await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://a.example/cb', '--client-id', 'my-app'])).code).toBe(2);
+    expect(
+      (await haven(storage, ['clients', 'add', '--type', 'backend', '--jwks-url', 'https://x.example/j', '--scopes', 'patient/*.rs'])).code,
+    ).toBe(2);
+    expect(
+      (await haven(storage, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://a.example/cb', '--client-id', 'my-app']))
+        .code,
+    ).toBe(2);
     expect((await haven(storage, ['clients'])).code).toBe(2);
   });
 
@@ -84,11 +146,24 @@ describe('on storage', () => {
   });
 
   it('adds a user with the password from stdin, optionally with TOTP', async () => {
-    const r = await haven(storage, ['users', 'add', '--username', 'drwho', '--fhir-user', 'Practitioner/123', '--roles', 'clinician,admin', '--json'], 'a fine long password\n');
+    const r = await haven(
+      storage,
+      ['users', 'add', '--username', 'drwho', '--fhir-user', 'Practitioner/123', '--roles', 'clinician,admin', '--json'],
+      'a fine long password\n',
+    );
     expect(r.code, r.err).toBe(0);
-    expect(JSON.parse(r.out)).toMatchObject({ username: 'drwho', fhir_user: 'Practitioner/123', roles: ['clinician', 'admin'], totp: false });
+    expect(JSON.parse(r.out)).toMatchObject({
+      username: 'drwho',
+      fhir_user: 'Practitioner/123',
+      roles: ['clinician', 'admin'],
+      totp: false,
+    });
     expect(r.out + r.err).not.toContain('a fine long password');
-    const t = await haven(storage, ['users', 'add', '--username', 'mfa', '--fhir-user', 'Patient/1', '--roles', 'patient', '--totp'], 'another long password\n');
+    const t = await haven(
+      storage,
+      ['users', 'add', '--username', 'mfa', '--fhir-user', 'Patient/1', '--roles', 'patient', '--totp'],
+      'another long password\n',
+    );
     expect(t.code, t.err).toBe(0);
     expect(t.out).toMatch(/totp_uri: otpauth:\/\/totp\//);
     const short = await haven(storage, ['users', 'add', '--username', 'x', '--fhir-user', 'Patient/1', '--roles', 'patient'], 'short\n');
@@ -120,9 +195,23 @@ describe.skipIf(!!process.env.DATABASE_URL)('through a running server (embedded 
     const ts = await startTestServer({ HAVEN_AUTH: 'on' });
     try {
       const s = { dataDir: ts.config.dataDir };
-      const add = await haven(s, ['clients', 'add', '--type', 'public', '--redirect-uri', 'https://app.example/cb', '--client-id', 'via-admin', '--json']);
+      const add = await haven(s, [
+        'clients',
+        'add',
+        '--type',
+        'public',
+        '--redirect-uri',
+        'https://app.example/cb',
+        '--client-id',
+        'via-admin',
+        '--json',
+      ]);
       expect(add.code, add.err).toBe(0);
-      const user = await haven(s, ['users', 'add', '--username', 'u1', '--fhir-user', 'Patient/1', '--roles', 'patient'], 'a fine long password\n');
+      const user = await haven(
+        s,
+        ['users', 'add', '--username', 'u1', '--fhir-user', 'Patient/1', '--roles', 'patient'],
+        'a fine long password\n',
+      );
       expect(user.code, user.err).toBe(0);
       const bad = await haven(s, ['clients', 'add', '--type', 'public', '--redirect-uri', 'ftp://x', '--json']);
       expect(bad.code).toBe(2);

@@ -26,7 +26,10 @@ function guarded(fn: (target: Target, io: CliIo) => Promise<number>) {
 }
 
 function printRecord(io: CliIo, rec: Record<string, unknown>, json: boolean): void {
-  if (json) { io.stdout.write(JSON.stringify(rec, null, 2) + '\n'); return; }
+  if (json) {
+    io.stdout.write(`${JSON.stringify(rec, null, 2)}\n`);
+    return;
+  }
   for (const [k, v] of Object.entries(rec)) io.stdout.write(`${k}: ${Array.isArray(v) ? v.join(' ') : String(v)}\n`);
 }
 
@@ -41,7 +44,10 @@ export async function readPassword(io: CliIo): Promise<string> {
       let pw = '';
       for await (const chunk of stdin) {
         for (const ch of String(chunk)) {
-          if (ch === '\r' || ch === '\n') { io.stderr.write('\n'); return pw; }
+          if (ch === '\r' || ch === '\n') {
+            io.stderr.write('\n');
+            return pw;
+          }
           if (ch === '\u0003') throw new UsageError('cancelled');
           if (ch === '\u007f' || ch === '\b') pw = pw.slice(0, -1);
           else pw += ch;
@@ -66,7 +72,8 @@ const jsonOption = { json: { type: 'boolean' } } as const;
 export const AUTH_COMMANDS: Record<string, Command> = {
   'clients add': {
     summary: 'Register a SMART app or backend service',
-    usage: 'haven clients add --type public|confidential-symmetric|confidential-asymmetric|backend [--redirect-uri URI]... [--launch-uri URI] [--jwks-url URL | --jwks-file FILE] [--scopes "..."] [--client-id ID] [--name NAME] [--tenant T] [--json]',
+    usage:
+      'haven clients add --type public|confidential-symmetric|confidential-asymmetric|backend [--redirect-uri URI]... [--launch-uri URI] [--jwks-url URL | --jwks-file FILE] [--scopes "..."] [--client-id ID] [--name NAME] [--tenant T] [--json]',
     details: `Types: public (no secret; PKCE), confidential-symmetric (a client secret, printed once),
 confidential-asymmetric (private_key_jwt, RS384/ES384, keys from --jwks-url or --jwks-file), backend
 (SMART Backend Services: client_credentials with private_key_jwt, system/ scopes, no redirect).
@@ -75,21 +82,34 @@ confidential-asymmetric (private_key_jwt, RS384/ES384, keys from --jwks-url or -
 online_access patient/*.cruds user/*.cruds". --redirect-uri may be given several times; URIs must be
 https (http only on localhost) and are matched exactly. --launch-uri is where EHR launches open the app.`,
     options: {
-      ...tenantOption, ...jsonOption, type: { type: 'string' }, 'client-id': { type: 'string' }, name: { type: 'string' },
-      'redirect-uri': { type: 'string', multiple: true }, 'launch-uri': { type: 'string' },
-      'jwks-url': { type: 'string' }, 'jwks-file': { type: 'string' }, scopes: { type: 'string' },
+      ...tenantOption,
+      ...jsonOption,
+      type: { type: 'string' },
+      'client-id': { type: 'string' },
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'launch-uri': { type: 'string' },
+      'jwks-url': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      scopes: { type: 'string' },
     },
     positionals: [0, 0],
     prepare(_pos, v) {
       const tenant = tenantOf(v);
       const type = v.type as string | undefined;
-      if (!type || !(CLIENT_TYPES as readonly string[]).includes(type)) throw new UsageError(`--type must be one of ${CLIENT_TYPES.join(', ')}`);
+      if (!type || !(CLIENT_TYPES as readonly string[]).includes(type))
+        throw new UsageError(`--type must be one of ${CLIENT_TYPES.join(', ')}`);
       let jwks: unknown;
       if (typeof v['jwks-file'] === 'string') {
-        try { jwks = JSON.parse(readFileSync(v['jwks-file'], 'utf8')); } catch (err) { throw new UsageError(`cannot read --jwks-file: ${(err as Error).message}`); }
+        try {
+          jwks = JSON.parse(readFileSync(v['jwks-file'], 'utf8'));
+        } catch (err) {
+          throw new UsageError(`cannot read --jwks-file: ${(err as Error).message}`);
+        }
       }
       const input = {
-        tenant, type: type as ClientType,
+        tenant,
+        type: type as ClientType,
         ...(typeof v['client-id'] === 'string' ? { clientId: v['client-id'] } : {}),
         ...(typeof v.name === 'string' ? { name: v.name } : {}),
         redirectUris: (v['redirect-uri'] as string[] | undefined) ?? [],
@@ -101,7 +121,7 @@ https (http only on localhost) and are matched exactly. --launch-uri is where EH
       return guarded(async (target, io) => {
         const { client, secret } = await target.auth.addClient(input);
         printRecord(io, { ...client, ...(secret ? { client_secret: secret } : {}) }, v.json === true);
-        if (secret && v.json !== true) io.stderr.write('The client secret is shown only now: store it in the app\'s configuration.\n');
+        if (secret && v.json !== true) io.stderr.write("The client secret is shown only now: store it in the app's configuration.\n");
         return 0;
       });
     },
@@ -116,9 +136,13 @@ https (http only on localhost) and are matched exactly. --launch-uri is where EH
       const tenant = tenantOf(v);
       return guarded(async (target, io) => {
         const clients = await target.auth.listClients(tenant);
-        if (v.json === true) io.stdout.write(JSON.stringify(clients, null, 2) + '\n');
+        if (v.json === true) io.stdout.write(`${JSON.stringify(clients, null, 2)}\n`);
         else if (clients.length === 0) io.stdout.write(`no clients in tenant ${tenant}\n`);
-        else clients.forEach((c, i) => { if (i > 0) io.stdout.write('\n'); printRecord(io, c, false); });
+        else
+          clients.forEach((c, i) => {
+            if (i > 0) io.stdout.write('\n');
+            printRecord(io, c, false);
+          });
         return 0;
       });
     },
@@ -143,22 +167,40 @@ https (http only on localhost) and are matched exactly. --launch-uri is where EH
   },
   'users add': {
     summary: 'Create a user who can sign in (password from standard input)',
-    usage: 'haven users add --username U --fhir-user Practitioner/ID|Patient/ID|RelatedPerson/ID --roles clinician[,admin] [--totp] [--tenant T] [--json]',
+    usage:
+      'haven users add --username U --fhir-user Practitioner/ID|Patient/ID|RelatedPerson/ID --roles clinician[,admin] [--totp] [--tenant T] [--json]',
     details: `The password is read from standard input (first line; hidden when typed at a terminal), at
 least 10 characters. Roles: comma-separated, e.g. clinician, admin, patient. With --totp an
 authenticator-app seed is created and printed once (as an otpauth:// URI and base32).
 Five wrong passwords within 15 minutes lock the account for 15 minutes.`,
-    options: { ...tenantOption, ...jsonOption, username: { type: 'string' }, 'fhir-user': { type: 'string' }, roles: { type: 'string' }, totp: { type: 'boolean' } },
+    options: {
+      ...tenantOption,
+      ...jsonOption,
+      username: { type: 'string' },
+      'fhir-user': { type: 'string' },
+      roles: { type: 'string' },
+      totp: { type: 'boolean' },
+    },
     positionals: [0, 0],
     prepare(_pos, v) {
       const tenant = tenantOf(v);
       if (typeof v.username !== 'string') throw new UsageError('--username is required');
       if (typeof v['fhir-user'] !== 'string') throw new UsageError('--fhir-user is required');
       if (typeof v.roles !== 'string') throw new UsageError('--roles is required');
-      const roles = v.roles.split(',').map((r) => r.trim()).filter(Boolean);
+      const roles = v.roles
+        .split(',')
+        .map((r) => r.trim())
+        .filter(Boolean);
       return guarded(async (target, io) => {
         const password = await readPassword(io);
-        const res = await target.auth.addUser({ tenant, username: v.username as string, password, fhirUser: v['fhir-user'] as string, roles, totp: v.totp === true });
+        const res = await target.auth.addUser({
+          tenant,
+          username: v.username as string,
+          password,
+          fhirUser: v['fhir-user'] as string,
+          roles,
+          totp: v.totp === true,
+        });
         printRecord(io, { ...res.user, ...(res.otpauth ? { totp_uri: res.otpauth, totp_secret: res.totpSecret } : {}) }, v.json === true);
         if (res.otpauth && v.json !== true) io.stderr.write('The TOTP seed is shown only now: add it to the authenticator app.\n');
         return 0;
@@ -172,10 +214,11 @@ Five wrong passwords within 15 minutes lock the account for 15 minutes.`,
 the JWKS and keep verifying until the tokens they signed have expired (about an hour).`,
     options: {},
     positionals: [0, 0],
-    prepare: () => guarded(async (target, io) => {
-      const { kid } = await target.auth.rotateKeys();
-      io.stdout.write(`new signing key ${kid}\n`);
-      return 0;
-    }),
+    prepare: () =>
+      guarded(async (target, io) => {
+        const { kid } = await target.auth.rotateKeys();
+        io.stdout.write(`new signing key ${kid}\n`);
+        return 0;
+      }),
   },
 };

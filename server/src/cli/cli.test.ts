@@ -34,8 +34,20 @@ async function haven(storage: ScratchStorage, ...argv: string[]): Promise<{ code
   let err = '';
   const env = { DATA_DIR: storage.dataDir, ...(storage.databaseUrl ? { DATABASE_URL: storage.databaseUrl } : {}) };
   const code = await runCli(argv, env, {
-    stdout: { write: (s: string) => ((out += s), true), isTTY: false },
-    stderr: { write: (s: string) => ((err += s), true), isTTY: false },
+    stdout: {
+      write: (s: string) => {
+        out += s;
+        return true;
+      },
+      isTTY: false,
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+      isTTY: false,
+    },
   });
   return { code, out, err };
 }
@@ -85,8 +97,10 @@ describe('haven import', () => {
   it('imports NDJSON keeping ids, into the tenant given, and updates on re-import', async () => {
     const s = await scratch();
     const dir = workDir();
-    const lines = Array.from({ length: 600 }, (_, i) => JSON.stringify({ resourceType: 'Patient', id: `nd-${i}`, name: [{ family: `F${i}` }] }));
-    writeFileSync(join(dir, 'Patient.ndjson'), lines.join('\r\n') + '\r\n');
+    const lines = Array.from({ length: 600 }, (_, i) =>
+      JSON.stringify({ resourceType: 'Patient', id: `nd-${i}`, name: [{ family: `F${i}` }] }),
+    );
+    writeFileSync(join(dir, 'Patient.ndjson'), `${lines.join('\r\n')}\r\n`);
     const r = await haven(s, 'import', join(dir, 'Patient.ndjson'), '--tenant', 'acme');
     expect(r.code, r.err).toBe(0);
     expect(r.out).toMatch(/600 resources imported/);
@@ -106,12 +120,15 @@ describe('haven import', () => {
     const dir = workDir();
     mkdirSync(join(dir, 'a', 'b'), { recursive: true });
     writeFileSync(join(dir, 'a', 'tx.json'), JSON.stringify(transactionBundle));
-    writeFileSync(join(dir, 'a', 'b', 'Patient.ndjson'), [
-      JSON.stringify({ resourceType: 'Patient', id: 'ok-1', name: [{ family: 'Fine' }] }),
-      '{"resourceType":"Patient","id":"bad-json","name":[{"family": SECRETNAME}]}',
-      JSON.stringify({ resourceType: 'Patient', id: 'bad-code', gender: 'robot', name: [{ family: 'SECRETFAMILY' }] }),
-      JSON.stringify({ resourceType: 'Patient', id: 'ok-2' }),
-    ].join('\n'));
+    writeFileSync(
+      join(dir, 'a', 'b', 'Patient.ndjson'),
+      [
+        JSON.stringify({ resourceType: 'Patient', id: 'ok-1', name: [{ family: 'Fine' }] }),
+        '{"resourceType":"Patient","id":"bad-json","name":[{"family": SECRETNAME}]}',
+        JSON.stringify({ resourceType: 'Patient', id: 'bad-code', gender: 'robot', name: [{ family: 'SECRETFAMILY' }] }),
+        JSON.stringify({ resourceType: 'Patient', id: 'ok-2' }),
+      ].join('\n'),
+    );
     writeFileSync(join(dir, 'a', 'broken.json'), '{"resourceType": "Patient", "name": [{"family": "SECRETTRUNCATED"');
     writeFileSync(join(dir, 'a', 'notes.txt'), 'ignored');
     const r = await haven(s, 'import', dir);
@@ -145,16 +162,30 @@ describe('haven import', () => {
   it('upserts collection Bundle entries, turning urn:uuid fullUrls into ids', async () => {
     const s = await scratch();
     const dir = workDir();
-    writeFileSync(join(dir, 'c.json'), JSON.stringify({
-      resourceType: 'Bundle', type: 'collection',
-      entry: [
-        { fullUrl: PATIENT_URN, resource: { resourceType: 'Patient' } },
-        { resource: { resourceType: 'Observation', id: 'obs-1', status: 'final', code: { text: 'x' }, subject: { reference: PATIENT_URN } } },
-      ],
-    }));
+    writeFileSync(
+      join(dir, 'c.json'),
+      JSON.stringify({
+        resourceType: 'Bundle',
+        type: 'collection',
+        entry: [
+          { fullUrl: PATIENT_URN, resource: { resourceType: 'Patient' } },
+          {
+            resource: {
+              resourceType: 'Observation',
+              id: 'obs-1',
+              status: 'final',
+              code: { text: 'x' },
+              subject: { reference: PATIENT_URN },
+            },
+          },
+        ],
+      }),
+    );
     expect((await haven(s, 'import', join(dir, 'c.json'))).code).toBe(0);
     await withDb(s, async (db) => {
-      const { rows } = await db.query<{ id: string; content: { subject?: { reference: string } } }>('SELECT id, content FROM resources ORDER BY id');
+      const { rows } = await db.query<{ id: string; content: { subject?: { reference: string } } }>(
+        'SELECT id, content FROM resources ORDER BY id',
+      );
       expect(rows.map((x) => x.id)).toEqual([PATIENT_URN.slice(9), 'obs-1']);
       expect(rows[1].content.subject?.reference).toBe(`Patient/${PATIENT_URN.slice(9)}`);
     });
@@ -166,16 +197,32 @@ describe('haven export', () => {
     const a = await scratch();
     const dir = workDir();
     const ndjson = [
-      ...Array.from({ length: 1500 }, (_, i) => ({ resourceType: 'Patient', id: `p-${String(i).padStart(4, '0')}`, birthDate: '1990-01-02' })),
-      { resourceType: 'Observation', id: 'o-1', status: 'final', code: { text: 'score' }, subject: { reference: 'Patient/p-0001' }, valueQuantity: { value: 1.5 } },
-    ].map((x) => JSON.stringify(x)).join('\n');
+      ...Array.from({ length: 1500 }, (_, i) => ({
+        resourceType: 'Patient',
+        id: `p-${String(i).padStart(4, '0')}`,
+        birthDate: '1990-01-02',
+      })),
+      {
+        resourceType: 'Observation',
+        id: 'o-1',
+        status: 'final',
+        code: { text: 'score' },
+        subject: { reference: 'Patient/p-0001' },
+        valueQuantity: { value: 1.5 },
+      },
+    ]
+      .map((x) => JSON.stringify(x))
+      .join('\n');
     writeFileSync(join(dir, 'in.ndjson'), ndjson);
     expect((await haven(a, 'import', join(dir, 'in.ndjson'))).code).toBe(0);
     const out1 = join(dir, 'out1');
     const e1 = await haven(a, 'export', '--out', out1);
     expect(e1.code, e1.err).toBe(0);
     expect(readdirSync(out1).sort()).toEqual(['Observation.ndjson', 'Patient.ndjson']);
-    const patients = readFileSync(join(out1, 'Patient.ndjson'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const patients = readFileSync(join(out1, 'Patient.ndjson'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(patients.map((p) => p.id)).toEqual([...patients.map((p) => p.id)].sort());
     expect(patients).toHaveLength(1500);
 
@@ -183,10 +230,14 @@ describe('haven export', () => {
     expect((await haven(b, 'import', out1)).code).toBe(0);
     const out2 = join(dir, 'out2');
     expect((await haven(b, 'export', '--out', out2, '--type', 'Patient,Observation')).code).toBe(0);
-    const strip = (file: string): unknown[] => readFileSync(file, 'utf8').trim().split('\n').map((l) => {
-      const { meta, ...rest } = JSON.parse(l);
-      return rest;
-    });
+    const strip = (file: string): unknown[] =>
+      readFileSync(file, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => {
+          const { meta, ...rest } = JSON.parse(l);
+          return rest;
+        });
     for (const f of ['Patient.ndjson', 'Observation.ndjson']) expect(strip(join(out2, f))).toEqual(strip(join(out1, f)));
   });
 });

@@ -3,7 +3,7 @@
  * Exit codes: 0 done, 1 failed or partly failed, 2 usage or configuration error, 130 interrupted.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig } from '../config.ts';
+import { loadConfig, type HavenConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
 import { AUTH_COMMANDS } from './auth-cmd.ts';
 import { EVENTS_COMMANDS } from './events-cmd.ts';
@@ -54,7 +54,10 @@ version of every resource of the tenant, sorted by id, read in pages. --type lim
     positionals: [0, 0],
     prepare(_pos, values) {
       const tenant = tenantOf(values);
-      const types = (values.type as string | undefined)?.split(',').map((t) => t.trim()).filter(Boolean);
+      const types = (values.type as string | undefined)
+        ?.split(',')
+        .map((t) => t.trim())
+        .filter(Boolean);
       const bad = types?.find((t) => !TYPE_PATTERN.test(t));
       if (bad !== undefined || types?.length === 0) throw new UsageError(`invalid --type "${bad ?? ''}"`);
       return (target, io) => runExport(target, tenant, types, (values.out as string | undefined) ?? '.', io);
@@ -129,8 +132,14 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   }
   if (name === 'help') {
     const topic = rest[0];
-    if (topic === undefined) { io.stdout.write(mainHelp()); return EXIT.ok; }
-    if (!(topic in COMMANDS)) { io.stderr.write(`haven: unknown command '${topic}'. Run 'haven --help'.\n`); return EXIT.usage; }
+    if (topic === undefined) {
+      io.stdout.write(mainHelp());
+      return EXIT.ok;
+    }
+    if (!(topic in COMMANDS)) {
+      io.stderr.write(`haven: unknown command '${topic}'. Run 'haven --help'.\n`);
+      return EXIT.usage;
+    }
     io.stdout.write(commandHelp(topic));
     return EXIT.ok;
   }
@@ -138,7 +147,9 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   if (!command) {
     const subs = Object.keys(COMMANDS).filter((c) => c.startsWith(`${name} `));
     if (subs.length > 0) {
-      io.stderr.write(`haven ${name}: expected one of: ${subs.map((c) => c.slice(name!.length + 1)).join(', ')}. Run 'haven help ${subs[0]}'.\n`);
+      io.stderr.write(
+        `haven ${name}: expected one of: ${subs.map((c) => c.slice(name!.length + 1)).join(', ')}. Run 'haven help ${subs[0]}'.\n`,
+      );
       return EXIT.usage;
     }
     io.stderr.write(`haven: unknown command '${name}'. Run 'haven --help'.\n`);
@@ -146,19 +157,28 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   }
   let action: (target: Target, io: CliIo) => Promise<number>;
   try {
-    const parsed = parseArgs({ args: [...rest], options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
-    if (parsed.values.help) { io.stdout.write(commandHelp(name)); return EXIT.ok; }
+    const parsed = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (parsed.values.help) {
+      io.stdout.write(commandHelp(name));
+      return EXIT.ok;
+    }
     const [min, max] = command.positionals;
     const n = parsed.positionals.length;
     if (n < min || n > max) throw new UsageError(n < min ? 'missing argument' : `unexpected argument '${parsed.positionals[max]}'`);
     action = command.prepare(parsed.positionals, parsed.values);
   } catch (err) {
     // parseArgs' own messages are long-winded; keep the option name only.
-    const unknown = (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec((err as Error).message)?.[1] : undefined;
+    const unknown =
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'([^']+)'/.exec((err as Error).message)?.[1] : undefined;
     io.stderr.write(`haven ${name}: ${unknown ? `unknown option '${unknown}'` : (err as Error).message}\nUsage: ${command.usage}\n`);
     return EXIT.usage;
   }
-  let config;
+  let config: HavenConfig;
   try {
     config = loadConfig(env);
   } catch (err) {

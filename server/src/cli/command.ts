@@ -16,7 +16,10 @@ export interface Command {
   /** Allowed number of positionals: [min, max]. */
   positionals: [number, number];
   /** Checks the arguments (throwing {@link UsageError}) before any storage is opened; returns the action. */
-  prepare(positionals: string[], values: Record<string, string | boolean | string[] | undefined>): (target: Target, io: CliIo) => Promise<number>;
+  prepare(
+    positionals: string[],
+    values: Record<string, string | boolean | string[] | undefined>,
+  ): (target: Target, io: CliIo) => Promise<number>;
 }
 
 /** A problem with the command line itself (exit 2). */

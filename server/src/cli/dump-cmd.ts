@@ -17,7 +17,13 @@ function plural(n: number, word: string): string {
  * Writes `{out}/{Type}.ndjson` for each resource type of the tenant (or each of `types`, an empty file
  * when it has none, so a consumer that asked for a type always finds its file).
  */
-export async function runExport(target: Target, tenant: string, types: readonly string[] | undefined, out: string, io: CliIo): Promise<number> {
+export async function runExport(
+  target: Target,
+  tenant: string,
+  types: readonly string[] | undefined,
+  out: string,
+  io: CliIo,
+): Promise<number> {
   mkdirSync(out, { recursive: true });
   const counts = await target.exportTypeCounts(tenant, types);
   const list = types ? [...types].sort() : counts.map((c) => c.type);
@@ -30,7 +36,7 @@ export async function runExport(target: Target, tenant: string, types: readonly 
     try {
       for await (const line of target.exportLines(tenant, type)) {
         if (io.signal?.aborted) throw new Error('interrupted');
-        if (!file.write(line + '\n')) await once(file, 'drain');
+        if (!file.write(`${line}\n`)) await once(file, 'drain');
         n++;
       }
       file.end();
@@ -45,7 +51,9 @@ export async function runExport(target: Target, tenant: string, types: readonly 
     total += n;
     io.stderr.write(`export: ${type}: ${plural(n, 'resource')} -> ${path}\n`);
   }
-  io.stdout.write(`export: ${plural(total, 'resource')} of tenant ${tenant} in ${plural(list.length, 'file')} under ${out} (from ${target.description})\n`);
+  io.stdout.write(
+    `export: ${plural(total, 'resource')} of tenant ${tenant} in ${plural(list.length, 'file')} under ${out} (from ${target.description})\n`,
+  );
   return 0;
 }
 
@@ -65,8 +73,12 @@ export async function runBackup(target: Target, file: string, force: boolean, io
     }
     const summary = await readBackup(createReadStream(tmp));
     renameSync(tmp, file);
-    const rows = Object.entries(summary.rows).map(([t, n]) => `${t} ${n}`).join(', ');
-    io.stdout.write(`backup: ${file} (${(statSync(file).size / 1_048_576).toFixed(1)} MB; ${rows}; SHA-256 verified) from ${target.description}\n`);
+    const rows = Object.entries(summary.rows)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ');
+    io.stdout.write(
+      `backup: ${file} (${(statSync(file).size / 1_048_576).toFixed(1)} MB; ${rows}; SHA-256 verified) from ${target.description}\n`,
+    );
     return 0;
   } catch (err) {
     rmSync(tmp, { force: true });
@@ -81,7 +93,11 @@ export async function runRestore(target: Target, file: string, force: boolean, i
     return 1;
   }
   const summary = await target.restore(createReadStream(file), force);
-  const rows = Object.entries(summary.rows).map(([t, n]) => `${t} ${n}`).join(', ');
-  io.stdout.write(`restore: ${file} (backup of ${summary.createdAt}; ${rows}; ${summary.indexed ?? 0} resources re-indexed) into ${target.description}\n`);
+  const rows = Object.entries(summary.rows)
+    .map(([t, n]) => `${t} ${n}`)
+    .join(', ');
+  io.stdout.write(
+    `restore: ${file} (backup of ${summary.createdAt}; ${rows}; ${summary.indexed ?? 0} resources re-indexed) into ${target.description}\n`,
+  );
   return 0;
 }

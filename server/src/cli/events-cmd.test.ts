@@ -8,8 +8,12 @@ describe('haven events dead-letters | replay (through the running server)', () =
   let rx: Receiver;
   beforeAll(async () => {
     t = await startTestServer({
-      HAVEN_SUBSCRIPTION_ALLOW_HTTP: 'true', HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK: 'true', HAVEN_EVENT_POLL_MS: '100',
-      HAVEN_DELIVERY_RETRY_BASE_MS: '20', HAVEN_DELIVERY_RETRY_MAX_MS: '40', HAVEN_DELIVERY_MAX_ATTEMPTS: '2',
+      HAVEN_SUBSCRIPTION_ALLOW_HTTP: 'true',
+      HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK: 'true',
+      HAVEN_EVENT_POLL_MS: '100',
+      HAVEN_DELIVERY_RETRY_BASE_MS: '20',
+      HAVEN_DELIVERY_RETRY_MAX_MS: '40',
+      HAVEN_DELIVERY_MAX_ATTEMPTS: '2',
     });
     rx = await startReceiver();
   });
@@ -23,8 +27,20 @@ describe('haven events dead-letters | replay (through the running server)', () =
     let err = '';
     const env = { DATA_DIR: t.config.dataDir, ...(t.config.databaseUrl ? { DATABASE_URL: t.config.databaseUrl } : {}) };
     const code = await runCli(argv, env, {
-      stdout: { write: (x: string) => ((out += x), true), isTTY: false },
-      stderr: { write: (x: string) => ((err += x), true), isTTY: false },
+      stdout: {
+        write: (x: string) => {
+          out += x;
+          return true;
+        },
+        isTTY: false,
+      },
+      stderr: {
+        write: (x: string) => {
+          err += x;
+          return true;
+        },
+        isTTY: false,
+      },
     });
     return { code, out, err };
   }
@@ -32,12 +48,21 @@ describe('haven events dead-letters | replay (through the running server)', () =
   it('lists a dead-lettered notification without data, replays it on request, and records the result', async () => {
     const sub = await t.req('/fhir/Subscription', {
       method: 'POST',
-      json: { resourceType: 'Subscription', status: 'requested', reason: 'x', criteria: 'Patient?family=Replay', channel: { type: 'rest-hook', endpoint: rx.url, payload: 'application/fhir+json' } },
+      json: {
+        resourceType: 'Subscription',
+        status: 'requested',
+        reason: 'x',
+        criteria: 'Patient?family=Replay',
+        channel: { type: 'rest-hook', endpoint: rx.url, payload: 'application/fhir+json' },
+      },
     });
     await rx.waitFor((r) => r.some((x) => x.type === 'handshake'));
     await t.server.events.dispatcher.idle();
     rx.down = true;
-    const p = await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Replay', given: ['Secretname'] }] } });
+    const p = await t.req('/fhir/Patient', {
+      method: 'POST',
+      json: { resourceType: 'Patient', name: [{ family: 'Replay', given: ['Secretname'] }] },
+    });
     await t.server.events.dispatcher.idle();
     const listed = await haven(['events', 'dead-letters']);
     expect(listed.code, listed.err).toBe(0);
@@ -61,7 +86,12 @@ describe('haven events dead-letters | replay (through the running server)', () =
   it('lists bot runs: which bot, which event, outcome', async () => {
     await t.req('/fhir/QuestionnaireResponse', {
       method: 'POST',
-      json: { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://example.org/Questionnaire/other', subject: { reference: 'Patient/x' } },
+      json: {
+        resourceType: 'QuestionnaireResponse',
+        status: 'completed',
+        questionnaire: 'https://example.org/Questionnaire/other',
+        subject: { reference: 'Patient/x' },
+      },
     });
     await t.server.events.dispatcher.idle();
     const runs = await haven(['events', 'bot-runs', '--bot', 'score', '--json']);

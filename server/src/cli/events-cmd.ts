@@ -20,14 +20,16 @@ error classes, no data). --replayed also lists those already replayed successful
       return async (target, io) => {
         const list = await target.deadLetters(tenant, values.replayed === true);
         if (values.json) {
-          io.stdout.write(JSON.stringify(list, null, 2) + '\n');
+          io.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
           return 0;
         }
         if (list.length === 0) io.stdout.write('no dead letters\n');
         for (const d of list) {
-          io.stdout.write(`${d.tenant} ${d.consumer} #${d.seq} ${d.interaction} ${d.resourceType}/${d.resourceId}/_history/${d.versionId}` +
-            ` attempts=${d.attempts} dead=${d.deadAt} error=${JSON.stringify(d.error)}` +
-            `${d.replayResult ? ` replay=${JSON.stringify(d.replayResult)}` : ''}${d.replayRequestedAt ? ' (replay queued)' : ''}\n`);
+          io.stdout.write(
+            `${d.tenant} ${d.consumer} #${d.seq} ${d.interaction} ${d.resourceType}/${d.resourceId}/_history/${d.versionId}` +
+              ` attempts=${d.attempts} dead=${d.deadAt} error=${JSON.stringify(d.error)}` +
+              `${d.replayResult ? ` replay=${JSON.stringify(d.replayResult)}` : ''}${d.replayRequestedAt ? ' (replay queued)' : ''}\n`,
+          );
         }
         return 0;
       };
@@ -38,26 +40,41 @@ error classes, no data). --replayed also lists those already replayed successful
     usage: 'haven events bot-runs [--tenant T | --all-tenants] [--bot ID] [--outcome succeeded|failed|dead] [--limit N] [--json]',
     details: `Newest first (default 100). Each line: tenant, bot, event number (a scheduled bot: its tick), outcome,
 attempts, duration and the bot's summary or error (codes, counts and ids; never resource content).`,
-    options: { ...tenantOption, 'all-tenants': { type: 'boolean' }, bot: { type: 'string' }, outcome: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean' } },
+    options: {
+      ...tenantOption,
+      'all-tenants': { type: 'boolean' },
+      bot: { type: 'string' },
+      outcome: { type: 'string' },
+      limit: { type: 'string' },
+      json: { type: 'boolean' },
+    },
     positionals: [0, 0],
     prepare(_pos, values) {
       const tenant = values['all-tenants'] ? undefined : tenantOf(values);
       const bot = values.bot as string | undefined;
       if (bot !== undefined && !/^[a-z0-9][a-z0-9-]{0,62}$/.test(bot)) throw new UsageError(`invalid --bot "${bot}"`);
       const outcome = values.outcome as string | undefined;
-      if (outcome !== undefined && !['succeeded', 'failed', 'dead'].includes(outcome)) throw new UsageError('--outcome is succeeded, failed or dead');
+      if (outcome !== undefined && !['succeeded', 'failed', 'dead'].includes(outcome))
+        throw new UsageError('--outcome is succeeded, failed or dead');
       const limitText = values.limit as string | undefined;
       if (limitText !== undefined && !/^\d{1,4}$/.test(limitText)) throw new UsageError(`invalid --limit "${limitText}"`);
       return async (target, io) => {
-        const runs = await target.botRuns({ ...(tenant ? { tenant } : {}), ...(bot ? { bot } : {}), ...(outcome ? { outcome } : {}), ...(limitText ? { limit: Number(limitText) } : {}) });
+        const runs = await target.botRuns({
+          ...(tenant ? { tenant } : {}),
+          ...(bot ? { bot } : {}),
+          ...(outcome ? { outcome } : {}),
+          ...(limitText ? { limit: Number(limitText) } : {}),
+        });
         if (values.json) {
-          io.stdout.write(JSON.stringify(runs, null, 2) + '\n');
+          io.stdout.write(`${JSON.stringify(runs, null, 2)}\n`);
           return 0;
         }
         if (runs.length === 0) io.stdout.write('no bot runs\n');
         for (const r of runs) {
-          io.stdout.write(`${r.finishedAt} ${r.tenant} ${r.bot} #${r.seq} ${r.outcome} attempts=${r.attempts}` +
-            `${r.durationMs !== undefined ? ` ${r.durationMs}ms` : ''}${r.detail ? ` ${JSON.stringify(r.detail)}` : ''}\n`);
+          io.stdout.write(
+            `${r.finishedAt} ${r.tenant} ${r.bot} #${r.seq} ${r.outcome} attempts=${r.attempts}` +
+              `${r.durationMs !== undefined ? ` ${r.durationMs}ms` : ''}${r.detail ? ` ${JSON.stringify(r.detail)}` : ''}\n`,
+          );
         }
         return 0;
       };
@@ -74,11 +91,15 @@ A replay is outside the consumer's order: the consumer has moved on.`,
     prepare(_pos, values) {
       const tenant = tenantOf(values);
       const consumer = values.consumer as string | undefined;
-      if (consumer !== undefined && !CONSUMER.test(consumer)) throw new UsageError(`invalid --consumer "${consumer}" (bot:<id> or sub:<id>)`);
+      if (consumer !== undefined && !CONSUMER.test(consumer))
+        throw new UsageError(`invalid --consumer "${consumer}" (bot:<id> or sub:<id>)`);
       const seqText = values.seq as string | undefined;
       if (seqText !== undefined && !/^\d{1,15}$/.test(seqText)) throw new UsageError(`invalid --seq "${seqText}"`);
       return async (target, io) => {
-        const queued = await target.requestReplay(tenant, { ...(consumer ? { consumer } : {}), ...(seqText ? { seq: Number(seqText) } : {}) });
+        const queued = await target.requestReplay(tenant, {
+          ...(consumer ? { consumer } : {}),
+          ...(seqText ? { seq: Number(seqText) } : {}),
+        });
         io.stdout.write(`${queued} dead letter(s) queued for replay\n`);
         return queued > 0 ? 0 : 1;
       };

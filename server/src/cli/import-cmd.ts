@@ -35,7 +35,9 @@ export class InterruptedError extends Error {}
 export function listImportFiles(paths: readonly string[]): string[] {
   const out: string[] = [];
   const walk = (dir: string): void => {
-    const names = readdirSync(dir).filter((n) => !n.startsWith('.')).sort();
+    const names = readdirSync(dir)
+      .filter((n) => !n.startsWith('.'))
+      .sort();
     for (const name of names) {
       const p = join(dir, name);
       if (statSync(p).isDirectory()) walk(p);
@@ -102,18 +104,32 @@ async function* numberedLines(source: AsyncIterable<Buffer>): AsyncGenerator<{ n
 }
 
 /** Counters of one run. */
-interface Tally { imported: number; failed: number; bytesBefore: number; file: string }
+interface Tally {
+  imported: number;
+  failed: number;
+  bytesBefore: number;
+  file: string;
+}
 
 function merge(into: ImportResult, r: ImportResult): void {
   into.imported += r.imported;
   into.failures.push(...r.failures);
 }
 
-async function importNdjson(target: Target, tenant: string, path: string, io: CliIo, tally: Tally, progress: Progress): Promise<ImportResult> {
+async function importNdjson(
+  target: Target,
+  tenant: string,
+  path: string,
+  io: CliIo,
+  tally: Tally,
+  progress: Progress,
+): Promise<ImportResult> {
   const result: ImportResult = { imported: 0, failures: [] };
   const raw = createReadStream(path);
   let read = 0;
-  raw.on('data', (c) => { read += c.length; });
+  raw.on('data', (c) => {
+    read += c.length;
+  });
   const source = path.toLowerCase().endsWith('.gz') ? raw.pipe(createGunzip()) : raw;
   raw.once('error', (err) => (source as NodeJS.ReadableStream & { destroy(e?: Error): void }).destroy(err));
   let items: ImportItem[] = [];
@@ -205,7 +221,10 @@ export async function runImport(target: Target, files: readonly string[], tenant
           ? await importNdjson(target, tenant, path, io, tally, progress)
           : await importJson(target, tenant, path, io, tally);
       } catch (err) {
-        if (err instanceof InterruptedError) { interrupted = true; break; }
+        if (err instanceof InterruptedError) {
+          interrupted = true;
+          break;
+        }
         result = { imported: 0, failures: [{ reason: describeError(err) }] };
         tally.failed++;
       }
@@ -216,7 +235,9 @@ export async function runImport(target: Target, files: readonly string[], tenant
         if (!io.stderr.isTTY) progress.log(`import: ${name}: ${result.imported} resources`);
       } else {
         filesFailed++;
-        progress.log(`import: ${name}: FAILED (${result.imported} resources imported, ${result.failures.length} problem${result.failures.length === 1 ? '' : 's'})`);
+        progress.log(
+          `import: ${name}: FAILED (${result.imported} resources imported, ${result.failures.length} problem${result.failures.length === 1 ? '' : 's'})`,
+        );
         for (const f of result.failures.slice(0, MAX_LISTED)) progress.log(`  ${name}: ${where(f)}${f.reason}`);
         if (result.failures.length > MAX_LISTED) progress.log(`  ${name}: … and ${result.failures.length - MAX_LISTED} more`);
       }
@@ -228,7 +249,7 @@ export async function runImport(target: Target, files: readonly string[], tenant
   const rate = seconds > 0 ? Math.round(tally.imported / seconds) : tally.imported;
   io.stdout.write(
     `import: ${filesOk} files ok, ${filesFailed} failed${interrupted ? ', interrupted' : ''}; ` +
-    `${tally.imported} resources imported in ${seconds.toFixed(1)} s (${rate}/s) into ${target.description}\n`,
+      `${tally.imported} resources imported in ${seconds.toFixed(1)} s (${rate}/s) into ${target.description}\n`,
   );
   return filesFailed > 0 || interrupted ? 1 : 0;
 }

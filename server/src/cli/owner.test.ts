@@ -6,8 +6,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
-  ADMIN_FILE, DataDirBusyError, LOCK_FILE, acquireDataDirLock, liveAdminCredential, readAdminCredential,
-  removeAdminCredential, writeAdminCredential,
+  ADMIN_FILE,
+  DataDirBusyError,
+  LOCK_FILE,
+  acquireDataDirLock,
+  liveAdminCredential,
+  readAdminCredential,
+  removeAdminCredential,
+  writeAdminCredential,
 } from './owner.ts';
 
 const dirs: string[] = [];

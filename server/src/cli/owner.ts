@@ -25,8 +25,10 @@ export interface AdminCredential {
 export class DataDirBusyError extends Error {
   readonly pid: number;
   constructor(dataDir: string, pid: number) {
-    super(`DATA_DIR ${dataDir} is in use by process ${pid} (lock ${join(dataDir, LOCK_FILE)}); ` +
-      'stop that process, or remove the lock file if you are sure no process uses it');
+    super(
+      `DATA_DIR ${dataDir} is in use by process ${pid} (lock ${join(dataDir, LOCK_FILE)}); ` +
+        'stop that process, or remove the lock file if you are sure no process uses it',
+    );
     this.pid = pid;
   }
 }
@@ -77,7 +79,11 @@ export function acquireDataDirLock(dataDir: string): () => void {
       const holder = readPid(path);
       if (holder !== undefined && holder !== process.pid && isProcessAlive(holder)) throw new DataDirBusyError(dataDir, holder);
       if (holder === process.pid) throw new Error(`DATA_DIR ${dataDir} is already open in this process`);
-      try { unlinkSync(path); } catch { /* another process removed it first */ }
+      try {
+        unlinkSync(path);
+      } catch {
+        /* another process removed it first */
+      }
     }
   }
   throw new DataDirBusyError(dataDir, readPid(path) ?? 0);
@@ -87,7 +93,7 @@ export function acquireDataDirLock(dataDir: string): () => void {
 export function writeAdminCredential(dataDir: string, cred: AdminCredential): void {
   const path = join(dataDir, ADMIN_FILE);
   const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(cred) + '\n', { mode: 0o600 });
+  writeFileSync(tmp, `${JSON.stringify(cred)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
 }
 
@@ -95,7 +101,11 @@ export function writeAdminCredential(dataDir: string, cred: AdminCredential): vo
 export function removeAdminCredential(dataDir: string): void {
   const cred = readAdminCredential(dataDir);
   if (cred?.pid === process.pid) {
-    try { unlinkSync(join(dataDir, ADMIN_FILE)); } catch { /* already gone */ }
+    try {
+      unlinkSync(join(dataDir, ADMIN_FILE));
+    } catch {
+      /* already gone */
+    }
   }
 }
 

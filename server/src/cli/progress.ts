@@ -33,19 +33,30 @@ function mb(bytes: number): string {
 /** Creates a progress reporter over `totalBytes` on `err`. */
 export function createProgress(err: OutStream, label: string, totalBytes: number, intervalMs = 5000): Progress {
   if (err.isTTY) {
-    const multi = new cliProgress.MultiBar({
-      stream: err as NodeJS.WritableStream,
-      format: `${label} |{bar}| {percentage}% | {doneMb}/{totalMb} MB | {resources} resources | {failed} failed | {file}`,
-      hideCursor: true,
-      clearOnComplete: false,
-      fps: 5,
-    }, cliProgress.Presets.shades_classic);
+    const multi = new cliProgress.MultiBar(
+      {
+        stream: err as NodeJS.WritableStream,
+        format: `${label} |{bar}| {percentage}% | {doneMb}/{totalMb} MB | {resources} resources | {failed} failed | {file}`,
+        hideCursor: true,
+        clearOnComplete: false,
+        fps: 5,
+      },
+      cliProgress.Presets.shades_classic,
+    );
     const bar = multi.create(Math.max(totalBytes, 1), 0, { doneMb: '0.0', totalMb: mb(totalBytes), resources: 0, failed: 0, file: '' });
     return {
       update(done, c) {
-        bar.update(Math.min(done, totalBytes), { doneMb: mb(done), totalMb: mb(totalBytes), resources: c.resources, failed: c.failed, file: c.file });
+        bar.update(Math.min(done, totalBytes), {
+          doneMb: mb(done),
+          totalMb: mb(totalBytes),
+          resources: c.resources,
+          failed: c.failed,
+          file: c.file,
+        });
       },
-      log(line) { multi.log(line + '\n'); },
+      log(line) {
+        multi.log(`${line}\n`);
+      },
       stop() {
         // MultiBar prints logged lines only on its next redraw, and stop() does not redraw: force one.
         multi.update();
@@ -62,7 +73,9 @@ export function createProgress(err: OutStream, label: string, totalBytes: number
       const pct = totalBytes > 0 ? Math.floor((100 * Math.min(done, totalBytes)) / totalBytes) : 100;
       err.write(`${label}: ${pct}% (${mb(done)}/${mb(totalBytes)} MB), ${c.resources} resources, ${c.failed} failed\n`);
     },
-    log(line) { err.write(line + '\n'); },
+    log(line) {
+      err.write(`${line}\n`);
+    },
     stop() {},
   };
 }

@@ -13,7 +13,12 @@ import { fhirBase } from '../http/fhir-api.ts';
 import { createFhirRouter } from '../http/routes.ts';
 import { servedResourceTypes } from '../server.ts';
 import {
-  BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, restoreBackup, writeBackup,
+  BackupFormatError,
+  RestoreRefusedError,
+  exportLines,
+  exportTypeCounts,
+  restoreBackup,
+  writeBackup,
   type BackupSummary,
 } from '../store/backup.ts';
 import { openDatabase } from '../store/open-db.ts';
@@ -58,7 +63,15 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
     // The same write checks as the server's (Subscription registration, veto bots); the events these writes
     // append are dispatched by the next server to run.
     const hooks = writeHooksFor(config, defaultBotSet(), () => {});
-    const ctx = (tenant: string): ImportContext => ({ db, router, tenant, baseUrl: fhirBase(config, tenant), cursorSecret: secret, servedTypes, hooks });
+    const ctx = (tenant: string): ImportContext => ({
+      db,
+      router,
+      tenant,
+      baseUrl: fhirBase(config, tenant),
+      cursorSecret: secret,
+      servedTypes,
+      hooks,
+    });
     return {
       description: config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded storage in ${config.dataDir}`,
       importDocument: (tenant, doc) => importDocument(ctx(tenant), doc),
@@ -72,7 +85,11 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
       requestReplay: (tenant, filter) => requestReplay(db, tenant, filter),
       botRuns: (filter) => listBotRuns(db, filter),
       async close() {
-        try { await db.close(); } finally { release(); }
+        try {
+          await db.close();
+        } finally {
+          release();
+        }
       },
     };
   } catch (err) {
@@ -84,18 +101,27 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
 /** A failed admin call, with the server's diagnostic. */
 export class AdminCallError extends Error {}
 
-function call(cred: AdminCredential, method: string, path: string, opts: { json?: unknown; body?: AsyncIterable<Buffer>; contentType?: string } = {}): Promise<IncomingMessage> {
+function call(
+  cred: AdminCredential,
+  method: string,
+  path: string,
+  opts: { json?: unknown; body?: AsyncIterable<Buffer>; contentType?: string } = {},
+): Promise<IncomingMessage> {
   const url = new URL(path, cred.url);
   return new Promise((resolveCall, reject) => {
     // node:http rather than fetch: no response timeout, which a long restore or import would hit.
-    const req = request(url, {
-      method,
-      headers: {
-        authorization: `Bearer ${cred.token}`,
-        ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}),
-        ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+    const req = request(
+      url,
+      {
+        method,
+        headers: {
+          authorization: `Bearer ${cred.token}`,
+          ...(opts.json !== undefined ? { 'content-type': 'application/json' } : {}),
+          ...(opts.contentType ? { 'content-type': opts.contentType } : {}),
+        },
       },
-    }, resolveCall);
+      resolveCall,
+    );
     req.once('error', (err) => reject(new AdminCallError(`admin channel at ${cred.url} failed: ${err.message}`)));
     if (opts.json !== undefined) {
       req.end(JSON.stringify(opts.json));
@@ -125,7 +151,9 @@ async function answer<T>(res: IncomingMessage): Promise<T> {
   try {
     const o = JSON.parse(text) as { issue?: { diagnostics?: string }[] };
     message = o.issue?.[0]?.diagnostics ?? message;
-  } catch { /* keep the status */ }
+  } catch {
+    /* keep the status */
+  }
   if (status === 409) throw new RestoreRefusedError(message);
   if (status === 422) throw new BackupFormatError(message);
   throw new AdminCallError(`server refused (${status}): ${message}`);
@@ -135,7 +163,11 @@ async function answer<T>(res: IncomingMessage): Promise<T> {
 async function authAnswer<T>(res: IncomingMessage): Promise<T> {
   if (res.statusCode !== 400) return answer<T>(res);
   let message = 'invalid input';
-  try { message = (JSON.parse(await readAll(res)) as { issue?: { diagnostics?: string }[] }).issue?.[0]?.diagnostics ?? message; } catch { /* keep */ }
+  try {
+    message = (JSON.parse(await readAll(res)) as { issue?: { diagnostics?: string }[] }).issue?.[0]?.diagnostics ?? message;
+  } catch {
+    /* keep */
+  }
   throw new AuthAdminInputError(message);
 }
 
@@ -157,15 +189,19 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
   try {
     status = await answer(await call(cred, 'GET', '/admin/status'));
   } catch (err) {
-    throw new AdminCallError(`${(err as Error).message}. Process ${cred.pid} is named as the owner of DATA_DIR in ${ADMIN_FILE}; ` +
-      `if no Haven server runs, remove that file and ${LOCK_FILE}`);
+    throw new AdminCallError(
+      `${(err as Error).message}. Process ${cred.pid} is named as the owner of DATA_DIR in ${ADMIN_FILE}; ` +
+        `if no Haven server runs, remove that file and ${LOCK_FILE}`,
+    );
   }
   const q = (tenant: string, extra = ''): string => `?tenant=${encodeURIComponent(tenant)}${extra}`;
   return {
     description: `server pid ${status.pid} (admin channel)`,
     importDocument: async (tenant, doc) => answer(await call(cred, 'POST', `/admin/import/document${q(tenant)}`, { json: doc })),
-    importResources: async (tenant, items, locate) => answer(await call(cred, 'POST', `/admin/import/resources${q(tenant)}`, { json: { items, locate } })),
-    exportTypeCounts: async (tenant, types) => answer(await call(cred, 'GET', `/admin/export${q(tenant, types ? `&type=${encodeURIComponent(types.join(','))}` : '')}`)),
+    importResources: async (tenant, items, locate) =>
+      answer(await call(cred, 'POST', `/admin/import/resources${q(tenant)}`, { json: { items, locate } })),
+    exportTypeCounts: async (tenant, types) =>
+      answer(await call(cred, 'GET', `/admin/export${q(tenant, types ? `&type=${encodeURIComponent(types.join(','))}` : '')}`)),
     async *exportLines(tenant, type) {
       const res = await call(cred, 'GET', `/admin/export/${encodeURIComponent(type)}${q(tenant)}`);
       if ((res.statusCode ?? 0) >= 400) await answer(res);
@@ -179,19 +215,39 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
       // The summary is recomputed by the caller's verification pass; the stream carries no separate one.
       return { createdAt: '', schemaVersion: 0, rows: {} };
     },
-    restore: async (input, force) => answer(await call(cred, 'POST', `/admin/restore${force ? '?force=true' : ''}`, { body: input, contentType: 'application/gzip' })),
+    restore: async (input, force) =>
+      answer(await call(cred, 'POST', `/admin/restore${force ? '?force=true' : ''}`, { body: input, contentType: 'application/gzip' })),
     auth: {
       addClient: async (input) => authAnswer(await call(cred, 'POST', `/admin/auth/clients${q(input.tenant)}`, { json: input })),
       listClients: async (tenant) => authAnswer(await call(cred, 'GET', `/admin/auth/clients${q(tenant)}`)),
-      removeClient: async (tenant, id) => (await authAnswer<{ removed: boolean }>(await call(cred, 'DELETE', `/admin/auth/clients/${encodeURIComponent(id)}${q(tenant)}`))).removed,
+      removeClient: async (tenant, id) =>
+        (await authAnswer<{ removed: boolean }>(await call(cred, 'DELETE', `/admin/auth/clients/${encodeURIComponent(id)}${q(tenant)}`)))
+          .removed,
       addUser: async (input) => authAnswer(await call(cred, 'POST', `/admin/auth/users${q(input.tenant)}`, { json: input })),
       rotateKeys: async () => authAnswer(await call(cred, 'POST', '/admin/auth/keys/rotate')),
     },
-    deadLetters: async (tenant, includeReplayed) => answer(await call(cred, 'GET',
-      `/admin/events/dead-letters?includeReplayed=${includeReplayed}${tenant ? `&tenant=${encodeURIComponent(tenant)}` : ''}`)),
-    botRuns: async (filter) => answer(await call(cred, 'GET', `/admin/events/bot-runs?${new URLSearchParams(
-      Object.entries(filter).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]))}`)),
-    requestReplay: async (tenant, filter) => (await answer<{ queued: number }>(await call(cred, 'POST', `/admin/events/replay${q(tenant)}`, { json: filter }))).queued,
+    deadLetters: async (tenant, includeReplayed) =>
+      answer(
+        await call(
+          cred,
+          'GET',
+          `/admin/events/dead-letters?includeReplayed=${includeReplayed}${tenant ? `&tenant=${encodeURIComponent(tenant)}` : ''}`,
+        ),
+      ),
+    botRuns: async (filter) =>
+      answer(
+        await call(
+          cred,
+          'GET',
+          `/admin/events/bot-runs?${new URLSearchParams(
+            Object.entries(filter)
+              .filter(([, v]) => v !== undefined)
+              .map(([k, v]) => [k, String(v)]),
+          )}`,
+        ),
+      ),
+    requestReplay: async (tenant, filter) =>
+      (await answer<{ queued: number }>(await call(cred, 'POST', `/admin/events/replay${q(tenant)}`, { json: filter }))).queued,
     async close() {},
   };
 }

@@ -9,7 +9,17 @@ const P: RetryPolicy = { baseMs: 1_000, maxMs: 60_000, maxAttempts: 5 };
 
 describe('retryDelayMs', () => {
   // [attempt, step]: the delay lies in [step/2, step].
-  const steps: [number, number][] = [[1, 1_000], [2, 2_000], [3, 4_000], [4, 8_000], [6, 32_000], [7, 60_000], [8, 60_000], [100, 60_000], [5000, 60_000]];
+  const steps: [number, number][] = [
+    [1, 1_000],
+    [2, 2_000],
+    [3, 4_000],
+    [4, 8_000],
+    [6, 32_000],
+    [7, 60_000],
+    [8, 60_000],
+    [100, 60_000],
+    [5000, 60_000],
+  ];
   for (const [attempt, step] of steps) {
     it(`attempt ${attempt}: step ${step}`, () => {
       expect(retryDelayMs(attempt, P, () => 0)).toBe(step / 2);
@@ -41,8 +51,14 @@ describe('retryDelayMs', () => {
 });
 
 describe('shouldDeadLetter', () => {
-  const table: [number, boolean][] = [[1, false], [4, false], [5, true], [6, true]];
-  for (const [attempt, expected] of table) it(`attempt ${attempt} of 5 → ${expected}`, () => expect(shouldDeadLetter(attempt, P)).toBe(expected));
+  const table: [number, boolean][] = [
+    [1, false],
+    [4, false],
+    [5, true],
+    [6, true],
+  ];
+  for (const [attempt, expected] of table)
+    it(`attempt ${attempt} of 5 → ${expected}`, () => expect(shouldDeadLetter(attempt, P)).toBe(expected));
   it('maxAttempts 1: no retry at all', () => expect(shouldDeadLetter(1, { ...P, maxAttempts: 1 })).toBe(true));
   it('refuses attempt 0', () => expect(() => shouldDeadLetter(0, P)).toThrow(RangeError));
 });
@@ -53,8 +69,9 @@ describe('retryPolicyFromEnv', () => {
     expect(retryPolicyFromEnv({ HAVEN_DELIVERY_RETRY_BASE_MS: '', HAVEN_DELIVERY_MAX_ATTEMPTS: ' ' })).toEqual(DEFAULT_RETRY_POLICY);
   });
   it('reads all three', () => {
-    expect(retryPolicyFromEnv({ HAVEN_DELIVERY_RETRY_BASE_MS: '250', HAVEN_DELIVERY_RETRY_MAX_MS: '10000', HAVEN_DELIVERY_MAX_ATTEMPTS: '3' }))
-      .toEqual({ baseMs: 250, maxMs: 10_000, maxAttempts: 3 });
+    expect(
+      retryPolicyFromEnv({ HAVEN_DELIVERY_RETRY_BASE_MS: '250', HAVEN_DELIVERY_RETRY_MAX_MS: '10000', HAVEN_DELIVERY_MAX_ATTEMPTS: '3' }),
+    ).toEqual({ baseMs: 250, maxMs: 10_000, maxAttempts: 3 });
   });
   it('a base above the default cap raises the default cap with it', () => {
     expect(retryPolicyFromEnv({ HAVEN_DELIVERY_RETRY_BASE_MS: '600000' })).toMatchObject({ baseMs: 600_000, maxMs: 600_000 });
@@ -66,7 +83,10 @@ describe('retryPolicyFromEnv', () => {
     [{ HAVEN_DELIVERY_RETRY_MAX_MS: '1e3' }, /HAVEN_DELIVERY_RETRY_MAX_MS/],
     [{ HAVEN_DELIVERY_MAX_ATTEMPTS: '2.5' }, /HAVEN_DELIVERY_MAX_ATTEMPTS/],
     [{ HAVEN_DELIVERY_MAX_ATTEMPTS: '99999999999999999999' }, /HAVEN_DELIVERY_MAX_ATTEMPTS/],
-    [{ HAVEN_DELIVERY_RETRY_BASE_MS: '5000', HAVEN_DELIVERY_RETRY_MAX_MS: '1000' }, /HAVEN_DELIVERY_RETRY_BASE_MS \(5000\) must not exceed HAVEN_DELIVERY_RETRY_MAX_MS/],
+    [
+      { HAVEN_DELIVERY_RETRY_BASE_MS: '5000', HAVEN_DELIVERY_RETRY_MAX_MS: '1000' },
+      /HAVEN_DELIVERY_RETRY_BASE_MS \(5000\) must not exceed HAVEN_DELIVERY_RETRY_MAX_MS/,
+    ],
   ];
   for (const [env, message] of bad) it(`refuses ${JSON.stringify(env)}`, () => expect(() => retryPolicyFromEnv(env)).toThrow(message));
 });

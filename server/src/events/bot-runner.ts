@@ -53,7 +53,14 @@ export interface BotRunner extends ConsumerHandler {
 
 /** The principal a bot acts as: a system client with the bot's declared scopes, nothing more. */
 export function botPolicy(bot: AfterCommitBot | ScheduledBot, tenant: string): Policy {
-  return compilePolicy({ tenant, subject: `bot:${bot.id}`, clientId: `bot:${bot.id}`, scopes: [...bot.scopes], roles: [], development: false });
+  return compilePolicy({
+    tenant,
+    subject: `bot:${bot.id}`,
+    clientId: `bot:${bot.id}`,
+    scopes: [...bot.scopes],
+    roles: [],
+    development: false,
+  });
 }
 
 /** One worker thread per bot, restarted after a timeout. */
@@ -123,8 +130,14 @@ class BotWorker {
         void w.terminate();
       }, timeoutMs);
       this.runs.set(runId, {
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
+        resolve: (v) => {
+          clearTimeout(timer);
+          resolve(v);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
         repo,
       });
       w.postMessage({ type: 'run', runId, event, config, now: new Date().toISOString() } satisfies ToWorker);
@@ -159,7 +172,8 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   const workers = new Map<string, BotWorker>();
   const criteria = new Map<string, SearchRequest | undefined>();
   for (const bot of opts.bots) {
-    bot.triggers.forEach((t, i) => criteria.set(`${bot.id}#${i}`, t.criteria ? parseCriteria(t.criteria, t.resourceType) : undefined));
+    for (const [i, t] of bot.triggers.entries())
+      criteria.set(`${bot.id}#${i}`, t.criteria ? parseCriteria(t.criteria, t.resourceType) : undefined);
   }
 
   function repoFor(bot: AfterCommitBot | ScheduledBot, tenant: string, depth: number): HavenRepository {
@@ -199,15 +213,30 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   }
 
   /** Applies a run's writes as one transaction with the run record; `seq` is the event number or the tick. */
-  async function apply(bot: AfterCommitBot | ScheduledBot, event: { tenant: string; seq: number; depth: number }, output: { writes?: readonly BundleEntry[]; summary?: string }, started: number): Promise<void> {
+  async function apply(
+    bot: AfterCommitBot | ScheduledBot,
+    event: { tenant: string; seq: number; depth: number },
+    output: { writes?: readonly BundleEntry[]; summary?: string },
+    started: number,
+  ): Promise<void> {
     const repo = repoFor(bot, event.tenant, event.depth + 1);
     await repo.withTransaction(async (tx) => {
       const writes = output.writes ?? [];
       if (writes.length > 0) {
         const bundle: Bundle = { resourceType: 'Bundle', type: 'transaction', entry: [...writes] };
-        const [outcome] = await opts.router.handleRequest({
-          method: 'POST', url: '', pathname: '', body: bundle, params: {}, query: {}, headers: {}, config: { transactions: true },
-        }, tx);
+        const [outcome] = await opts.router.handleRequest(
+          {
+            method: 'POST',
+            url: '',
+            pathname: '',
+            body: bundle,
+            params: {},
+            query: {},
+            headers: {},
+            config: { transactions: true },
+          },
+          tx,
+        );
         // The router answers a failed transaction with an outcome instead of throwing: roll back everything.
         if (!isOk(outcome)) throw new BotWriteError(outcome);
       }
@@ -239,21 +268,43 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
       const version = await triggered(bot, event, new HavenRepository(opts.repoContext(event.tenant)));
       if (version === false) return { kind: 'skipped' };
       if (event.depth >= MAX_DEPTH) {
-        await recordFailure(event.tenant, bot.id, event.seq, `cascade depth ${event.depth} reached the limit of ${MAX_DEPTH}: not run`, 'dead');
+        await recordFailure(
+          event.tenant,
+          bot.id,
+          event.seq,
+          `cascade depth ${event.depth} reached the limit of ${MAX_DEPTH}: not run`,
+          'dead',
+        );
         log({ level: 'warn', event: 'bots.cascade_limit', tenant: event.tenant, bot: bot.id, seq: event.seq });
         return { kind: 'done' };
       }
-      const { rows } = await opts.db.query(`SELECT 1 FROM haven_bot_runs WHERE tenant = $1 AND bot = $2 AND seq = $3 AND outcome = 'succeeded'`, [event.tenant, bot.id, event.seq]);
+      const { rows } = await opts.db.query(
+        `SELECT 1 FROM haven_bot_runs WHERE tenant = $1 AND bot = $2 AND seq = $3 AND outcome = 'succeeded'`,
+        [event.tenant, bot.id, event.seq],
+      );
       if (rows.length > 0) return { kind: 'done' };
       const started = Date.now();
       const botEvent: BotEvent = {
-        tenant: event.tenant, seq: event.seq, interaction: event.interaction, resourceType: event.resourceType,
-        id: event.id, versionId: event.versionId, ...(version ? { resource: version } : {}),
+        tenant: event.tenant,
+        seq: event.seq,
+        interaction: event.interaction,
+        resourceType: event.resourceType,
+        id: event.id,
+        versionId: event.versionId,
+        ...(version ? { resource: version } : {}),
       };
       try {
         const output = (await workerOf(bot).run(botEvent, opts.config, readRepo)) as { writes?: BundleEntry[]; summary?: string };
         await apply(bot, event, output, started);
-        log({ level: 'info', event: 'bots.run', tenant: event.tenant, bot: bot.id, seq: event.seq, ms: Date.now() - started, writes: output.writes?.length ?? 0 });
+        log({
+          level: 'info',
+          event: 'bots.run',
+          tenant: event.tenant,
+          bot: bot.id,
+          seq: event.seq,
+          ms: Date.now() - started,
+          writes: output.writes?.length ?? 0,
+        });
         return { kind: 'done' };
       } catch (err) {
         if (err instanceof AlreadyRun) return { kind: 'done' };
@@ -280,9 +331,20 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
         const tick: BotTick = { tenant, tick: Math.floor(Date.now() / 60_000) };
         const started = Date.now();
         try {
-          const output = (await workerOf(bot).run(tick, opts.config, repoFor(bot, tenant, 1))) as { writes?: BundleEntry[]; summary?: string };
+          const output = (await workerOf(bot).run(tick, opts.config, repoFor(bot, tenant, 1))) as {
+            writes?: BundleEntry[];
+            summary?: string;
+          };
           await apply(bot, { tenant, seq: tick.tick, depth: 0 }, output, started);
-          log({ level: 'info', event: 'bots.run', tenant, bot: bot.id, tick: tick.tick, ms: Date.now() - started, writes: output.writes?.length ?? 0 });
+          log({
+            level: 'info',
+            event: 'bots.run',
+            tenant,
+            bot: bot.id,
+            tick: tick.tick,
+            ms: Date.now() - started,
+            writes: output.writes?.length ?? 0,
+          });
         } catch (err) {
           if (err instanceof AlreadyRun) continue;
           const error = err instanceof Error ? err.message : String(err);

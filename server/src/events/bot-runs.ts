@@ -20,15 +20,33 @@ export interface BotRun {
 }
 
 /** Recent bot runs, newest first, narrowed by tenant, bot and outcome. */
-export async function listBotRuns(q: Queryable, opts: { tenant?: string; bot?: string; outcome?: string; limit?: number } = {}): Promise<BotRun[]> {
-  const { rows } = await q.query<{ tenant: string; bot: string; seq: number; outcome: BotRun['outcome']; attempts: number; detail: string | null; duration_ms: number | null; finished_at: Date | string }>(
+export async function listBotRuns(
+  q: Queryable,
+  opts: { tenant?: string; bot?: string; outcome?: string; limit?: number } = {},
+): Promise<BotRun[]> {
+  const { rows } = await q.query<{
+    tenant: string;
+    bot: string;
+    seq: number;
+    outcome: BotRun['outcome'];
+    attempts: number;
+    detail: string | null;
+    duration_ms: number | null;
+    finished_at: Date | string;
+  }>(
     `SELECT tenant, bot, seq, outcome, attempts, detail, duration_ms, finished_at FROM haven_bot_runs
      WHERE ($1::text IS NULL OR tenant = $1) AND ($2::text IS NULL OR bot = $2) AND ($3::text IS NULL OR outcome = $3)
      ORDER BY finished_at DESC, seq DESC LIMIT $4`,
     [opts.tenant ?? null, opts.bot ?? null, opts.outcome ?? null, opts.limit ?? 100],
   );
   return rows.map((r) => ({
-    tenant: r.tenant, bot: r.bot, seq: Number(r.seq), outcome: r.outcome, attempts: r.attempts,
-    ...(r.detail ? { detail: r.detail } : {}), ...(r.duration_ms !== null ? { durationMs: r.duration_ms } : {}), finishedAt: iso(r.finished_at),
+    tenant: r.tenant,
+    bot: r.bot,
+    seq: Number(r.seq),
+    outcome: r.outcome,
+    attempts: r.attempts,
+    ...(r.detail ? { detail: r.detail } : {}),
+    ...(r.duration_ms !== null ? { durationMs: r.duration_ms } : {}),
+    finishedAt: iso(r.finished_at),
   }));
 }

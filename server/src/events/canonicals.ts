@@ -32,12 +32,15 @@ export async function installCanonicals(
     for (const q of questionnaires) {
       await repo.conditionalUpdate({ ...q, id: undefined } as Questionnaire, {
         resourceType: 'Questionnaire',
-        filters: [{ code: 'url', operator: Operator.EQUALS, value: q.url as string }, { code: 'version', operator: Operator.EQUALS, value: q.version as string }],
+        filters: [
+          { code: 'url', operator: Operator.EQUALS, value: q.url as string },
+          { code: 'version', operator: Operator.EQUALS, value: q.version as string },
+        ],
       });
     }
-    await db.query(
-      `INSERT INTO haven_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-      [key, fingerprint],
-    );
+    await db.query(`INSERT INTO haven_settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`, [
+      key,
+      fingerprint,
+    ]);
   }
 }

@@ -25,15 +25,28 @@ export interface DeadLetter {
 }
 
 interface Row {
-  tenant: string; consumer: string; seq: number; attempts: number; error: string; dead_at: Date | string;
-  resource_type: string; resource_id: string; version_id: number; interaction: string;
-  replay_requested_at: Date | string | null; replayed_at: Date | string | null; replay_result: string | null;
+  tenant: string;
+  consumer: string;
+  seq: number;
+  attempts: number;
+  error: string;
+  dead_at: Date | string;
+  resource_type: string;
+  resource_id: string;
+  version_id: number;
+  interaction: string;
+  replay_requested_at: Date | string | null;
+  replayed_at: Date | string | null;
+  replay_result: string | null;
 }
 
 const iso = (v: Date | string): string => (v instanceof Date ? v : new Date(v)).toISOString();
 
 /** Dead letters of a tenant (all tenants when undefined), newest first; replayed ones only when asked. */
-export async function listDeadLetters(q: Queryable, opts: { tenant?: string; includeReplayed?: boolean; limit?: number } = {}): Promise<DeadLetter[]> {
+export async function listDeadLetters(
+  q: Queryable,
+  opts: { tenant?: string; includeReplayed?: boolean; limit?: number } = {},
+): Promise<DeadLetter[]> {
   const { rows } = await q.query<Row>(
     `SELECT d.tenant, d.consumer, d.seq, d.attempts, d.error, d.dead_at, e.resource_type, e.resource_id, e.version_id, e.interaction,
             d.replay_requested_at, d.replayed_at, d.replay_result
@@ -43,8 +56,16 @@ export async function listDeadLetters(q: Queryable, opts: { tenant?: string; inc
     [opts.tenant ?? null, opts.includeReplayed ?? false, opts.limit ?? 1000],
   );
   return rows.map((r) => ({
-    tenant: r.tenant, consumer: r.consumer, seq: Number(r.seq), attempts: r.attempts, error: r.error, deadAt: iso(r.dead_at),
-    resourceType: r.resource_type, resourceId: r.resource_id, versionId: r.version_id, interaction: r.interaction,
+    tenant: r.tenant,
+    consumer: r.consumer,
+    seq: Number(r.seq),
+    attempts: r.attempts,
+    error: r.error,
+    deadAt: iso(r.dead_at),
+    resourceType: r.resource_type,
+    resourceId: r.resource_id,
+    versionId: r.version_id,
+    interaction: r.interaction,
     ...(r.replay_requested_at ? { replayRequestedAt: iso(r.replay_requested_at) } : {}),
     ...(r.replayed_at ? { replayedAt: iso(r.replayed_at) } : {}),
     ...(r.replay_result ? { replayResult: r.replay_result } : {}),

@@ -37,12 +37,18 @@ describe('dispatcher', () => {
     const tenant = 'dispatch-t';
     await db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'stuck:a', 0), ($1, 'fast:b', 0)`, [tenant]);
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const stuckSeen: number[] = [];
     const fastSeen: number[] = [];
     const dispatcher = await startDispatcher({
-      db, handlers: [handler('stuck:', stuckSeen, gate), handler('fast:', fastSeen)],
-      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 50, roundGapMs: 10, concurrency: 4,
+      db,
+      handlers: [handler('stuck:', stuckSeen, gate), handler('fast:', fastSeen)],
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 },
+      pollMs: 50,
+      roundGapMs: 10,
+      concurrency: 4,
     });
     try {
       const repo = testRepository(db, tenant, `http://x/t/${tenant}/fhir`);
@@ -63,7 +69,7 @@ describe('dispatcher', () => {
     }
   });
 
-  it('registers a new tenant\'s consumers in the round that first numbers its events, without waiting for its notification', async () => {
+  it("registers a new tenant's consumers in the round that first numbers its events, without waiting for its notification", async () => {
     const tenant = 'dispatch-new';
     // Notifications that never arrive (a slow listener connection): only the numbering can reveal the tenant.
     const db = { ...scratch.db, listen: async () => async () => undefined };
@@ -72,11 +78,15 @@ describe('dispatcher', () => {
     const dispatcher = await startDispatcher({
       db,
       handlers: [handler('late:', seen)],
-      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 },
+      pollMs: 60_000,
+      roundGapMs: 10,
       beforeClaim: async (tenants) => {
         registered.push([...tenants]);
         if (!tenants.includes(tenant)) return [];
-        await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'late:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
+        await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'late:a', 0) ON CONFLICT DO NOTHING`, [
+          tenant,
+        ]);
         return [tenant];
       },
     });
@@ -99,11 +109,15 @@ describe('dispatcher', () => {
     const dispatcher = await startDispatcher({
       db: scratch.db,
       handlers: [handler('retry:', seen)],
-      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 },
+      pollMs: 60_000,
+      roundGapMs: 10,
       beforeClaim: async (tenants) => {
         if (!tenants.includes(tenant)) return [];
         if (failures-- > 0) throw new Error('registration failed (deliberately)');
-        await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'retry:a', 0) ON CONFLICT DO NOTHING`, [tenant]);
+        await scratch.db.query(`INSERT INTO haven_consumers (tenant, consumer, cursor) VALUES ($1, 'retry:a', 0) ON CONFLICT DO NOTHING`, [
+          tenant,
+        ]);
         return [tenant];
       },
       log: () => undefined,
@@ -125,20 +139,30 @@ describe('dispatcher', () => {
     // finds no counter for the tenant and registers nothing. This listener is driven by the test to make that order
     // certain; numbering notifications never arrive, so only the numbering round itself can reveal the tenant again.
     let notify: (tenant: string) => void = () => undefined;
-    const db = { ...scratch.db, listen: async (_channel: string, fn: (payload: string) => void) => { notify = fn; return async () => undefined; } };
+    const db = {
+      ...scratch.db,
+      listen: async (_channel: string, fn: (payload: string) => void) => {
+        notify = fn;
+        return async () => undefined;
+      },
+    };
     const asked: string[][] = [];
     const seen: number[] = [];
     const dispatcher = await startDispatcher({
       db,
       handlers: [handler('early:', seen)],
-      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 }, pollMs: 60_000, roundGapMs: 10,
+      retry: { baseMs: 10, maxMs: 20, maxAttempts: 3 },
+      pollMs: 60_000,
+      roundGapMs: 10,
       // Registers as the server does: from the tenant's event counter, so only tenants with numbered events.
       beforeClaim: async (tenants) => {
         asked.push([...tenants]);
         const { rows } = await scratch.db.query<{ tenant: string }>(
           `INSERT INTO haven_consumers (tenant, consumer, cursor)
            SELECT tenant, 'early:a', 0 FROM haven_event_counters WHERE tenant = ANY($1::text[])
-           ON CONFLICT DO NOTHING RETURNING tenant`, [tenants]);
+           ON CONFLICT DO NOTHING RETURNING tenant`,
+          [tenants],
+        );
         return rows.map((r) => r.tenant);
       },
     });

@@ -95,7 +95,12 @@ export interface Dispatcher {
 /** Lease owners of the dispatchers running in this process (see the embedded-storage note in startDispatcher). */
 const liveOwners = new Set<string>();
 
-interface ClaimRow { tenant: string; consumer: string; cursor: number; attempts: number }
+interface ClaimRow {
+  tenant: string;
+  consumer: string;
+  cursor: number;
+  attempts: number;
+}
 
 /** Starts dispatching. */
 export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatcher> {
@@ -156,7 +161,11 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   }
 
   /** Saves progress while still holding the lease; false when the lease was lost (another process took over). */
-  async function save(c: ClaimRow, cursor: number, fields: { attempts: number; retryAt?: number; error?: string; release: boolean }): Promise<boolean> {
+  async function save(
+    c: ClaimRow,
+    cursor: number,
+    fields: { attempts: number; retryAt?: number; error?: string; release: boolean },
+  ): Promise<boolean> {
     const { rowCount } = await db.query(
       `UPDATE haven_consumers SET cursor = $4, attempts = $5,
          retry_at = CASE WHEN $6::bigint IS NULL THEN NULL ELSE now() + ($6::bigint * interval '1 millisecond') END,
@@ -194,18 +203,34 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         try {
           result = await handler.handle({ ...c, cursor, attempts }, event);
         } catch (err) {
-          result = { kind: 'failed', error: err instanceof Error ? err.constructor.name + ': ' + err.message.slice(0, 200) : 'error', retryable: true };
+          result = {
+            kind: 'failed',
+            error: err instanceof Error ? `${err.constructor.name}: ${err.message.slice(0, 200)}` : 'error',
+            retryable: true,
+          };
         }
         handled++;
         if (result.kind === 'gone') {
-          await db.query(`DELETE FROM haven_consumers WHERE tenant = $1 AND consumer = $2 AND lease_owner = $3`, [c.tenant, c.consumer, owner]);
+          await db.query(`DELETE FROM haven_consumers WHERE tenant = $1 AND consumer = $2 AND lease_owner = $3`, [
+            c.tenant,
+            c.consumer,
+            owner,
+          ]);
           return handled;
         }
         if (result.kind === 'failed') {
           attempts++;
           if (!result.retryable || shouldDeadLetter(attempts, opts.retry)) {
             await deadLetter(c, event, attempts, result.error);
-            log({ level: 'warn', event: 'events.dead_letter', tenant: c.tenant, consumer: c.consumer, seq: event.seq, attempts, error: result.error });
+            log({
+              level: 'warn',
+              event: 'events.dead_letter',
+              tenant: c.tenant,
+              consumer: c.consumer,
+              seq: event.seq,
+              attempts,
+              error: result.error,
+            });
             await handler.onDeadLetter?.({ ...c, cursor, attempts }, event, result.error, attempts).catch(() => undefined);
             cursor = event.seq;
             attempts = 0;
@@ -213,7 +238,16 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
             continue;
           }
           const delay = retryDelayMs(attempts, opts.retry);
-          log({ level: 'info', event: 'events.retry', tenant: c.tenant, consumer: c.consumer, seq: event.seq, attempts, delayMs: delay, error: result.error });
+          log({
+            level: 'info',
+            event: 'events.retry',
+            tenant: c.tenant,
+            consumer: c.consumer,
+            seq: event.seq,
+            attempts,
+            delayMs: delay,
+            error: result.error,
+          });
           await save(c, cursor, { attempts, retryAt: delay, error: result.error, release: true });
           return handled;
         }
@@ -260,8 +294,18 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
         }
       }
       const outcome = result.kind === 'failed' ? `failed: ${result.error}` : result.kind;
-      await db.query(`UPDATE haven_dead_letters SET replay_result = $4, replay_requested_at = NULL WHERE tenant = $1 AND consumer = $2 AND seq = $3`, [r.tenant, r.consumer, r.seq, outcome.slice(0, 500)]);
-      log({ level: 'info', event: 'events.replayed', tenant: r.tenant, consumer: r.consumer, seq: Number(r.seq), result: outcome.slice(0, 200) });
+      await db.query(
+        `UPDATE haven_dead_letters SET replay_result = $4, replay_requested_at = NULL WHERE tenant = $1 AND consumer = $2 AND seq = $3`,
+        [r.tenant, r.consumer, r.seq, outcome.slice(0, 500)],
+      );
+      log({
+        level: 'info',
+        event: 'events.replayed',
+        tenant: r.tenant,
+        consumer: r.consumer,
+        seq: Number(r.seq),
+        result: outcome.slice(0, 200),
+      });
     }
     return rows.length;
   }
@@ -305,9 +349,18 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
   function startConsumer(c: ClaimRow): void {
     const key = `${c.tenant}\u0000${c.consumer}`;
     const work = processConsumer(c)
-      .then(() => undefined, (err: unknown) => {
-        log({ level: 'error', event: 'events.dispatch_failed', tenant: c.tenant, consumer: c.consumer, error: err instanceof Error ? err.message.slice(0, 200) : 'error' });
-      })
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          log({
+            level: 'error',
+            event: 'events.dispatch_failed',
+            tenant: c.tenant,
+            consumer: c.consumer,
+            error: err instanceof Error ? err.message.slice(0, 200) : 'error',
+          });
+        },
+      )
       .finally(() => {
         // Released before this runs, the consumer may already be at work again under a new claim: keep that one.
         if (active.get(key) === work) active.delete(key);
@@ -347,7 +400,10 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
     // Embedded storage has one owner process (the DATA_DIR lock), so a lease held by no dispatcher of this
     // process was left by a previous process that died without stop() (kill -9, crash, power loss). Waiting
     // for it to expire would hold back every consumer it had claimed for up to `leaseMs` after a restart.
-    await db.query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner <> ALL($1::text[])`, [[...liveOwners]]);
+    await db.query(
+      `UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner IS NOT NULL AND lease_owner <> ALL($1::text[])`,
+      [[...liveOwners]],
+    );
   }
   const unlisten = await db.listen(EVENTS_CHANNEL, (tenant) => {
     if (tenant) seeTenant(tenant);
@@ -395,7 +451,9 @@ export async function startDispatcher(opts: DispatcherOptions): Promise<Dispatch
       if (running) await running;
       await Promise.all(active.values());
       // Leases of this process end now, so that another process need not wait for them to expire.
-      await db.query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [owner]).catch(() => undefined);
+      await db
+        .query(`UPDATE haven_consumers SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = $1`, [owner])
+        .catch(() => undefined);
     },
   };
 }

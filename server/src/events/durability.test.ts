@@ -28,7 +28,9 @@ const RESUME_TIMEOUT_MS = 75_000;
  * so that a slow start on a busy machine does not count.
  */
 const EMBEDDED_RESUME_MS = 15_000;
-const TOTAL_CODE = instruments().all().find((i) => i.id === 'phq-9')?.totalCode?.code as string;
+const TOTAL_CODE = instruments()
+  .all()
+  .find((i) => i.id === 'phq-9')?.totalCode?.code as string;
 const RISK_TASK_CODE = 'https://haven.health/fhir/CodeSystem/haven-task|suicide-risk-review';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -76,14 +78,20 @@ async function waitUntil(what: string, check: () => boolean | Promise<boolean>, 
 /** True when every consumer of the database has handled every event (PostgreSQL: read while children run). */
 async function caughtUp(db: Db): Promise<boolean> {
   const { rows } = await db.query<{ behind: number }>(
-    `SELECT count(*)::int AS behind FROM haven_consumers c JOIN haven_event_counters ec ON ec.tenant = c.tenant WHERE c.cursor < ec.last_seq`);
+    `SELECT count(*)::int AS behind FROM haven_consumers c JOIN haven_event_counters ec ON ec.tenant = c.tenant WHERE c.cursor < ec.last_seq`,
+  );
   return rows[0]?.behind === 0;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 // A rest-hook receiver that answers slowly, so that dispatch is still in flight when the server is killed.
 
-interface Arrival { readonly eventNumber: number; readonly focus: string; readonly phase: string; readonly at: number }
+interface Arrival {
+  readonly eventNumber: number;
+  readonly focus: string;
+  readonly phase: string;
+  readonly at: number;
+}
 
 interface SlowReceiver {
   readonly url: string;
@@ -98,7 +106,10 @@ interface SlowReceiver {
 
 async function startSlowReceiver(delayMs: number): Promise<SlowReceiver> {
   const rx: SlowReceiver = {
-    url: '', arrivals: [], handshakes: 0, phase: 'start',
+    url: '',
+    arrivals: [],
+    handshakes: 0,
+    phase: 'start',
     firstArrivals() {
       const seen = new Set<number>();
       return rx.arrivals.map((a) => a.eventNumber).filter((n) => !seen.has(n) && seen.add(n));
@@ -131,7 +142,12 @@ async function startSlowReceiver(delayMs: number): Promise<SlowReceiver> {
           at: Date.now(),
         });
       }
-      setTimeout(() => { if (!res.destroyed) res.writeHead(200).end(); }, type === 'event-notification' ? delayMs : 0);
+      setTimeout(
+        () => {
+          if (!res.destroyed) res.writeHead(200).end();
+        },
+        type === 'event-notification' ? delayMs : 0,
+      );
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
@@ -147,11 +163,21 @@ async function startSlowReceiver(delayMs: number): Promise<SlowReceiver> {
 async function subscribe(server: ChildServer, rx: SlowReceiver, criteria: string): Promise<string> {
   const created = await server.req('/fhir/Subscription', {
     method: 'POST',
-    json: { resourceType: 'Subscription', status: 'requested', reason: 'durability', criteria, channel: { type: 'rest-hook', endpoint: rx.url, payload: 'application/fhir+json' } },
+    json: {
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'durability',
+      criteria,
+      channel: { type: 'rest-hook', endpoint: rx.url, payload: 'application/fhir+json' },
+    },
   });
   expect(created.status, created.text).toBe(201);
   const id = created.body.id as string;
-  await waitUntil('the Subscription is active', async () => (await server.req(`/fhir/Subscription/${id}`)).body?.status === 'active', 20_000);
+  await waitUntil(
+    'the Subscription is active',
+    async () => (await server.req(`/fhir/Subscription/${id}`)).body?.status === 'active',
+    20_000,
+  );
   expect(rx.handshakes).toBeGreaterThanOrEqual(1);
   return id;
 }
@@ -172,7 +198,10 @@ function responseEntries(prefix: string, n: number): { patients: BundleEntry[]; 
   const ids = Array.from({ length: n }, (_, i) => `${prefix}-${i}`);
   return {
     patients: ids.map((id) => ({ request: { method: 'PUT', url: `Patient/${id}` }, resource: { resourceType: 'Patient', id } })),
-    responses: ids.map((id, i) => ({ request: { method: 'POST', url: 'QuestionnaireResponse' }, resource: phqLikeResponse('phq-9', id, i % 2 ? RISKY : CALM) })),
+    responses: ids.map((id, i) => ({
+      request: { method: 'POST', url: 'QuestionnaireResponse' },
+      resource: phqLikeResponse('phq-9', id, i % 2 ? RISKY : CALM),
+    })),
     risky: new Set(ids.filter((_, i) => i % 2).map((id) => `Patient/${id}`)),
   };
 }
@@ -202,7 +231,8 @@ async function botEffects(server: ChildServer): Promise<BotEffects> {
   for (const o of await searchAll<Observation>(server, `Observation?code=http://loinc.org|${TOTAL_CODE}`)) {
     push(effects.totals, o.derivedFrom?.[0]?.reference ?? '', o.meta?.versionId ?? '');
   }
-  for (const t of await searchAll<Task>(server, `Task?code=${RISK_TASK_CODE}`)) push(effects.riskTasks, t.for?.reference ?? '', t.meta?.versionId ?? '');
+  for (const t of await searchAll<Task>(server, `Task?code=${RISK_TASK_CODE}`))
+    push(effects.riskTasks, t.for?.reference ?? '', t.meta?.versionId ?? '');
   for (const c of await searchAll<Communication>(server, 'Communication?')) {
     const patient = c.subject?.reference ?? '';
     effects.notices.set(patient, (effects.notices.get(patient) ?? 0) + 1);
@@ -215,7 +245,12 @@ async function botEffects(server: ChildServer): Promise<BotEffects> {
  * would add a version), one risk Task per risky patient, never rewritten (a repeated risk run appends a note),
  * one 988 notice per risky patient (a repeated run posts another), and nothing for the calm patients.
  */
-function expectEffectsOnce(effects: BotEffects, responses: readonly string[], patients: readonly string[], risky: ReadonlySet<string>): void {
+function expectEffectsOnce(
+  effects: BotEffects,
+  responses: readonly string[],
+  patients: readonly string[],
+  risky: ReadonlySet<string>,
+): void {
   expect(responses.map((r) => effects.totals.get(r))).toEqual(responses.map(() => ['1']));
   expect(effects.totals.size).toBe(responses.length);
   expect(patients.map((p) => effects.riskTasks.get(p) ?? [])).toEqual(patients.map((p) => (risky.has(p) ? ['1'] : [])));
@@ -223,13 +258,20 @@ function expectEffectsOnce(effects: BotEffects, responses: readonly string[], pa
 }
 
 /** Outbox numbers of the responses' create events, and the score and risk runs recorded for them. */
-async function runsOf(db: Db, responses: readonly string[]): Promise<{ seqs: number[]; runs: { bot: string; seq: number; outcome: string }[] }> {
+async function runsOf(
+  db: Db,
+  responses: readonly string[],
+): Promise<{ seqs: number[]; runs: { bot: string; seq: number; outcome: string }[] }> {
   const { rows: events } = await db.query<{ seq: number }>(
     `SELECT seq FROM haven_events WHERE tenant = 'default' AND resource_type = 'QuestionnaireResponse' AND interaction = 'create'
-       AND resource_id = ANY($1::text[]) ORDER BY seq`, [responses.map((r) => r.split('/')[1])]);
+       AND resource_id = ANY($1::text[]) ORDER BY seq`,
+    [responses.map((r) => r.split('/')[1])],
+  );
   const seqs = events.map((e) => Number(e.seq));
   const { rows: runs } = await db.query<{ bot: string; seq: number; outcome: string }>(
-    `SELECT bot, seq, outcome FROM haven_bot_runs WHERE tenant = 'default' AND bot IN ('score', 'risk') AND seq = ANY($1::bigint[]) ORDER BY bot, seq`, [seqs]);
+    `SELECT bot, seq, outcome FROM haven_bot_runs WHERE tenant = 'default' AND bot IN ('score', 'risk') AND seq = ANY($1::bigint[]) ORDER BY bot, seq`,
+    [seqs],
+  );
   return { seqs, runs: runs.map((r) => ({ ...r, seq: Number(r.seq) })) };
 }
 
@@ -237,7 +279,10 @@ async function runsOf(db: Db, responses: readonly string[]): Promise<{ seqs: num
 function expectRunsOnce({ seqs, runs }: Awaited<ReturnType<typeof runsOf>>, count: number): void {
   expect(seqs).toHaveLength(count);
   for (const bot of ['risk', 'score']) {
-    expect(runs.filter((r) => r.bot === bot).map((r) => [r.seq, r.outcome]), `runs of ${bot}`).toEqual(seqs.map((s) => [s, 'succeeded']));
+    expect(
+      runs.filter((r) => r.bot === bot).map((r) => [r.seq, r.outcome]),
+      `runs of ${bot}`,
+    ).toEqual(seqs.map((s) => [s, 'succeeded']));
   }
 }
 
@@ -246,7 +291,9 @@ function expectRunsOnce({ seqs, runs }: Awaited<ReturnType<typeof runsOf>>, coun
  * committed, so a key logged twice (by one process or across two) is a bot effect committed twice.
  */
 function runKeys(server: ChildServer): string[] {
-  return logEvents(server, 'bots.run').filter((l) => l.bot === 'score' || l.bot === 'risk').map((l) => `${String(l.bot)}#${String(l.seq)}`);
+  return logEvents(server, 'bots.run')
+    .filter((l) => l.bot === 'score' || l.bot === 'risk')
+    .map((l) => `${String(l.bot)}#${String(l.seq)}`);
 }
 
 /** Keys that occur more than once (each repeat listed). */
@@ -265,9 +312,13 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     const first = await child(storage, 'first');
     await subscribe(first, rx, 'Patient?family=Durable');
     // One transaction: all N events are committed before the kill, so none can be lost with the request.
-    const created = await transaction(first, Array.from({ length: N }, (_, i) => ({
-      request: { method: 'POST', url: 'Patient' }, resource: { resourceType: 'Patient', name: [{ family: 'Durable', given: [`n${i}`] }] },
-    })));
+    const created = await transaction(
+      first,
+      Array.from({ length: N }, (_, i) => ({
+        request: { method: 'POST', url: 'Patient' },
+        resource: { resourceType: 'Patient', name: [{ family: 'Durable', given: [`n${i}`] }] },
+      })),
+    );
     await waitUntil('some notifications arrived', () => rx.firstArrivals().length >= 5, 20_000);
     await first.kill();
     const killedAt = Date.now();
@@ -278,22 +329,32 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     const second = await child(storage, 'second');
     await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N, RESUME_TIMEOUT_MS);
     const resumedAt = rx.arrivals.find((a) => a.phase === 'after-kill')?.at ?? Infinity;
-    if (!ON_POSTGRES) expect(resumedAt - second.startedAt, 'delivery resumes without waiting for the dead process\'s lease').toBeLessThan(EMBEDDED_RESUME_MS);
+    if (!ON_POSTGRES)
+      expect(resumedAt - second.startedAt, "delivery resumes without waiting for the dead process's lease").toBeLessThan(
+        EMBEDDED_RESUME_MS,
+      );
     expect(rx.firstArrivals()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // A repeat is the same event: one focus per number, and the N focuses are the N Patients written.
     const focusOf = new Map<number, Set<string>>();
-    for (const a of rx.arrivals) focusOf.set(a.eventNumber, (focusOf.get(a.eventNumber) ?? new Set()).add(a.focus.split('/').slice(-2).join('/')));
+    for (const a of rx.arrivals)
+      focusOf.set(a.eventNumber, (focusOf.get(a.eventNumber) ?? new Set()).add(a.focus.split('/').slice(-2).join('/')));
     expect([...focusOf.values()].filter((f) => f.size !== 1)).toEqual([]);
     expect(new Set([...focusOf.values()].map((f) => [...f][0]))).toEqual(new Set(created));
-    expect(rx.arrivals.some((a) => a.phase === 'after-kill'), 'the restarted server delivered the rest').toBe(true);
-    console.info(`[durability ${STORAGE}] rest-hook: ${beforeKill}/${N} event numbers arrived before kill -9; the next ${resumedAt - killedAt} ms after it,`
-      + ` ${resumedAt - second.startedAt} ms after the restarted server started; ${rx.arrivals.length - N} repeat(s)`);
+    expect(
+      rx.arrivals.some((a) => a.phase === 'after-kill'),
+      'the restarted server delivered the rest',
+    ).toBe(true);
+    console.info(
+      `[durability ${STORAGE}] rest-hook: ${beforeKill}/${N} event numbers arrived before kill -9; the next ${resumedAt - killedAt} ms after it,` +
+        ` ${resumedAt - second.startedAt} ms after the restarted server started; ${rx.arrivals.length - N} repeat(s)`,
+    );
 
     await second.stop();
     // The storage is sound after a kill and a restart: it opens in a third process, and its outbox is whole.
     await inspect(storage, async (db) => {
       const { rows } = await db.query<{ n: number; last: number }>(
-        `SELECT count(*)::int AS n, (SELECT last_seq FROM haven_event_counters WHERE tenant = 'default') AS last FROM haven_events WHERE tenant = 'default'`);
+        `SELECT count(*)::int AS n, (SELECT last_seq FROM haven_event_counters WHERE tenant = 'default') AS last FROM haven_events WHERE tenant = 'default'`,
+      );
       expect(rows[0].n).toBe(Number(rows[0].last));
       expect(await caughtUp(db)).toBe(true);
     });
@@ -314,20 +375,27 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     expect(beforeKill.length, 'the kill must land while bots run').toBeLessThan(2 * N);
 
     const second = await child(storage, 'second');
-    await waitUntil('every response is scored and assessed', async () => {
-      const e = await botEffects(second);
-      return e.totals.size >= N && [...risky].every((p) => e.riskTasks.has(p) && e.notices.has(p));
-    }, RESUME_TIMEOUT_MS);
+    await waitUntil(
+      'every response is scored and assessed',
+      async () => {
+        const e = await botEffects(second);
+        return e.totals.size >= N && [...risky].every((p) => e.riskTasks.has(p) && e.notices.has(p));
+      },
+      RESUME_TIMEOUT_MS,
+    );
     const firstRun = logEvents(second, 'bots.run').find((l) => l.bot === 'score' || l.bot === 'risk');
     const resumedAt = Date.parse(String(firstRun?.time));
-    if (!ON_POSTGRES) expect(resumedAt - second.startedAt, 'bots resume without waiting for the dead process\'s leases').toBeLessThan(EMBEDDED_RESUME_MS);
+    if (!ON_POSTGRES)
+      expect(resumedAt - second.startedAt, "bots resume without waiting for the dead process's leases").toBeLessThan(EMBEDDED_RESUME_MS);
     if (ON_POSTGRES) await inspect(storage, (db) => waitUntil('the consumers caught up', () => caughtUp(db), 30_000));
     expectEffectsOnce(await botEffects(second), responses, patientRefs, risky);
     const afterRestart = runKeys(second);
     expect(afterRestart.length, 'the restarted server ran what was left').toBeGreaterThan(0);
     expect(duplicates([...beforeKill, ...afterRestart]), 'runs committed twice').toEqual([]);
-    console.info(`[durability ${STORAGE}] bots: ${beforeKill.length} of ${2 * N} score/risk runs logged before kill -9, ${afterRestart.length} after;`
-      + ` the next one ${resumedAt - killedAt} ms after the kill, ${resumedAt - second.startedAt} ms after the restarted server started`);
+    console.info(
+      `[durability ${STORAGE}] bots: ${beforeKill.length} of ${2 * N} score/risk runs logged before kill -9, ${afterRestart.length} after;` +
+        ` the next one ${resumedAt - killedAt} ms after the kill, ${resumedAt - second.startedAt} ms after the restarted server started`,
+    );
 
     await second.stop();
     await inspect(storage, async (db) => expectRunsOnce(await runsOf(db, responses), N));
@@ -359,8 +427,10 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
     expect(duplicates([...ranA, ...ranB]), 'runs committed twice').toEqual([]);
     // Work is shared per consumer (one bot at a time per process), not per event, and not promised: reported only.
     const by = (keys: string[], bot: string): number => keys.filter((k) => k.startsWith(`${bot}#`)).length;
-    console.info(`[durability PostgreSQL] two processes, bot runs: a ran score ${by(ranA, 'score')}, risk ${by(ranA, 'risk')};`
-      + ` b ran score ${by(ranB, 'score')}, risk ${by(ranB, 'risk')}`);
+    console.info(
+      `[durability PostgreSQL] two processes, bot runs: a ran score ${by(ranA, 'score')}, risk ${by(ranA, 'risk')};` +
+        ` b ran score ${by(ranB, 'score')}, risk ${by(ranB, 'risk')}`,
+    );
   }, 120_000);
 
   it('rest-hook: with both processes running, every event number arrives once and in order', async () => {
@@ -376,14 +446,20 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
       let writing = true;
       const watch = (async () => {
         while (writing) {
-          const { rows } = await db.query<{ owner: string | null }>(`SELECT lease_owner AS owner FROM haven_consumers WHERE consumer = $1`, [`sub:${id}`]);
+          const { rows } = await db.query<{ owner: string | null }>(
+            `SELECT lease_owner AS owner FROM haven_consumers WHERE consumer = $1`,
+            [`sub:${id}`],
+          );
           const pid = rows[0]?.owner?.split(':')[1];
           if (pid) holders.add(pid === String(a.pid) ? 'a' : pid === String(b.pid) ? 'b' : pid);
           await new Promise((r) => setTimeout(r, 10));
         }
       })();
       for (let i = 0; i < N; i++) {
-        const res = await (i % 2 ? b : a).req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Shared', given: [`n${i}`] }] } });
+        const res = await (i % 2 ? b : a).req('/fhir/Patient', {
+          method: 'POST',
+          json: { resourceType: 'Patient', name: [{ family: 'Shared', given: [`n${i}`] }] },
+        });
         expect(res.status).toBe(201);
       }
       await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N, 30_000);
@@ -392,6 +468,8 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
       await watch;
     });
     expect(rx.arrivals.map((x) => x.eventNumber)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
-    console.info(`[durability PostgreSQL] rest-hook with two processes: ${rx.arrivals.length} notifications for ${N} events; lease seen held by ${[...holders].sort().join(', ') || 'nobody (too fast to see)'}`);
+    console.info(
+      `[durability PostgreSQL] rest-hook with two processes: ${rx.arrivals.length} notifications for ${N} events; lease seen held by ${[...holders].sort().join(', ') || 'nobody (too fast to see)'}`,
+    );
   }, 120_000);
 });

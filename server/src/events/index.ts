@@ -42,7 +42,14 @@ export interface BotSet {
 
 /** The bots of bots/index.ts with their configuration (HAVEN_BOT_CONFIG) and the instruments of questionnaires/. */
 export function defaultBotSet(env: NodeJS.ProcessEnv = process.env): BotSet {
-  return { bots: BOTS, module: BOTS_MODULE, config: loadClinicalConfig(env), questionnaires: instruments().all().map((i) => i.questionnaire) };
+  return {
+    bots: BOTS,
+    module: BOTS_MODULE,
+    config: loadClinicalConfig(env),
+    questionnaires: instruments()
+      .all()
+      .map((i) => i.questionnaire),
+  };
 }
 
 /** Everything the events layer needs from the server. */
@@ -95,7 +102,9 @@ async function registerBots(db: Db, botIds: readonly string[], tenants: readonly
   const only = tenants.includes('*') ? null : tenants;
   // Read before the inserts: a tenant numbered in between is left out and asked for again, never the reverse.
   const { rows: counted } = await db.query<{ tenant: string }>(
-    `SELECT tenant FROM haven_event_counters WHERE $1::text[] IS NULL OR tenant = ANY($1::text[])`, [only]);
+    `SELECT tenant FROM haven_event_counters WHERE $1::text[] IS NULL OR tenant = ANY($1::text[])`,
+    [only],
+  );
   const registered = counted.map((r) => r.tenant);
   if (botIds.length === 0) return registered;
   const now = new Date().toISOString();
@@ -131,25 +140,39 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   const hooks = writeHooksFor(config, opts.botSet, log);
   const repoContext = (tenant: string): RepositoryContext => ({ ...opts.repoContext(tenant), hooks });
 
-  const heartbeat = (tenant: string, subscriptionId: string): Bundle => buildNotificationBundle({
-    baseUrl: repoContext(tenant).baseUrl, subscriptionId, criteria: '', status: 'active', type: 'heartbeat',
-    eventsSinceSubscriptionStart: 0, events: [], content: 'empty',
-  });
+  const heartbeat = (tenant: string, subscriptionId: string): Bundle =>
+    buildNotificationBundle({
+      baseUrl: repoContext(tenant).baseUrl,
+      subscriptionId,
+      criteria: '',
+      status: 'active',
+      type: 'heartbeat',
+      eventsSinceSubscriptionStart: 0,
+      events: [],
+      content: 'empty',
+    });
   const hub: WebSocketHub = createWebSocketHub({
     path: WEBSOCKET_PATH,
     log,
     heartbeat,
     async resolveToken(token) {
       const { rows } = await db.query<{ tenant: string; subscription_id: string }>(
-        `SELECT tenant, subscription_id FROM haven_ws_tokens WHERE token_hash = $1 AND expires_at > now()`, [hashToken(token)]);
+        `SELECT tenant, subscription_id FROM haven_ws_tokens WHERE token_hash = $1 AND expires_at > now()`,
+        [hashToken(token)],
+      );
       const row = rows[0];
       if (!row) return undefined;
       const sub = await loadSubscription(db, row.tenant, row.subscription_id);
-      if (!sub || sub.channel?.type !== 'websocket') return undefined;
+      if (sub?.channel?.type !== 'websocket') return undefined;
       const handshake = buildNotificationBundle({
-        baseUrl: repoContext(row.tenant).baseUrl, subscriptionId: row.subscription_id, criteria: sub.criteria,
-        status: (sub.status ?? 'active') as 'active', type: 'handshake',
-        eventsSinceSubscriptionStart: await eventCount(db, row.tenant, row.subscription_id), events: [], content: payloadContentOf(sub),
+        baseUrl: repoContext(row.tenant).baseUrl,
+        subscriptionId: row.subscription_id,
+        criteria: sub.criteria,
+        status: (sub.status ?? 'active') as 'active',
+        type: 'handshake',
+        eventsSinceSubscriptionStart: await eventCount(db, row.tenant, row.subscription_id),
+        events: [],
+        content: payloadContentOf(sub),
       });
       return { tenant: row.tenant, subscriptionId: row.subscription_id, handshake };
     },
@@ -180,12 +203,31 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   }
 
   const botRunner = createBotRunner({
-    db, bots: afterCommit, scheduled, botsModule: opts.botSet.module, router: opts.router, repoContext, config: opts.botSet.config, log,
+    db,
+    bots: afterCommit,
+    scheduled,
+    botsModule: opts.botSet.module,
+    router: opts.router,
+    repoContext,
+    config: opts.botSet.config,
+    log,
   });
-  const delivery = createSubscriptionDelivery({ db, repoContext, timeoutMs: config.events.deliveryTimeoutMs, publish: (t, id, b) => publish(t, id, b), log });
+  const delivery = createSubscriptionDelivery({
+    db,
+    repoContext,
+    timeoutMs: config.events.deliveryTimeoutMs,
+    publish: (t, id, b) => publish(t, id, b),
+    log,
+  });
   const botIds = afterCommit.map((b) => b.id);
   const dispatcher = await startDispatcher({
-    db, handlers: [botRunner, delivery], retry: config.events.retry, pollMs: config.events.pollMs, leaseMs: config.events.leaseMs, roundGapMs: config.events.roundGapMs, log,
+    db,
+    handlers: [botRunner, delivery],
+    retry: config.events.retry,
+    pollMs: config.events.pollMs,
+    leaseMs: config.events.leaseMs,
+    roundGapMs: config.events.roundGapMs,
+    log,
     beforeClaim: async (tenants) => {
       const registered = await registerBots(db, botIds, tenants);
       if (config.events.installQuestionnaires) await installCanonicals(db, opts.botSet.questionnaires ?? [], tenants, repoContext);
@@ -199,7 +241,11 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
     for (const { tenant } of rows) await botRunner.runScheduled(tenant);
   };
   const scheduleTimer = setInterval(() => {
-    scheduling ??= runSchedules().catch(() => undefined).finally(() => { scheduling = undefined; });
+    scheduling ??= runSchedules()
+      .catch(() => undefined)
+      .finally(() => {
+        scheduling = undefined;
+      });
   }, 60_000);
   scheduleTimer.unref();
   return {

@@ -19,7 +19,17 @@ import { fromStored } from '../store/stored.ts';
 import type { HavenEvent } from './outbox.ts';
 
 /** Parameters that shape results rather than select them: meaningless in criteria. */
-const RESULT_PARAMETERS = new Set(['_count', '_sort', '_include', '_revinclude', '_summary', '_elements', '_total', '_contained', '_containedType']);
+const RESULT_PARAMETERS = new Set([
+  '_count',
+  '_sort',
+  '_include',
+  '_revinclude',
+  '_summary',
+  '_elements',
+  '_total',
+  '_contained',
+  '_containedType',
+]);
 
 /**
  * Parses criteria (`Type?a=b` or, with `resourceType` given, `a=b`) into a search request; throws a 400
@@ -30,7 +40,9 @@ export function parseCriteria(criteria: string, resourceType?: string): SearchRe
   const full = resourceType ? `${resourceType}?${text.replace(/^\?/, '')}` : text;
   const type = full.split('?')[0];
   if (!/^[A-Z][A-Za-z]+$/.test(type)) {
-    throw new OperationOutcomeError(badRequest(`Criteria must start with a resource type ("Observation?code=…"), got "${text.slice(0, 100)}"`));
+    throw new OperationOutcomeError(
+      badRequest(`Criteria must start with a resource type ("Observation?code=…"), got "${text.slice(0, 100)}"`),
+    );
   }
   if (resourceType && type !== resourceType) throw new OperationOutcomeError(badRequest(`Criteria type ${type} is not ${resourceType}`));
   const search = parseSearchRequest(full);
@@ -74,7 +86,12 @@ async function isCurrent(q: Queryable, event: HavenEvent): Promise<boolean> {
  * True when `version` (the event's version, or for a delete the last version before it) matches `search`
  * and `repo`'s caller may read it.
  */
-export async function eventMatches(repo: HavenRepository, event: HavenEvent, search: SearchRequest, version: Resource | undefined): Promise<boolean> {
+export async function eventMatches(
+  repo: HavenRepository,
+  event: HavenEvent,
+  search: SearchRequest,
+  version: Resource | undefined,
+): Promise<boolean> {
   if (search.resourceType !== event.resourceType || !version) return false;
   // Most events of a subscribed type fail a token criterion: rule them out without a query.
   if (!mayMatch(version, search)) return false;

@@ -22,20 +22,48 @@ const BASE = 'https://haven.example/t/acme/fhir';
 const FIXED = { newId: () => '11111111-2222-4333-8444-555555555555', now: () => new Date('2026-05-01T12:00:00.000Z') };
 
 const obs = (id: string, versionId: string): Observation => ({
-  resourceType: 'Observation', id, meta: { versionId }, status: 'final', code: { text: 'PHQ-9 total' }, valueInteger: 12,
+  resourceType: 'Observation',
+  id,
+  meta: { versionId },
+  status: 'final',
+  code: { text: 'PHQ-9 total' },
+  valueInteger: 12,
 });
 const EVENTS: NotificationEvent[] = [
-  { eventNumber: 7, timestamp: '2026-05-01T11:59:00.000Z', focus: { resourceType: 'Observation', id: 'o1', versionId: '1' }, resource: obs('o1', '1'), method: 'POST' },
-  { eventNumber: 8, timestamp: '2026-05-01T11:59:30.000Z', focus: { resourceType: 'Observation', id: 'o2', versionId: '3' }, resource: obs('o2', '3'),
-    additionalContext: [{ resourceType: 'Patient', id: 'p1' }] },
-  { eventNumber: 9, timestamp: '2026-05-01T11:59:45.000Z', focus: { resourceType: 'Observation', id: 'o3', versionId: '4' }, deleted: true },
+  {
+    eventNumber: 7,
+    timestamp: '2026-05-01T11:59:00.000Z',
+    focus: { resourceType: 'Observation', id: 'o1', versionId: '1' },
+    resource: obs('o1', '1'),
+    method: 'POST',
+  },
+  {
+    eventNumber: 8,
+    timestamp: '2026-05-01T11:59:30.000Z',
+    focus: { resourceType: 'Observation', id: 'o2', versionId: '3' },
+    resource: obs('o2', '3'),
+    additionalContext: [{ resourceType: 'Patient', id: 'p1' }],
+  },
+  {
+    eventNumber: 9,
+    timestamp: '2026-05-01T11:59:45.000Z',
+    focus: { resourceType: 'Observation', id: 'o3', versionId: '4' },
+    deleted: true,
+  },
 ];
 
 function input(type: NotificationType, content: PayloadContent, overrides: Partial<NotificationInput> = {}): NotificationInput {
   const events = type === 'event-notification' || type === 'query-event' ? EVENTS : [];
   return {
-    baseUrl: BASE, subscriptionId: 'sub1', criteria: 'Observation?code=http://loinc.org|44261-6', status: 'active',
-    type, eventsSinceSubscriptionStart: 9, events, content, ...overrides,
+    baseUrl: BASE,
+    subscriptionId: 'sub1',
+    criteria: 'Observation?code=http://loinc.org|44261-6',
+    status: 'active',
+    type,
+    eventsSinceSubscriptionStart: 9,
+    events,
+    content,
+    ...overrides,
   };
 }
 
@@ -53,7 +81,12 @@ describe('buildNotificationBundle: every content × type', () => {
         const b = buildNotificationBundle(input(type, content), FIXED);
         const withEvents = type === 'event-notification' || type === 'query-event';
         // Bundle: history, R4 notification profile, status first (backport-notification-bundle-r4-1).
-        expect(b).toMatchObject({ resourceType: 'Bundle', type: 'history', timestamp: '2026-05-01T12:00:00.000Z', meta: { profile: [NOTIFICATION_BUNDLE_PROFILE] } });
+        expect(b).toMatchObject({
+          resourceType: 'Bundle',
+          type: 'history',
+          timestamp: '2026-05-01T12:00:00.000Z',
+          meta: { profile: [NOTIFICATION_BUNDLE_PROFILE] },
+        });
         expect(b.entry?.[0]).toMatchObject({
           fullUrl: 'urn:uuid:11111111-2222-4333-8444-555555555555',
           request: { method: 'GET', url: `${BASE}/Subscription/sub1/$status` },
@@ -103,16 +136,21 @@ describe('R4 shapes as the IG examples', () => {
   });
 
   it('id-only event (IG example r4-notification-id-only): focus reference, entry without resource', () => {
-    const b = buildNotificationBundle(input('event-notification', 'id-only', { events: [EVENTS[1]], eventsSinceSubscriptionStart: 8 }), FIXED);
-    expect(params(statusOf(b), 'notification-event')).toEqual([{
-      name: 'notification-event',
-      part: [
-        { name: 'event-number', valueString: '8' },
-        { name: 'timestamp', valueInstant: '2026-05-01T11:59:30.000Z' },
-        { name: 'focus', valueReference: { reference: `${BASE}/Observation/o2` } },
-        { name: 'additional-context', valueReference: { reference: `${BASE}/Patient/p1` } },
-      ],
-    }]);
+    const b = buildNotificationBundle(
+      input('event-notification', 'id-only', { events: [EVENTS[1]], eventsSinceSubscriptionStart: 8 }),
+      FIXED,
+    );
+    expect(params(statusOf(b), 'notification-event')).toEqual([
+      {
+        name: 'notification-event',
+        part: [
+          { name: 'event-number', valueString: '8' },
+          { name: 'timestamp', valueInstant: '2026-05-01T11:59:30.000Z' },
+          { name: 'focus', valueReference: { reference: `${BASE}/Observation/o2` } },
+          { name: 'additional-context', valueReference: { reference: `${BASE}/Patient/p1` } },
+        ],
+      },
+    ]);
     expect(b.entry?.[1]).toEqual({
       fullUrl: `${BASE}/Observation/o2`,
       request: { method: 'PUT', url: 'Observation/o2' },
@@ -158,11 +196,17 @@ describe('deletes', () => {
     });
   }
   it('a resource passed with a delete is still left out', () => {
-    const b = buildNotificationBundle(input('event-notification', 'full-resource', { events: [{ ...EVENTS[2], resource: obs('o3', '4') }] }), FIXED);
+    const b = buildNotificationBundle(
+      input('event-notification', 'full-resource', { events: [{ ...EVENTS[2], resource: obs('o3', '4') }] }),
+      FIXED,
+    );
     expect(b.entry?.[1].resource).toBeUndefined();
   });
   it('method DELETE alone marks a delete', () => {
-    const b = buildNotificationBundle(input('event-notification', 'full-resource', { events: [{ ...EVENTS[1], method: 'DELETE' }] }), FIXED);
+    const b = buildNotificationBundle(
+      input('event-notification', 'full-resource', { events: [{ ...EVENTS[1], method: 'DELETE' }] }),
+      FIXED,
+    );
     expect(b.entry?.[1]).toMatchObject({ request: { method: 'DELETE', url: 'Observation/o2' }, response: { status: '204' } });
     expect(b.entry?.[1].resource).toBeUndefined();
   });
@@ -211,12 +255,22 @@ describe('buildStatusSearchBundle ($status)', () => {
     const b = buildStatusSearchBundle(
       [
         { baseUrl: BASE, subscriptionId: 'a', criteria: 'Patient', status: 'active', eventsSinceSubscriptionStart: 3 },
-        { baseUrl: BASE, subscriptionId: 'b', criteria: 'Observation', status: 'error', eventsSinceSubscriptionStart: 0, error: 'HTTP 410' },
+        {
+          baseUrl: BASE,
+          subscriptionId: 'b',
+          criteria: 'Observation',
+          status: 'error',
+          eventsSinceSubscriptionStart: 0,
+          error: 'HTTP 410',
+        },
       ],
       { newId: () => `id-${++n}` },
     );
     expect(b).toMatchObject({ resourceType: 'Bundle', type: 'searchset', total: 2 });
-    expect(b.entry?.map((e) => [e.fullUrl, e.search?.mode])).toEqual([['urn:uuid:id-1', 'match'], ['urn:uuid:id-2', 'match']]);
+    expect(b.entry?.map((e) => [e.fullUrl, e.search?.mode])).toEqual([
+      ['urn:uuid:id-1', 'match'],
+      ['urn:uuid:id-2', 'match'],
+    ]);
     const [a, c] = (b.entry ?? []).map((e) => e.resource as Parameters);
     expect(params(a, 'type')[0].valueCode).toBe('query-status');
     expect(params(a, 'subscription')[0].valueReference?.reference).toBe(`${BASE}/Subscription/a`);
@@ -230,7 +284,13 @@ describe('buildStatusSearchBundle ($status)', () => {
 
 describe('payloadContentOf', () => {
   const sub = (channel: Record<string, unknown>): Subscription =>
-    ({ resourceType: 'Subscription', status: 'requested', reason: 'r', criteria: 'Patient', channel: { type: 'rest-hook', ...channel } }) as Subscription;
+    ({
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'r',
+      criteria: 'Patient',
+      channel: { type: 'rest-hook', ...channel },
+    }) as Subscription;
   const ext = (valueCode: string) => ({ extension: [{ url: PAYLOAD_CONTENT_EXTENSION, valueCode }] });
   const table: [string, Record<string, unknown>, PayloadContent][] = [
     ['no payload', {}, 'empty'],
@@ -241,20 +301,32 @@ describe('payloadContentOf', () => {
     ['payload + id-only', { payload: 'application/fhir+json', _payload: ext('id-only') }, 'id-only'],
     ['payload + full-resource', { payload: 'application/fhir+json', _payload: ext('full-resource') }, 'full-resource'],
     ['extension on channel (tolerated)', { payload: 'application/fhir+json', ...ext('full-resource') }, 'full-resource'],
-    ['other extensions ignored', { payload: 'application/fhir+json', _payload: { extension: [{ url: 'urn:x', valueCode: 'full-resource' }] } }, 'id-only'],
+    [
+      'other extensions ignored',
+      { payload: 'application/fhir+json', _payload: { extension: [{ url: 'urn:x', valueCode: 'full-resource' }] } },
+      'id-only',
+    ],
   ];
   for (const [name, channel, expected] of table) it(name, () => expect(payloadContentOf(sub(channel))).toBe(expected));
   it('the default for a bare MIME type is configurable', () => {
     expect(payloadContentOf(sub({ payload: 'application/fhir+json' }), 'full-resource')).toBe('full-resource');
   });
   it('refuses an unknown code', () => {
-    expect(() => payloadContentOf(sub({ payload: 'application/fhir+json', _payload: ext('everything') }))).toThrow(/empty \| id-only \| full-resource/);
+    expect(() => payloadContentOf(sub({ payload: 'application/fhir+json', _payload: ext('everything') }))).toThrow(
+      /empty \| id-only \| full-resource/,
+    );
   });
 });
 
 describe('parseChannelHeaders', () => {
   const sub = (header: string[]): Subscription =>
-    ({ resourceType: 'Subscription', status: 'requested', reason: 'r', criteria: 'Patient', channel: { type: 'rest-hook', header } }) as Subscription;
+    ({
+      resourceType: 'Subscription',
+      status: 'requested',
+      reason: 'r',
+      criteria: 'Patient',
+      channel: { type: 'rest-hook', header },
+    }) as Subscription;
   const ok: [string, [string, string]][] = [
     ['Authorization: Bearer s3cr3t', ['Authorization', 'Bearer s3cr3t']],
     ['X-Api-Key:abc', ['X-Api-Key', 'abc']],
@@ -264,7 +336,11 @@ describe('parseChannelHeaders', () => {
   ];
   for (const [line, pair] of ok) it(`accepts ${JSON.stringify(line)}`, () => expect(parseChannelHeaders(sub([line]))).toEqual([pair]));
   it('keeps order and duplicates; no header → []', () => {
-    expect(parseChannelHeaders(sub(['A: 1', 'B: 2', 'A: 3']))).toEqual([['A', '1'], ['B', '2'], ['A', '3']]);
+    expect(parseChannelHeaders(sub(['A: 1', 'B: 2', 'A: 3']))).toEqual([
+      ['A', '1'],
+      ['B', '2'],
+      ['A', '3'],
+    ]);
     expect(parseChannelHeaders({ resourceType: 'Subscription' } as Subscription)).toEqual([]);
   });
   const bad: [string, RegExp][] = [

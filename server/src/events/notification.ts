@@ -13,9 +13,11 @@ import { randomUUID } from 'node:crypto';
 import type { Bundle, BundleEntry, Extension, Parameters, ParametersParameter, Resource, Subscription } from '@medplum/fhirtypes';
 
 /** Profile of the notification Bundle (IG "Notifications", R4). */
-export const NOTIFICATION_BUNDLE_PROFILE = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4';
+export const NOTIFICATION_BUNDLE_PROFILE =
+  'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-notification-r4';
 /** Profile of the status `Parameters` (IG "Notifications", R4: BackportSubscriptionStatusR4). */
-export const SUBSCRIPTION_STATUS_PROFILE = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
+export const SUBSCRIPTION_STATUS_PROFILE =
+  'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-subscription-status-r4';
 
 /** Extension on `Subscription.channel.payload` with the content level (IG "Payloads", BackportPayloadContent). */
 export const PAYLOAD_CONTENT_EXTENSION = 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content';
@@ -195,7 +197,8 @@ export function buildNotificationBundle(input: NotificationInput, options: Build
     request: { method: 'GET', url: `${input.baseUrl}/Subscription/${input.subscriptionId}/$status` },
     response: { status: '200' },
   };
-  const eventEntries = input.content === 'empty' ? [] : input.events.map((e) => eventEntry(input.baseUrl, e, input.content === 'full-resource'));
+  const eventEntries =
+    input.content === 'empty' ? [] : input.events.map((e) => eventEntry(input.baseUrl, e, input.content === 'full-resource'));
   return {
     resourceType: 'Bundle',
     meta: { profile: [NOTIFICATION_BUNDLE_PROFILE] },
@@ -239,7 +242,9 @@ export function payloadContentOf(subscription: Subscription, defaultWithPayload:
   if (!ext) return defaultWithPayload;
   const code = ext.valueCode;
   if (code === undefined || !PAYLOAD_CONTENTS.has(code)) {
-    throw new Error(`Subscription.channel.payload content must be one of empty | id-only | full-resource, got ${JSON.stringify(code ?? null)}`);
+    throw new Error(
+      `Subscription.channel.payload content must be one of empty | id-only | full-resource, got ${JSON.stringify(code ?? null)}`,
+    );
   }
   return code as PayloadContent;
 }
@@ -252,7 +257,16 @@ const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
  * framing, and Content-Type, which the IG "Channels → REST-Hook" ties to `channel.payload`).
  */
 const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
-  'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade', 'content-type',
+  'host',
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'upgrade',
+  'content-type',
 ]);
 
 /**
@@ -272,7 +286,8 @@ export function parseChannelHeaders(subscription: Subscription): [string, string
     if (!FIELD_NAME.test(name)) throw new Error(`${where} has an invalid header name (no spaces or separators before the colon)`);
     // CR/LF would split the request (header injection); other controls are refused by HTTP clients anyway.
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new Error(`${where} (${name}) has a control character in its value`);
-    if (FORBIDDEN_HEADERS.has(name.toLowerCase())) throw new Error(`${where}: the ${name} header is set by the server and cannot be overridden`);
+    if (FORBIDDEN_HEADERS.has(name.toLowerCase()))
+      throw new Error(`${where}: the ${name} header is set by the server and cannot be overridden`);
     return [name, value];
   });
 }

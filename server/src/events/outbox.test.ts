@@ -17,7 +17,11 @@ function repo(tenant: string): HavenRepository {
 
 async function numbered(tenant: string): Promise<{ seq: number; ref: string; interaction: string }[]> {
   while (await hasUnnumbered(scratch.db)) await numberEvents(scratch.db);
-  return (await readEvents(scratch.db, tenant, 0, 1000)).map((e) => ({ seq: e.seq, ref: `${e.resourceType}/${e.id}/${e.versionId}`, interaction: e.interaction }));
+  return (await readEvents(scratch.db, tenant, 0, 1000)).map((e) => ({
+    seq: e.seq,
+    ref: `${e.resourceType}/${e.id}/${e.versionId}`,
+    interaction: e.interaction,
+  }));
 }
 
 describe('outbox', () => {
@@ -44,29 +48,36 @@ describe('outbox', () => {
       const two = await tx.createResource<Resource>({ resourceType: 'Basic', code: { text: '2' } } as Resource);
       return [one.id, two.id];
     });
-    await expect(r.withTransaction(async (tx) => {
-      await tx.createResource({ resourceType: 'Basic', code: { text: 'never' } } as Resource);
-      throw new Error('roll back');
-    })).rejects.toThrow('roll back');
+    await expect(
+      r.withTransaction(async (tx) => {
+        await tx.createResource({ resourceType: 'Basic', code: { text: 'never' } } as Resource);
+        throw new Error('roll back');
+      }),
+    ).rejects.toThrow('roll back');
     expect((await numbered('ev-tx')).map((e) => e.ref)).toEqual([`Basic/${ids[0]}/1`, `Basic/${ids[1]}/1`]);
   });
 
-  it.skipIf(!process.env.DATABASE_URL)('numbers by commit order: a transaction open while others commit gets its number when it commits (PostgreSQL: concurrent transactions)', async () => {
-    const r = repo('ev-order');
-    let release: () => void = () => undefined;
-    const gate = new Promise<void>((resolve) => { release = resolve; });
-    let slowId = '';
-    const slow = r.withTransaction(async (tx) => {
-      slowId = (await tx.createResource({ resourceType: 'Basic', code: { text: 'slow' } } as Resource)).id;
-      await gate;
-    });
-    await new Promise((res) => setTimeout(res, 50));
-    const fast = await r.createResource({ resourceType: 'Basic', code: { text: 'fast' } } as Resource);
-    expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`]);
-    release();
-    await slow;
-    expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`, `Basic/${slowId}/1`]);
-  });
+  it.skipIf(!process.env.DATABASE_URL)(
+    'numbers by commit order: a transaction open while others commit gets its number when it commits (PostgreSQL: concurrent transactions)',
+    async () => {
+      const r = repo('ev-order');
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let slowId = '';
+      const slow = r.withTransaction(async (tx) => {
+        slowId = (await tx.createResource({ resourceType: 'Basic', code: { text: 'slow' } } as Resource)).id;
+        await gate;
+      });
+      await new Promise((res) => setTimeout(res, 50));
+      const fast = await r.createResource({ resourceType: 'Basic', code: { text: 'fast' } } as Resource);
+      expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`]);
+      release();
+      await slow;
+      expect((await numbered('ev-order')).map((e) => e.ref)).toEqual([`Basic/${fast.id}/1`, `Basic/${slowId}/1`]);
+    },
+  );
 
   it('carries the content of the version each event names, for the asked types only', async () => {
     const r = repo('ev-content');
@@ -76,10 +87,17 @@ describe('outbox', () => {
     await r.deleteResource('Patient', p.id);
     while (await hasUnnumbered(scratch.db)) await numberEvents(scratch.db);
     const events = await readEvents(scratch.db, 'ev-content', 0, 10, ['Patient']);
-    expect(events.map((e) => [e.resourceType, e.versionId, (e.content as { gender?: string } | undefined)?.gender ?? e.content ?? null]))
-      .toEqual([['Patient', 1, 'female'], ['Patient', 2, 'male'], ['Basic', 1, null], ['Patient', 3, null]]);
+    expect(
+      events.map((e) => [e.resourceType, e.versionId, (e.content as { gender?: string } | undefined)?.gender ?? e.content ?? null]),
+    ).toEqual([
+      ['Patient', 1, 'female'],
+      ['Patient', 2, 'male'],
+      ['Basic', 1, null],
+      ['Patient', 3, null],
+    ]);
     expect((await readEvents(scratch.db, 'ev-content', 0, 10)).every((e) => e.content === undefined)).toBe(true);
-    expect((await readEvents(scratch.db, 'ev-content', 2, 1, ['Patient', 'Basic'])).map((e) => [e.seq, e.content?.resourceType]))
-      .toEqual([[3, 'Basic']]);
+    expect((await readEvents(scratch.db, 'ev-content', 2, 1, ['Patient', 'Basic'])).map((e) => [e.seq, e.content?.resourceType])).toEqual([
+      [3, 'Basic'],
+    ]);
   });
 });

@@ -56,7 +56,13 @@ export interface HavenEvent extends EventDraft {
  * A CTE (named `ev_append`) that appends `drafts` (≥ 1) for `tenant`, for use inside a larger `WITH`; `onlyIf`, a
  * SQL condition, appends them only when it holds (a guarded write that may find its version superseded).
  */
-export function appendEventsCte(p: SqlParams, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined, onlyIf?: string): string {
+export function appendEventsCte(
+  p: SqlParams,
+  tenant: string,
+  drafts: readonly EventDraft[],
+  origin: EventOrigin | undefined,
+  onlyIf?: string,
+): string {
   return `ev_append AS (INSERT INTO haven_events (tenant, resource_type, resource_id, version_id, interaction, actor, depth)
        SELECT ${p.add(tenant)}, u.rt, u.rid, u.vid, u.act, ${p.add(origin?.actor ?? null)}, ${p.add(origin?.depth ?? 0)}::int
        FROM unnest(${p.add(drafts.map((d) => d.resourceType))}::text[], ${p.add(drafts.map((d) => d.id))}::text[],
@@ -70,7 +76,12 @@ export function notifySelect(p: SqlParams, tenant: string): string {
 }
 
 /** Appends `drafts` in one statement (the end of a transaction's writes). */
-export async function appendEvents(q: Queryable, tenant: string, drafts: readonly EventDraft[], origin: EventOrigin | undefined): Promise<void> {
+export async function appendEvents(
+  q: Queryable,
+  tenant: string,
+  drafts: readonly EventDraft[],
+  origin: EventOrigin | undefined,
+): Promise<void> {
   if (drafts.length === 0) return;
   const p = new SqlParams();
   const cte = appendEventsCte(p, tenant, drafts, origin);
@@ -145,7 +156,13 @@ function toEvent(r: EventRow): HavenEvent {
  * The content is a scalar subquery under CASE, so the history is read only for those types: as a join condition the
  * type test was applied after the lookup, and every event's version was fetched to be thrown away.
  */
-export async function readEvents(q: Queryable, tenant: string, afterSeq: number, limit: number, contentTypes: readonly string[] = []): Promise<HavenEvent[]> {
+export async function readEvents(
+  q: Queryable,
+  tenant: string,
+  afterSeq: number,
+  limit: number,
+  contentTypes: readonly string[] = [],
+): Promise<HavenEvent[]> {
   const { rows } = await q.query<EventRow & { content: Resource | null }>(
     `SELECT e.*, CASE WHEN e.resource_type = ANY($4::text[]) THEN
        (SELECT h.content FROM resource_history h WHERE h.tenant = e.tenant AND h.resource_type = e.resource_type

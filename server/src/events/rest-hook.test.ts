@@ -10,11 +10,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHostname, isRetryableStatus, postNotification, validateEndpoint } from './rest-hook.ts';
 
 const BUNDLE: Bundle = {
-  resourceType: 'Bundle', type: 'history',
-  entry: [{ fullUrl: 'urn:uuid:1', resource: { resourceType: 'Patient', id: 'p1', name: [{ family: 'SecretFamilyName' }] }, request: { method: 'PUT', url: 'Patient/p1' }, response: { status: '200' } }],
+  resourceType: 'Bundle',
+  type: 'history',
+  entry: [
+    {
+      fullUrl: 'urn:uuid:1',
+      resource: { resourceType: 'Patient', id: 'p1', name: [{ family: 'SecretFamilyName' }] },
+      request: { method: 'PUT', url: 'Patient/p1' },
+      response: { status: '200' },
+    },
+  ],
 };
 
-interface Received { method?: string; url?: string; headers: IncomingHttpHeaders; body: string }
+interface Received {
+  method?: string;
+  url?: string;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
 const received: Received[] = [];
 let server: Server;
 let base: string;
@@ -28,10 +41,15 @@ beforeAll(async () => {
       received.push({ method: req.method, url: req.url, headers: req.headers, body });
       const m = /^\/status\/(\d{3})$/.exec(req.url ?? '');
       if (m) {
-        res.writeHead(Number(m[1]), { 'content-type': 'text/plain', ...(m[1].startsWith('3') ? { location: 'https://elsewhere.example/' } : {}) });
+        res.writeHead(Number(m[1]), {
+          'content-type': 'text/plain',
+          ...(m[1].startsWith('3') ? { location: 'https://elsewhere.example/' } : {}),
+        });
         res.end('response body with PHI: SecretFamilyName');
       } else if (req.url === '/slow') {
-        setTimeout(() => { if (!res.destroyed) res.end('late'); }, 3_000).unref();
+        setTimeout(() => {
+          if (!res.destroyed) res.end('late');
+        }, 3_000).unref();
       } else {
         res.writeHead(200).end('ok');
       }
@@ -46,12 +64,18 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const post = (path: string, headers: [string, string][] = [], timeoutMs = 2_000) => postNotification(`${base}${path}`, headers, BUNDLE, { timeoutMs });
+const post = (path: string, headers: [string, string][] = [], timeoutMs = 2_000) =>
+  postNotification(`${base}${path}`, headers, BUNDLE, { timeoutMs });
 
 describe('postNotification against node:http', () => {
   it('200: delivered, as application/fhir+json, with the Bundle and the subscription headers', async () => {
     received.length = 0;
-    const result = await post('/hook', [['Authorization', 'Bearer abc'], ['X-Tenant-Hint', 'acme'], ['X-Multi', '1'], ['X-Multi', '2']]);
+    const result = await post('/hook', [
+      ['Authorization', 'Bearer abc'],
+      ['X-Tenant-Hint', 'acme'],
+      ['X-Multi', '1'],
+      ['X-Multi', '2'],
+    ]);
     expect(result).toEqual({ ok: true, status: 200 });
     expect(received).toHaveLength(1);
     const [r] = received;
@@ -71,7 +95,18 @@ describe('postNotification against node:http', () => {
   });
 
   // [status, retryable]
-  const statuses: [number, boolean][] = [[500, true], [502, true], [503, true], [408, true], [429, true], [410, false], [400, false], [401, false], [404, false], [302, false]];
+  const statuses: [number, boolean][] = [
+    [500, true],
+    [502, true],
+    [503, true],
+    [408, true],
+    [429, true],
+    [410, false],
+    [400, false],
+    [401, false],
+    [404, false],
+    [302, false],
+  ];
   for (const [status, retryable] of statuses) {
     it(`${status}: ${retryable ? 'retryable' : 'final'}, no body in the error`, async () => {
       const result = await post(`/status/${status}`);
@@ -114,30 +149,75 @@ describe('postNotification against node:http', () => {
 
 describe('postNotification without a network', () => {
   it('an unparseable endpoint is final', async () => {
-    expect(await postNotification('not a url', [], BUNDLE, { timeoutMs: 100 })).toEqual({ ok: false, error: 'invalid endpoint URL', retryable: false });
+    expect(await postNotification('not a url', [], BUNDLE, { timeoutMs: 100 })).toEqual({
+      ok: false,
+      error: 'invalid endpoint URL',
+      retryable: false,
+    });
   });
   it('a header the HTTP client refuses is final and not echoed', async () => {
-    const result = await postNotification('https://h.example/', [['X-Bad', 'line\nbreak-secret']], BUNDLE, { timeoutMs: 100, fetchImpl: () => Promise.reject(new Error('unreached')) });
+    const result = await postNotification('https://h.example/', [['X-Bad', 'line\nbreak-secret']], BUNDLE, {
+      timeoutMs: 100,
+      fetchImpl: () => Promise.reject(new Error('unreached')),
+    });
     expect(result).toMatchObject({ ok: false, retryable: false });
     if (!result.ok) expect(result.error).not.toContain('secret');
   });
   it('a thrown message never reaches the error; the code does', async () => {
-    const fetchImpl = (() => Promise.reject(Object.assign(new TypeError('fetch failed: SecretFamilyName'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }) }))) as typeof fetch;
-    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl })).toEqual({ ok: false, error: 'ENOTFOUND', retryable: true });
+    const fetchImpl = (() =>
+      Promise.reject(
+        Object.assign(new TypeError('fetch failed: SecretFamilyName'), {
+          cause: Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }),
+        }),
+      )) as typeof fetch;
+    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl })).toEqual({
+      ok: false,
+      error: 'ENOTFOUND',
+      retryable: true,
+    });
     const opaque = (() => Promise.reject(new TypeError('SecretFamilyName'))) as typeof fetch;
-    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl: opaque })).toEqual({ ok: false, error: 'network error', retryable: true });
+    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl: opaque })).toEqual({
+      ok: false,
+      error: 'network error',
+      retryable: true,
+    });
   });
   it('the body is not read from a failed response', async () => {
     let read = false;
-    const body = new ReadableStream({ pull(controller) { read = true; controller.enqueue(new TextEncoder().encode('PHI')); controller.close(); } }, { highWaterMark: 0 });
+    const body = new ReadableStream(
+      {
+        pull(controller) {
+          read = true;
+          controller.enqueue(new TextEncoder().encode('PHI'));
+          controller.close();
+        },
+      },
+      { highWaterMark: 0 },
+    );
     const fetchImpl = (() => Promise.resolve(new Response(body, { status: 500 }))) as typeof fetch;
-    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl })).toEqual({ ok: false, status: 500, error: 'HTTP 500', retryable: true });
+    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl })).toEqual({
+      ok: false,
+      status: 500,
+      error: 'HTTP 500',
+      retryable: true,
+    });
     expect(read).toBe(false);
   });
 });
 
 describe('isRetryableStatus', () => {
-  const table: [number, boolean][] = [[408, true], [429, true], [500, true], [599, true], [400, false], [403, false], [409, false], [410, false], [413, false], [301, false]];
+  const table: [number, boolean][] = [
+    [408, true],
+    [429, true],
+    [500, true],
+    [599, true],
+    [400, false],
+    [403, false],
+    [409, false],
+    [410, false],
+    [413, false],
+    [301, false],
+  ];
   for (const [status, expected] of table) it(`${status} → ${expected}`, () => expect(isRetryableStatus(status)).toBe(expected));
 });
 
@@ -166,14 +246,25 @@ describe('validateEndpoint', () => {
     ['http://127.0.0.1:8080/n', dev, undefined],
   ];
   for (const [url, rules, expected] of table) {
-    it(`${url} ${rules.allowHttp ? '(http ok)' : ''}${rules.allowLoopback ? '(loopback ok)' : ''} → ${expected ?? 'ok'}`, () => expect(validateEndpoint(url, rules)).toBe(expected));
+    it(`${url} ${rules.allowHttp ? '(http ok)' : ''}${rules.allowLoopback ? '(loopback ok)' : ''} → ${expected ?? 'ok'}`, () =>
+      expect(validateEndpoint(url, rules)).toBe(expected));
   }
 });
 
 describe('isLoopbackHostname', () => {
   const table: [string, boolean][] = [
-    ['localhost', true], ['LOCALHOST.', true], ['127.255.0.1', true], ['[::1]', true], ['::', true], ['::ffff:7f00:1', true],
-    ['128.0.0.1', false], ['10.0.0.1', false], ['example.org', false], ['localhost.example.org', false], ['::2', false], ['::ffff:a00:1', false],
+    ['localhost', true],
+    ['LOCALHOST.', true],
+    ['127.255.0.1', true],
+    ['[::1]', true],
+    ['::', true],
+    ['::ffff:7f00:1', true],
+    ['128.0.0.1', false],
+    ['10.0.0.1', false],
+    ['example.org', false],
+    ['localhost.example.org', false],
+    ['::2', false],
+    ['::ffff:a00:1', false],
   ];
   for (const [host, expected] of table) it(`${host} → ${expected}`, () => expect(isLoopbackHostname(host)).toBe(expected));
 });

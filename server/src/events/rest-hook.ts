@@ -10,9 +10,7 @@ import { isIP } from 'node:net';
 import type { Bundle } from '@medplum/fhirtypes';
 
 /** Outcome of one delivery attempt. */
-export type DeliveryResult =
-  | { ok: true; status: number }
-  | { ok: false; status?: number; error: string; retryable: boolean };
+export type DeliveryResult = { ok: true; status: number } | { ok: false; status?: number; error: string; retryable: boolean };
 
 /** Options of {@link postNotification}. */
 export interface PostOptions {
@@ -41,7 +39,12 @@ function failureName(err: unknown): string {
     if (e.name === 'TimeoutError') return 'timeout';
     const cause = e.cause as { code?: unknown; name?: unknown } | undefined;
     for (const candidate of [cause?.code, e.code, cause?.name, e.name]) {
-      if (typeof candidate === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(candidate) && candidate !== 'TypeError' && candidate !== 'Error') {
+      if (
+        typeof candidate === 'string' &&
+        /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(candidate) &&
+        candidate !== 'TypeError' &&
+        candidate !== 'Error'
+      ) {
         return candidate;
       }
     }
@@ -109,7 +112,10 @@ export interface EndpointRules {
  * `2130706433`) and IPv6 spellings. Names that merely resolve to loopback through DNS are not caught here.
  */
 export function isLoopbackHostname(hostname: string): boolean {
-  const host = hostname.toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const host = hostname
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/\.$/, '');
   if (host === 'localhost' || host.endsWith('.localhost')) return true;
   if (isIP(host) === 4) return host.startsWith('127.') || host === '0.0.0.0';
   if (isIP(host) === 6) return host === '::1' || host === '::' || /^::ffff:(7f[0-9a-f]{2}:[0-9a-f]{1,4}|0:0)$/.test(host);

@@ -69,7 +69,9 @@ async function numberEvent(db: Db, tenant: string, subscriptionId: string, seq: 
 /** How many events have matched a subscription since it started (Backport `events-since-subscription-start`). */
 export async function eventCount(db: Db, tenant: string, id: string): Promise<number> {
   const { rows } = await db.query<{ n: number }>(
-    `SELECT COALESCE(max(event_number), 0)::int AS n FROM haven_subscription_events WHERE tenant = $1 AND subscription_id = $2`, [tenant, id]);
+    `SELECT COALESCE(max(event_number), 0)::int AS n FROM haven_subscription_events WHERE tenant = $1 AND subscription_id = $2`,
+    [tenant, id],
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -128,8 +130,14 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
       if (sub.status === 'requested') {
         if (sub.channel.type === 'rest-hook') {
           const handshake = buildNotificationBundle({
-            baseUrl, subscriptionId: id, criteria: sub.criteria, status: 'requested', type: 'handshake',
-            eventsSinceSubscriptionStart: 0, events: [], content,
+            baseUrl,
+            subscriptionId: id,
+            criteria: sub.criteria,
+            status: 'requested',
+            type: 'handshake',
+            eventsSinceSubscriptionStart: 0,
+            events: [],
+            content,
           });
           const shook = await send(event.tenant, sub, handshake);
           if (shook.kind === 'failed') return { ...shook, error: `handshake: ${shook.error}` };
@@ -152,15 +160,26 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
         eventNumber,
         timestamp: event.recordedAt,
         focus: { resourceType: event.resourceType, id: event.id, versionId: String(event.versionId) },
-        ...(event.interaction === 'delete' ? { deleted: true, method: 'DELETE' as const } : { resource: version, method: event.interaction === 'create' ? 'POST' as const : 'PUT' as const }),
+        ...(event.interaction === 'delete'
+          ? { deleted: true, method: 'DELETE' as const }
+          : { resource: version, method: event.interaction === 'create' ? ('POST' as const) : ('PUT' as const) }),
       };
       const bundle = buildNotificationBundle({
-        baseUrl, subscriptionId: id, criteria: sub.criteria, status: sub.status === 'error' ? 'error' : 'active', type: 'event-notification',
-        eventsSinceSubscriptionStart: eventNumber, events: [notification], content,
+        baseUrl,
+        subscriptionId: id,
+        criteria: sub.criteria,
+        status: sub.status === 'error' ? 'error' : 'active',
+        type: 'event-notification',
+        eventsSinceSubscriptionStart: eventNumber,
+        events: [notification],
+        content,
       });
       const result = await send(event.tenant, sub, bundle);
       if (result.kind === 'done') {
-        await opts.db.query(`UPDATE haven_subscription_events SET delivered_at = now() WHERE tenant = $1 AND subscription_id = $2 AND event_number = $3`, [event.tenant, id, eventNumber]);
+        await opts.db.query(
+          `UPDATE haven_subscription_events SET delivered_at = now() WHERE tenant = $1 AND subscription_id = $2 AND event_number = $3`,
+          [event.tenant, id, eventNumber],
+        );
         if (sub.status === 'error') await setStatus(event.tenant, sub, 'active');
       }
       return result;

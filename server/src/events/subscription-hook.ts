@@ -42,7 +42,10 @@ export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRul
   }
   const type = sub.channel?.type;
   if (!(SUPPORTED_CHANNELS as readonly string[]).includes(type ?? '')) {
-    refuse(`Subscription.channel.type "${String(type).slice(0, 40)}" is not supported; Haven delivers ${SUPPORTED_CHANNELS.join(' and ')}`, 'Subscription.channel.type');
+    refuse(
+      `Subscription.channel.type "${String(type).slice(0, 40)}" is not supported; Haven delivers ${SUPPORTED_CHANNELS.join(' and ')}`,
+      'Subscription.channel.type',
+    );
   }
   if (type === 'rest-hook') {
     const endpoint = sub.channel.endpoint;
@@ -74,7 +77,10 @@ export function isDelivering(status: string | undefined): boolean {
 }
 
 /** The hook for Subscription writes. */
-export function subscriptionHook(rules: SubscriptionRules): { applies(type: string): boolean; beforeWrite(repo: HavenRepository, change: WriteChange): Promise<void> } {
+export function subscriptionHook(rules: SubscriptionRules): {
+  applies(type: string): boolean;
+  beforeWrite(repo: HavenRepository, change: WriteChange): Promise<void>;
+} {
   return {
     applies: (type) => type === 'Subscription',
     async beforeWrite(repo, change) {

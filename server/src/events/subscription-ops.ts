@@ -16,7 +16,13 @@ import { isRestricted } from '../policy/guard.ts';
 import { resourceAllowed } from '../policy/sql.ts';
 import type { HavenRepository } from '../store/repository.ts';
 import { fromStored } from '../store/stored.ts';
-import { buildNotificationBundle, buildStatusSearchBundle, payloadContentOf, type NotificationEvent, type PayloadContent } from './notification.ts';
+import {
+  buildNotificationBundle,
+  buildStatusSearchBundle,
+  payloadContentOf,
+  type NotificationEvent,
+  type PayloadContent,
+} from './notification.ts';
 import { eventCount } from './subscription-delivery.ts';
 
 /** How long a websocket binding token is valid (the IG leaves it to the server). */
@@ -33,7 +39,12 @@ function param(req: FhirRequest, name: string): string | undefined {
   const q = req.query[name];
   const fromQuery = Array.isArray(q) ? q[0] : q;
   if (fromQuery !== undefined) return String(fromQuery);
-  const body = req.body as { resourceType?: string; parameter?: { name: string; valueString?: string; valueInteger?: number; valueCode?: string; valueInteger64?: string }[] } | undefined;
+  const body = req.body as
+    | {
+        resourceType?: string;
+        parameter?: { name: string; valueString?: string; valueInteger?: number; valueCode?: string; valueInteger64?: string }[];
+      }
+    | undefined;
   if (body?.resourceType === 'Parameters') {
     const p = body.parameter?.find((x) => x.name === name);
     const v = p?.valueString ?? p?.valueCode ?? p?.valueInteger64 ?? p?.valueInteger;
@@ -57,14 +68,31 @@ const status: FhirRouteHandler = async (req, fhirRepo) => {
   const repo = fhirRepo as HavenRepository;
   const sub = await readSubscription(repo, req);
   const count = await eventCount(repo.ctx.db, repo.ctx.tenant, sub.id);
-  return [allOk, buildStatusSearchBundle([{
-    baseUrl: repo.ctx.baseUrl, subscriptionId: sub.id, criteria: sub.criteria,
-    status: (sub.status ?? 'off') as 'requested' | 'active' | 'error' | 'off', eventsSinceSubscriptionStart: count,
-    ...(sub.error ? { error: sub.error } : {}),
-  }])];
+  return [
+    allOk,
+    buildStatusSearchBundle([
+      {
+        baseUrl: repo.ctx.baseUrl,
+        subscriptionId: sub.id,
+        criteria: sub.criteria,
+        status: (sub.status ?? 'off') as 'requested' | 'active' | 'error' | 'off',
+        eventsSinceSubscriptionStart: count,
+        ...(sub.error ? { error: sub.error } : {}),
+      },
+    ]),
+  ];
 };
 
-interface ReplayRow { event_number: number; seq: number; resource_type: string; resource_id: string; version_id: number; interaction: string; recorded_at: Date | string; content: Resource | null }
+interface ReplayRow {
+  event_number: number;
+  seq: number;
+  resource_type: string;
+  resource_id: string;
+  version_id: number;
+  interaction: string;
+  recorded_at: Date | string;
+  content: Resource | null;
+}
 
 const events: FhirRouteHandler = async (req, fhirRepo) => {
   const repo = fhirRepo as HavenRepository;
@@ -95,15 +123,25 @@ const events: FhirRouteHandler = async (req, fhirRepo) => {
       eventNumber: Number(r.event_number),
       timestamp: (r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at)).toISOString(),
       focus: { resourceType: r.resource_type, id: r.resource_id, versionId: String(r.version_id) },
-      ...(r.interaction === 'delete' ? { deleted: true, method: 'DELETE' as const } : { resource: version, method: r.interaction === 'create' ? 'POST' as const : 'PUT' as const }),
+      ...(r.interaction === 'delete'
+        ? { deleted: true, method: 'DELETE' as const }
+        : { resource: version, method: r.interaction === 'create' ? ('POST' as const) : ('PUT' as const) }),
     });
   }
   const count = await eventCount(repo.ctx.db, repo.ctx.tenant, sub.id);
-  return [allOk, buildNotificationBundle({
-    baseUrl: repo.ctx.baseUrl, subscriptionId: sub.id, criteria: sub.criteria,
-    status: (sub.status ?? 'off') as 'requested' | 'active' | 'error' | 'off', type: 'query-event',
-    eventsSinceSubscriptionStart: count, events: list, content,
-  })];
+  return [
+    allOk,
+    buildNotificationBundle({
+      baseUrl: repo.ctx.baseUrl,
+      subscriptionId: sub.id,
+      criteria: sub.criteria,
+      status: (sub.status ?? 'off') as 'requested' | 'active' | 'error' | 'off',
+      type: 'query-event',
+      eventsSinceSubscriptionStart: count,
+      events: list,
+      content,
+    }),
+  ];
 };
 
 /** Adds the operations; `websocketUrl` is where bound sockets connect. */
@@ -116,20 +154,25 @@ export function addSubscriptionOperations(router: FhirRouter, websocketUrl: () =
     }
     const token = randomBytes(32).toString('base64url');
     const expires = new Date(Date.now() + WS_TOKEN_TTL_MS);
-    await repo.ctx.db.query(
-      `INSERT INTO haven_ws_tokens (token_hash, tenant, subscription_id, expires_at) VALUES ($1, $2, $3, $4)`,
-      [hashToken(token), repo.ctx.tenant, sub.id, expires.toISOString()],
-    );
+    await repo.ctx.db.query(`INSERT INTO haven_ws_tokens (token_hash, tenant, subscription_id, expires_at) VALUES ($1, $2, $3, $4)`, [
+      hashToken(token),
+      repo.ctx.tenant,
+      sub.id,
+      expires.toISOString(),
+    ]);
     await repo.ctx.db.query(`DELETE FROM haven_ws_tokens WHERE expires_at < now() - interval '1 hour'`);
-    return [allOk, {
-      resourceType: 'Parameters',
-      parameter: [
-        { name: 'token', valueString: token },
-        { name: 'expiration', valueDateTime: expires.toISOString() },
-        { name: 'subscription', valueString: `${repo.ctx.baseUrl}/Subscription/${sub.id}` },
-        { name: 'websocket-url', valueUrl: websocketUrl() },
-      ],
-    }];
+    return [
+      allOk,
+      {
+        resourceType: 'Parameters',
+        parameter: [
+          { name: 'token', valueString: token },
+          { name: 'expiration', valueDateTime: expires.toISOString() },
+          { name: 'subscription', valueString: `${repo.ctx.baseUrl}/Subscription/${sub.id}` },
+          { name: 'websocket-url', valueUrl: websocketUrl() },
+        ],
+      },
+    ];
   };
   router.add('GET', 'Subscription/:id/$status', status, 'operation');
   router.add('POST', 'Subscription/:id/$status', status, 'operation');

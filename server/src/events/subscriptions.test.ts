@@ -7,16 +7,31 @@ import { startReceiver, type Receiver } from './test-receiver.ts';
 
 /** Fast retries and polling so that the receiver-down cases run in a second or two. */
 const EVENTS_ENV = {
-  HAVEN_SUBSCRIPTION_ALLOW_HTTP: 'true', HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK: 'true', HAVEN_EVENT_POLL_MS: '100',
-  HAVEN_DELIVERY_RETRY_BASE_MS: '50', HAVEN_DELIVERY_RETRY_MAX_MS: '200', HAVEN_DELIVERY_MAX_ATTEMPTS: '6', HAVEN_DELIVERY_TIMEOUT_MS: '2000',
+  HAVEN_SUBSCRIPTION_ALLOW_HTTP: 'true',
+  HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK: 'true',
+  HAVEN_EVENT_POLL_MS: '100',
+  HAVEN_DELIVERY_RETRY_BASE_MS: '50',
+  HAVEN_DELIVERY_RETRY_MAX_MS: '200',
+  HAVEN_DELIVERY_MAX_ATTEMPTS: '6',
+  HAVEN_DELIVERY_TIMEOUT_MS: '2000',
 };
 
 function subscription(endpoint: string, criteria: string, extra: object = {}): object {
   return {
-    resourceType: 'Subscription', status: 'requested', reason: 'test', criteria,
+    resourceType: 'Subscription',
+    status: 'requested',
+    reason: 'test',
+    criteria,
     channel: {
-      type: 'rest-hook', endpoint, payload: 'application/fhir+json', header: ['Authorization: Bearer receiver-secret'],
-      _payload: { extension: [{ url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content', valueCode: 'full-resource' }] },
+      type: 'rest-hook',
+      endpoint,
+      payload: 'application/fhir+json',
+      header: ['Authorization: Bearer receiver-secret'],
+      _payload: {
+        extension: [
+          { url: 'http://hl7.org/fhir/uv/subscriptions-backport/StructureDefinition/backport-payload-content', valueCode: 'full-resource' },
+        ],
+      },
     },
     ...extra,
   };
@@ -24,7 +39,10 @@ function subscription(endpoint: string, criteria: string, extra: object = {}): o
 
 function observation(patient: string, code = '44261-6', category = 'survey'): object {
   return {
-    resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] }, subject: { reference: `Patient/${patient}` },
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code }] },
+    subject: { reference: `Patient/${patient}` },
     category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: category }] }],
   };
 }
@@ -52,7 +70,10 @@ describe('R4 Subscriptions (rest-hook)', () => {
   });
 
   it('handshakes, activates, and notifies matching writes in order with Backport bundles and event numbers', async () => {
-    const created = await t.req('/fhir/Subscription', { method: 'POST', json: subscription(rx.url, 'Observation?code=http://loinc.org|44261-6') });
+    const created = await t.req('/fhir/Subscription', {
+      method: 'POST',
+      json: subscription(rx.url, 'Observation?code=http://loinc.org|44261-6'),
+    });
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     await rx.waitFor((r) => r.some((x) => x.type === 'handshake'));
@@ -82,7 +103,9 @@ describe('R4 Subscriptions (rest-hook)', () => {
     const replay = await t.req(`/fhir/Subscription/${id}/$events?eventsSinceNumber=2&eventsUntilNumber=3&content=id-only`);
     expect(replay.status).toBe(200);
     const replayStatus = (replay.body as Bundle).entry?.[0]?.resource as Parameters;
-    const numbers = replayStatus.parameter?.filter((p) => p.name === 'notification-event').map((p) => p.part?.find((x) => x.name === 'event-number')?.valueString);
+    const numbers = replayStatus.parameter
+      ?.filter((p) => p.name === 'notification-event')
+      .map((p) => p.part?.find((x) => x.name === 'event-number')?.valueString);
     expect(numbers).toEqual(['2', '3']);
     expect((replay.body as Bundle).entry?.slice(1).every((e) => e.resource === undefined)).toBe(true);
   });
@@ -95,12 +118,17 @@ describe('R4 Subscriptions (rest-hook)', () => {
       await waitForStatus(t, created.body.id, 'active');
       down.down = true;
       for (let i = 0; i < 4; i++) {
-        await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Downtime', given: [`n${i}`] }] } });
+        await t.req('/fhir/Patient', {
+          method: 'POST',
+          json: { resourceType: 'Patient', name: [{ family: 'Downtime', given: [`n${i}`] }] },
+        });
       }
       // Down until delivery has failed twice (of the 6 attempts allowed), then up again.
       const until = Date.now() + 10_000;
       for (;;) {
-        const { rows } = await t.server.db.query<{ attempts: number }>(`SELECT attempts FROM haven_consumers WHERE consumer = $1`, [`sub:${created.body.id}`]);
+        const { rows } = await t.server.db.query<{ attempts: number }>(`SELECT attempts FROM haven_consumers WHERE consumer = $1`, [
+          `sub:${created.body.id}`,
+        ]);
         if ((rows[0]?.attempts ?? 0) >= 2 || Date.now() > until) break;
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -123,7 +151,10 @@ describe('R4 Subscriptions (rest-hook)', () => {
       await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Deadletter' }] } });
       const errored = await waitForStatus(t, id, 'error');
       expect(errored.error).toMatch(/HTTP 503/);
-      const { rows } = await t.server.db.query<{ consumer: string; attempts: number }>(`SELECT consumer, attempts FROM haven_dead_letters WHERE consumer = $1`, [`sub:${id}`]);
+      const { rows } = await t.server.db.query<{ consumer: string; attempts: number }>(
+        `SELECT consumer, attempts FROM haven_dead_letters WHERE consumer = $1`,
+        [`sub:${id}`],
+      );
       expect(rows).toEqual([{ consumer: `sub:${id}`, attempts: 6 }]);
       flaky.down = false;
       await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Deadletter' }] } });
@@ -141,11 +172,20 @@ describe('R4 Subscriptions (rest-hook)', () => {
       [subscription(rx.url, 'Observation?nonsense-param=1'), /nonsense-param/i],
       [subscription(rx.url, 'not a criteria'), /criteria/i],
       [subscription(rx.url, 'Observation?date=notadate'), /date|invalid/i],
-      [{ ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'email', endpoint: 'mailto:a@b.c' } }, /"email\\?" is not supported; Haven delivers/],
+      [
+        { ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'email', endpoint: 'mailto:a@b.c' } },
+        /"email\\?" is not supported; Haven delivers/,
+      ],
       [subscription('ftp://example.org/x', 'Observation?code=1'), /endpoint/i],
       [subscription('https://user:pw@example.org/x', 'Observation?code=1'), /credentials/i],
-      [{ ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'rest-hook', endpoint: rx.url, header: ['NoColonHere'] } }, /header/i],
-      [{ ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'rest-hook', endpoint: rx.url, payload: 'application/xml' } }, /payload/i],
+      [
+        { ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'rest-hook', endpoint: rx.url, header: ['NoColonHere'] } },
+        /header/i,
+      ],
+      [
+        { ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'rest-hook', endpoint: rx.url, payload: 'application/xml' } },
+        /payload/i,
+      ],
     ];
     for (const [body, message] of cases) {
       const res = await t.req('/fhir/Subscription', { method: 'POST', json: body });
@@ -156,7 +196,10 @@ describe('R4 Subscriptions (rest-hook)', () => {
   });
 
   it('an unreachable endpoint is a recorded failure (Subscription error), never a stuck queue', async () => {
-    const created = await t.req('/fhir/Subscription', { method: 'POST', json: subscription('http://127.0.0.1:9/unreachable', 'Patient?family=Nobody') });
+    const created = await t.req('/fhir/Subscription', {
+      method: 'POST',
+      json: subscription('http://127.0.0.1:9/unreachable', 'Patient?family=Nobody'),
+    });
     expect(created.status).toBe(201);
     const errored = await waitForStatus(t, created.body.id, 'error');
     expect(errored.error).toMatch(/handshake/);
@@ -171,7 +214,10 @@ describe('Subscriptions deliver only what their creator may read', () => {
   let rx: Receiver;
   const admin: TestToken = { scopes: 'system/*.cruds' };
   // A partner allowed to read survey Observations only (SMART §Finer-grained resource constraints).
-  const surveysOnly: TestToken = { scopes: 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|survey system/Subscription.cruds', clientId: 'partner' };
+  const surveysOnly: TestToken = {
+    scopes: 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|survey system/Subscription.cruds',
+    clientId: 'partner',
+  };
   beforeAll(async () => {
     t = await startTestServer({ ...EVENTS_ENV, HAVEN_AUTH: '' }, { authenticate: principalFromTestHeader });
     rx = await startReceiver();
@@ -185,7 +231,11 @@ describe('Subscriptions deliver only what their creator may read', () => {
     for (const id of ['pa', 'pb']) {
       await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id }, headers: as(admin) });
     }
-    const created = await t.req('/fhir/Subscription', { method: 'POST', json: subscription(rx.url, 'Observation?code=http://loinc.org|44261-6'), headers: as(surveysOnly) });
+    const created = await t.req('/fhir/Subscription', {
+      method: 'POST',
+      json: subscription(rx.url, 'Observation?code=http://loinc.org|44261-6'),
+      headers: as(surveysOnly),
+    });
     expect(created.status).toBe(201);
     await waitForStatus(t, created.body.id, 'active', as(admin));
     const b = await t.req('/fhir/Observation', { method: 'POST', json: observation('pb', '44261-6', 'laboratory'), headers: as(admin) });
@@ -211,7 +261,13 @@ describe('R4 Subscriptions (websocket)', () => {
   it('binds with a token from $get-ws-binding-token and receives notifications; a bad token is refused', async () => {
     const created = await t.req('/fhir/Subscription', {
       method: 'POST',
-      json: { resourceType: 'Subscription', status: 'requested', reason: 'ws', criteria: 'Patient?family=Socket', channel: { type: 'websocket', payload: 'application/fhir+json' } },
+      json: {
+        resourceType: 'Subscription',
+        status: 'requested',
+        reason: 'ws',
+        criteria: 'Patient?family=Socket',
+        channel: { type: 'websocket', payload: 'application/fhir+json' },
+      },
     });
     expect(created.status).toBe(201);
     await waitForStatus(t, created.body.id, 'active').catch(async () => {
@@ -228,10 +284,14 @@ describe('R4 Subscriptions (websocket)', () => {
 
     const messages: Bundle[] = [];
     const ws = new WebSocket(url);
-    await new Promise((r, j) => { ws.once('open', r); ws.once('error', j); });
+    await new Promise((r, j) => {
+      ws.once('open', r);
+      ws.once('error', j);
+    });
     ws.on('message', (data) => messages.push(JSON.parse(String(data)) as Bundle));
     ws.send(`bind-with-token ${token}`);
-    const typeOf = (b: Bundle): string | undefined => (b.entry?.[0]?.resource as Parameters).parameter?.find((p) => p.name === 'type')?.valueCode;
+    const typeOf = (b: Bundle): string | undefined =>
+      (b.entry?.[0]?.resource as Parameters | undefined)?.parameter?.find((p) => p.name === 'type')?.valueCode;
     const until = Date.now() + 10_000;
     while (!messages.some((m) => typeOf(m) === 'handshake') && Date.now() < until) await new Promise((r) => setTimeout(r, 25));
     await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Socket' }] } });
@@ -240,14 +300,20 @@ describe('R4 Subscriptions (websocket)', () => {
     ws.close();
 
     const bad = new WebSocket(url);
-    await new Promise((r, j) => { bad.once('open', r); bad.once('error', j); });
+    await new Promise((r, j) => {
+      bad.once('open', r);
+      bad.once('error', j);
+    });
     const closed = new Promise<number>((r) => bad.once('close', (code) => r(code)));
     bad.send('bind-with-token not-a-real-token');
     expect(await closed).toBe(1008);
   });
 
   it('$get-ws-binding-token on a rest-hook subscription is a 400', async () => {
-    const created = await t.req('/fhir/Subscription', { method: 'POST', json: subscription('https://receiver.example.org/hook', 'Patient?family=X') });
+    const created = await t.req('/fhir/Subscription', {
+      method: 'POST',
+      json: subscription('https://receiver.example.org/hook', 'Patient?family=X'),
+    });
     const res = await t.req(`/fhir/Subscription/${created.body.id}/$get-ws-binding-token`);
     expect(res.status).toBe(400);
   });

@@ -57,7 +57,6 @@ export interface ChildServer {
   stop(graceMs?: number): Promise<void>;
 }
 
-
 /**
  * The Node binary for the child. Inside vitest `process.execPath` is the Node that runs vitest, which is Node 24
  * when started through npm or npx (node_modules/.bin first on PATH); main.ts needs type stripping (Node ≥ 22.18),
@@ -96,7 +95,9 @@ function childEnv(opts: ChildServerOptions, port: number): NodeJS.ProcessEnv {
 async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ server?: ChildServer; addressInUse: boolean }> {
   const port = await freePort();
   const child: ChildProcess = spawn(nodeBinary(), ['server/src/main.ts'], {
-    cwd: REPO_ROOT, env: childEnv(opts, port), stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO_ROOT,
+    env: childEnv(opts, port),
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];
   const raw: string[] = [];
@@ -118,13 +119,19 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
   });
   let exit: number | NodeJS.Signals | null = null;
   // 'close', not 'exit': it comes after the child's stderr has been read to its end, so the last lines are kept.
-  const exited = new Promise<void>((resolve) => child.once('close', (code, signal) => {
-    exit = code ?? signal ?? 'SIGKILL';
-    resolve();
-  }));
+  const exited = new Promise<void>((resolve) =>
+    child.once('close', (code, signal) => {
+      exit = code ?? signal ?? 'SIGKILL';
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   const server: ChildServer = {
-    name, pid: child.pid ?? 0, url, logs, startedAt: 0,
+    name,
+    pid: child.pid ?? 0,
+    url,
+    logs,
+    startedAt: 0,
     async req(path, init = {}) {
       const headers = new Headers(init.headers);
       let body = init.body;
@@ -135,7 +142,11 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
       const res = await fetch(`${url}${path}`, { ...init, headers, body });
       const text = await res.text();
       let parsed: unknown;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
       return { status: res.status, body: parsed, text };
     },
     exit: () => exit,

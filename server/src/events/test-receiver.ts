@@ -35,7 +35,8 @@ function summarize(bundle: Bundle, headers: IncomingHttpHeaders): Received {
   const params = status?.parameter ?? [];
   const events = params.filter((p) => p.name === 'notification-event');
   return {
-    bundle, headers,
+    bundle,
+    headers,
     type: params.find((p) => p.name === 'type')?.valueCode ?? '',
     eventNumbers: events.map((e) => Number(e.part?.find((x) => x.name === 'event-number')?.valueString)),
     focus: events.map((e) => e.part?.find((x) => x.name === 'focus')?.valueReference?.reference ?? ''),
@@ -67,8 +68,12 @@ export async function startReceiver(): Promise<Receiver> {
   return {
     url: `http://127.0.0.1:${port}/hook`,
     received,
-    get down() { return state.down; },
-    set down(v: boolean) { state.down = v; },
+    get down() {
+      return state.down;
+    },
+    set down(v: boolean) {
+      state.down = v;
+    },
     events: () => received.filter((r) => r.type === 'event-notification'),
     async waitFor(predicate, timeoutMs = 15_000) {
       const until = Date.now() + timeoutMs;

@@ -19,10 +19,18 @@ export function vetoOutcome(botId: string, reason: string): OperationOutcomeErro
 }
 
 /** Write hooks that run `bots` (veto mode) on the writes they trigger on. */
-export function vetoHooks(bots: readonly VetoBot[], config: unknown, log: (event: Record<string, unknown>) => void = () => undefined): WriteHooks {
-  const triggers = bots.flatMap((bot) => bot.triggers.map((t) => ({
-    bot, trigger: t, search: t.criteria ? parseCriteria(t.criteria, t.resourceType) : undefined as SearchRequest | undefined,
-  })));
+export function vetoHooks(
+  bots: readonly VetoBot[],
+  config: unknown,
+  log: (event: Record<string, unknown>) => void = () => undefined,
+): WriteHooks {
+  const triggers = bots.flatMap((bot) =>
+    bot.triggers.map((t) => ({
+      bot,
+      trigger: t,
+      search: t.criteria ? parseCriteria(t.criteria, t.resourceType) : (undefined as SearchRequest | undefined),
+    })),
+  );
   return {
     applies: (type) => triggers.some((t) => t.trigger.resourceType === type),
     async beforeWrite(repo, change) {
@@ -52,7 +60,16 @@ export function vetoHooks(bots: readonly VetoBot[], config: unknown, log: (event
         if (!decision.allow) throw vetoOutcome(bot.id, decision.reason);
         // An allowed write with a note (a documented override): logged without free text, which may hold PHI;
         // the reason itself stays on the resource and in its history.
-        if (decision.note) log({ level: 'info', event: 'bots.veto_note', tenant: repo.ctx.tenant, bot: bot.id, resourceType: change.resourceType, id: change.id, note: decision.note });
+        if (decision.note)
+          log({
+            level: 'info',
+            event: 'bots.veto_note',
+            tenant: repo.ctx.tenant,
+            bot: bot.id,
+            resourceType: change.resourceType,
+            id: change.id,
+            note: decision.note,
+          });
       }
     },
   };

@@ -21,8 +21,14 @@ const PATH = '/ws/subscriptions';
 
 function notification(tenant: string, subscriptionId: string, type: NotificationType): Bundle {
   return buildNotificationBundle({
-    baseUrl: BASE.replace('acme', tenant), subscriptionId, criteria: 'Observation', status: type === 'handshake' ? 'requested' : 'active',
-    type, eventsSinceSubscriptionStart: 0, events: [], content: 'id-only',
+    baseUrl: BASE.replace('acme', tenant),
+    subscriptionId,
+    criteria: 'Observation',
+    status: type === 'handshake' ? 'requested' : 'active',
+    type,
+    eventsSinceSubscriptionStart: 0,
+    events: [],
+    content: 'id-only',
   });
 }
 
@@ -35,14 +41,25 @@ async function resolveToken(token: string): Promise<BindingResolution | undefine
   return hit ? { tenant: hit[0], subscriptionId: hit[1], handshake: notification(hit[0], hit[1], 'handshake') } : undefined;
 }
 
-interface Harness { server: Server; hub: WebSocketHub; url: string; port: number; logs: Record<string, unknown>[] }
+interface Harness {
+  server: Server;
+  hub: WebSocketHub;
+  url: string;
+  port: number;
+  logs: Record<string, unknown>[];
+}
 const cleanups: (() => Promise<void>)[] = [];
 
 async function start(overrides: Partial<WebSocketHubOptions> = {}): Promise<Harness> {
   const logs: Record<string, unknown>[] = [];
   const server = createServer((_req, res) => res.writeHead(200, { 'content-type': 'text/plain' }).end('http ok'));
   const hub = createWebSocketHub({
-    resolveToken, heartbeat: (t, s) => notification(t, s, 'heartbeat'), path: PATH, heartbeatMs: 60_000, log: (e) => logs.push(e), ...overrides,
+    resolveToken,
+    heartbeat: (t, s) => notification(t, s, 'heartbeat'),
+    path: PATH,
+    heartbeatMs: 60_000,
+    log: (e) => logs.push(e),
+    ...overrides,
   });
   hub.attach(server);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -60,7 +77,12 @@ afterEach(async () => {
 });
 
 /** A client that queues text frames and records how it was closed. */
-interface Client { ws: WebSocket; next(timeoutMs?: number): Promise<string>; frames: string[]; closed: Promise<{ code: number; reason: string }> }
+interface Client {
+  ws: WebSocket;
+  next(timeoutMs?: number): Promise<string>;
+  frames: string[];
+  closed: Promise<{ code: number; reason: string }>;
+}
 
 async function client(url: string, options?: ClientOptions): Promise<Client> {
   const ws = new WebSocket(url, options);
@@ -72,7 +94,9 @@ async function client(url: string, options?: ClientOptions): Promise<Client> {
     if (w) w(text);
     else frames.push(text);
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
     ws.once('error', reject);
@@ -112,7 +136,12 @@ describe('parseClientMessage', () => {
     ['bind-with-token abc.def', { command: 'bind-with-token', token: 'abc.def' }],
     ['bind abc', { command: 'bind', token: 'abc' }],
     ['  bind-with-token abc\r\n', { command: 'bind-with-token', token: 'abc' }],
-    ['bind', undefined], ['bind a b', undefined], ['BIND abc', undefined], ['unbind abc', undefined], ['', undefined], ['{"bind":"x"}', undefined],
+    ['bind', undefined],
+    ['bind a b', undefined],
+    ['BIND abc', undefined],
+    ['unbind abc', undefined],
+    ['', undefined],
+    ['{"bind":"x"}', undefined],
     [`bind ${'x'.repeat(2049)}`, undefined],
   ];
   for (const [text, expected] of table) it(JSON.stringify(text.slice(0, 30)), () => expect(parseClientMessage(text)).toEqual(expected));
@@ -148,7 +177,11 @@ describe('bind-with-token (Backport IG)', () => {
     expect(h.hub.boundCount('acme', 's2')).toBe(1);
     expect(h.hub.publish('acme', 's1', notification('acme', 's1', 'event-notification'))).toBe(2);
     expect(h.hub.publish('acme', 's2', notification('acme', 's2', 'event-notification'))).toBe(1);
-    expect([await a.next(), await a.next(), await b.next()].map(typeOf)).toEqual(['event-notification', 'event-notification', 'event-notification']);
+    expect([await a.next(), await a.next(), await b.next()].map(typeOf)).toEqual([
+      'event-notification',
+      'event-notification',
+      'event-notification',
+    ]);
     b.ws.close();
     await until(() => h.hub.boundCount('acme', 's1') === 1);
   });
@@ -163,7 +196,12 @@ describe('bind-with-token (Backport IG)', () => {
   });
 
   it('a heartbeat builder that throws is logged and skipped', async () => {
-    const h = await start({ heartbeatMs: 50, heartbeat: () => { throw new Error('no'); } });
+    const h = await start({
+      heartbeatMs: 50,
+      heartbeat: () => {
+        throw new Error('no');
+      },
+    });
     const c = await client(h.url);
     c.ws.send('bind-with-token tok-a');
     await c.next();
@@ -186,7 +224,11 @@ describe('R4 classic bind', () => {
 });
 
 describe('bad input', () => {
-  const cases: [string, string | Buffer][] = [['unknown command', 'subscribe s1'], ['binary frame', Buffer.from('bind-with-token tok-a')], ['empty frame', '']];
+  const cases: [string, string | Buffer][] = [
+    ['unknown command', 'subscribe s1'],
+    ['binary frame', Buffer.from('bind-with-token tok-a')],
+    ['empty frame', ''],
+  ];
   for (const [name, frame] of cases) {
     it(`${name}: error frame, close 1008`, async () => {
       const h = await start();
@@ -281,7 +323,9 @@ describe('HTTP server integration', () => {
         let b = '';
         res.on('data', (c) => (b += c));
         res.on('end', () => resolve(b));
-      }).on('error', reject).end();
+      })
+        .on('error', reject)
+        .end();
     });
     expect(body).toBe('http ok');
   });
@@ -302,7 +346,9 @@ describe('HTTP server integration', () => {
   it('a garbage upgrade request does not crash the server', async () => {
     const h = await start();
     const reply = await new Promise<string>((resolve) => {
-      const s = tcpConnect(h.port, '127.0.0.1', () => s.write(`GET ${PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`));
+      const s = tcpConnect(h.port, '127.0.0.1', () =>
+        s.write(`GET ${PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n`),
+      );
       let b = '';
       s.on('data', (c) => (b += c));
       s.on('close', () => resolve(b));

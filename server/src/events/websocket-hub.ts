@@ -226,7 +226,8 @@ export function createWebSocketHub(opts: WebSocketHubOptions): WebSocketHub {
           const pathname = (req.url ?? '').split('?')[0];
           if (pathname !== opts.path) {
             // Another listener may own this path; answer only when nobody else will.
-            if (server.listenerCount('upgrade') === 1) socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+            if (server.listenerCount('upgrade') === 1)
+              socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
             return;
           }
           if (closed) {

@@ -6,8 +6,7 @@ import { HAVEN_PATIENT_URL, OUTPUT_PATH, renderHavenPatient } from '../../../pro
 import { havenProfiles, loadDefinitions } from './definitions.ts';
 import { assertValidResource, validateFhirResource } from './validate.ts';
 
-const errors = (r: unknown): OperationOutcomeIssue[] =>
-  validateFhirResource(r as Resource).filter((i) => i.severity === 'error');
+const errors = (r: unknown): OperationOutcomeIssue[] => validateFhirResource(r as Resource).filter((i) => i.severity === 'error');
 const at = (issues: OperationOutcomeIssue[]): string[] => issues.flatMap((i) => i.expression ?? []);
 
 const patient = { resourceType: 'Patient', name: [{ family: 'Rivera', given: ['Ana'] }], birthDate: '1990-04-01', gender: 'female' };
@@ -65,7 +64,13 @@ describe('validateFhirResource: R4 base', () => {
   it('rejects a reference to a type the element does not allow', () => {
     const obs = { resourceType: 'Observation', status: 'final', code: { text: 'x' }, subject: { reference: 'Medication/1' } };
     expect(at(errors(obs))).toEqual(['Observation.subject']);
-    for (const reference of ['Patient/1', 'Patient/1/_history/2', 'Patient?identifier=urn:x|1', 'http://ehr.example.org/fhir/Patient/1', 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a']) {
+    for (const reference of [
+      'Patient/1',
+      'Patient/1/_history/2',
+      'Patient?identifier=urn:x|1',
+      'http://ehr.example.org/fhir/Patient/1',
+      'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a',
+    ]) {
       expect(validateFhirResource({ ...obs, subject: { reference } } as Resource), reference).toEqual([]);
     }
   });
@@ -157,15 +162,93 @@ describe('validateFhirResource: realistic R4 resources stay valid', () => {
   const loinc = (code: string) => ({ coding: [{ system: 'http://loinc.org', code }] });
   const mmHg = (value: number) => ({ value, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' });
   it.each<[string, Record<string, unknown>]>([
-    ['Observation with valueQuantity', { resourceType: 'Observation', status: 'final', code: loinc('44261-6'), subject, effectiveDateTime: '2024-01-02T10:00:00Z', valueQuantity: { value: 14, unit: '{score}', system: 'http://unitsofmeasure.org', code: '{score}' } }],
-    ['Observation with components', { resourceType: 'Observation', status: 'final', code: loinc('85354-9'), subject, component: [{ code: loinc('8480-6'), valueQuantity: mmHg(120) }, { code: loinc('8462-4'), valueQuantity: mmHg(80) }] }],
-    ['Encounter', { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject, period: { start: '2024-01-01T09:00:00-05:00', end: '2024-01-01T09:30:00-05:00' }, participant: [{ individual: { reference: 'Practitioner/2' } }], location: [{ location: { reference: 'Location/l' }, status: 'completed' }] }],
-    ['QuestionnaireResponse with nested items', { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'https://haven.health/fhir/Questionnaire/phq-9|1.0', subject, authored: '2024-01-01T10:00:00Z', item: [{ linkId: 'g', item: [{ linkId: 'q1', answer: [{ valueCoding: { system: 'http://loinc.org', code: 'LA6568-5' } }] }, { linkId: 'q2', answer: [{ valueBoolean: true, item: [{ linkId: 'q2a', answer: [{ valueString: 'details' }] }] }] }] }] }],
-    ['transaction Bundle with urn:uuid references', { resourceType: 'Bundle', type: 'transaction', entry: [
-      { fullUrl: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a', resource: patient, request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:oid:1.2.3|MRN-1' } },
-      { resource: { resourceType: 'Observation', status: 'final', code: loinc('44261-6'), subject: { reference: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a' }, valueInteger: 14 }, request: { method: 'POST', url: 'Observation' } },
-      { request: { method: 'DELETE', url: 'Patient/old' } }] }],
-    ['primitive extensions with null placeholders', { resourceType: 'Patient', name: [{ given: ['A', null], _given: [null, { extension: [{ url: 'http://example.org/x', valueString: 'y' }] }] }] }],
+    [
+      'Observation with valueQuantity',
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: loinc('44261-6'),
+        subject,
+        effectiveDateTime: '2024-01-02T10:00:00Z',
+        valueQuantity: { value: 14, unit: '{score}', system: 'http://unitsofmeasure.org', code: '{score}' },
+      },
+    ],
+    [
+      'Observation with components',
+      {
+        resourceType: 'Observation',
+        status: 'final',
+        code: loinc('85354-9'),
+        subject,
+        component: [
+          { code: loinc('8480-6'), valueQuantity: mmHg(120) },
+          { code: loinc('8462-4'), valueQuantity: mmHg(80) },
+        ],
+      },
+    ],
+    [
+      'Encounter',
+      {
+        resourceType: 'Encounter',
+        status: 'finished',
+        class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+        subject,
+        period: { start: '2024-01-01T09:00:00-05:00', end: '2024-01-01T09:30:00-05:00' },
+        participant: [{ individual: { reference: 'Practitioner/2' } }],
+        location: [{ location: { reference: 'Location/l' }, status: 'completed' }],
+      },
+    ],
+    [
+      'QuestionnaireResponse with nested items',
+      {
+        resourceType: 'QuestionnaireResponse',
+        status: 'completed',
+        questionnaire: 'https://haven.health/fhir/Questionnaire/phq-9|1.0',
+        subject,
+        authored: '2024-01-01T10:00:00Z',
+        item: [
+          {
+            linkId: 'g',
+            item: [
+              { linkId: 'q1', answer: [{ valueCoding: { system: 'http://loinc.org', code: 'LA6568-5' } }] },
+              { linkId: 'q2', answer: [{ valueBoolean: true, item: [{ linkId: 'q2a', answer: [{ valueString: 'details' }] }] }] },
+            ],
+          },
+        ],
+      },
+    ],
+    [
+      'transaction Bundle with urn:uuid references',
+      {
+        resourceType: 'Bundle',
+        type: 'transaction',
+        entry: [
+          {
+            fullUrl: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a',
+            resource: patient,
+            request: { method: 'POST', url: 'Patient', ifNoneExist: 'identifier=urn:oid:1.2.3|MRN-1' },
+          },
+          {
+            resource: {
+              resourceType: 'Observation',
+              status: 'final',
+              code: loinc('44261-6'),
+              subject: { reference: 'urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a' },
+              valueInteger: 14,
+            },
+            request: { method: 'POST', url: 'Observation' },
+          },
+          { request: { method: 'DELETE', url: 'Patient/old' } },
+        ],
+      },
+    ],
+    [
+      'primitive extensions with null placeholders',
+      {
+        resourceType: 'Patient',
+        name: [{ given: ['A', null], _given: [null, { extension: [{ url: 'http://example.org/x', valueString: 'y' }] }] }],
+      },
+    ],
   ])('%s', (_label, resource) => {
     expect(validateFhirResource(resource as unknown as Resource)).toEqual([]);
   });

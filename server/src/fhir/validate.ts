@@ -11,7 +11,6 @@
  * See https://hl7.org/fhir/R4/validation.html and https://hl7.org/fhir/R4/json.html.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { OperationOutcomeError, isResourceType, validateResource } from '@medplum/core';
 import type { TypedValueWithPath } from '@medplum/core';
 import type {
@@ -76,7 +75,7 @@ function issue(
   severity: OperationOutcomeIssue['severity'],
   code: OperationOutcomeIssue['code'],
   text: string,
-  expression?: string
+  expression?: string,
 ): OperationOutcomeIssue {
   return withDiagnostics({ severity, code, details: { text }, ...(expression ? { expression: [expression] } : {}) });
 }
@@ -123,7 +122,7 @@ function findEmptyValues(value: object, path: string): OperationOutcomeIssue[] {
     if (v === '') found.push(issue('error', 'structure', 'Invalid empty string', at));
     else if (Array.isArray(v)) {
       if (v.length === 0) found.push(issue('error', 'structure', 'Invalid empty array', at));
-      v.forEach((item, n) => visit(item, `${at}[${n}]`));
+      for (const [n, item] of v.entries()) visit(item, `${at}[${n}]`);
     } else if (typeof v === 'object' && v !== null) {
       const entries = Object.entries(v);
       if (entries.length === 0) found.push(issue('error', 'structure', 'Invalid empty object', at));
@@ -138,7 +137,7 @@ function findEmptyValues(value: object, path: string): OperationOutcomeIssue[] {
 function runMedplum(
   resource: Resource,
   profile: StructureDefinition | undefined,
-  tokens: Record<string, TypedValueWithPath[]>
+  tokens: Record<string, TypedValueWithPath[]>,
 ): OperationOutcomeIssue[] {
   let raw: OperationOutcomeIssue[];
   try {
@@ -184,7 +183,7 @@ function splitCanonical(canonical: string): { url: string; version?: string } {
 function validateClaimedProfiles(
   resource: Resource,
   tokens: Record<string, TypedValueWithPath[]>,
-  baseKeys: ReadonlySet<string>
+  baseKeys: ReadonlySet<string>,
 ): OperationOutcomeIssue[] {
   const claimed: unknown = resource.meta?.profile;
   if (!Array.isArray(claimed)) return []; // a non-array meta.profile is already a structure error

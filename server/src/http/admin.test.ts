@@ -37,8 +37,18 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let out = '';
   let err = '';
   const code = await runCli(argv, env(), {
-    stdout: { write: (s: string) => ((out += s), true) },
-    stderr: { write: (s: string) => ((err += s), true) },
+    stdout: {
+      write: (s: string) => {
+        out += s;
+        return true;
+      },
+    },
+    stderr: {
+      write: (s: string) => {
+        err += s;
+        return true;
+      },
+    },
   });
   return { code, out, err };
 }
@@ -49,23 +59,43 @@ describe('admin endpoints', () => {
   let close: () => void;
   let port: number;
   beforeAll(async () => {
-    const app = createAdminApp({
-      config: t.config, db: t.server.db, router: createFhirRouter(() => {}), cursorSecret: 's',
-      servedTypes: new Set(['Patient']), log: () => {},
-    }, token);
+    const app = createAdminApp(
+      {
+        config: t.config,
+        db: t.server.db,
+        router: createFhirRouter(() => {}),
+        cursorSecret: 's',
+        servedTypes: new Set(['Patient']),
+        log: () => {},
+      },
+      token,
+    );
     // Bound to every interface here only so that the 403 for non-loopback clients can be observed.
     const server = app.listen(0, '0.0.0.0');
     await new Promise((r) => server.once('listening', r));
     port = (server.address() as AddressInfo).port;
     url = `http://127.0.0.1:${port}`;
-    close = () => { server.closeAllConnections(); server.close(); };
+    close = () => {
+      server.closeAllConnections();
+      server.close();
+    };
   });
   afterAll(() => close?.());
 
   it('answer 401 without a token or with a wrong one, for every route', async () => {
-    for (const [method, path] of [['GET', '/admin/status'], ['GET', '/admin/backup'], ['POST', '/admin/restore?force=true'], ['POST', '/admin/import/resources'], ['GET', '/admin/export']]) {
+    for (const [method, path] of [
+      ['GET', '/admin/status'],
+      ['GET', '/admin/backup'],
+      ['POST', '/admin/restore?force=true'],
+      ['POST', '/admin/import/resources'],
+      ['GET', '/admin/export'],
+    ]) {
       for (const auth of [undefined, 'Bearer wrong', `Basic ${token}`, `Bearer ${token}x`]) {
-        const res = await fetch(url + path, { method, headers: auth ? { authorization: auth } : {}, body: method === 'POST' ? '{}' : undefined });
+        const res = await fetch(url + path, {
+          method,
+          headers: auth ? { authorization: auth } : {},
+          body: method === 'POST' ? '{}' : undefined,
+        });
         expect(res.status, `${method} ${path} ${auth}`).toBe(401);
         expect((await res.json()).resourceType).toBe('OperationOutcome');
       }
@@ -74,7 +104,9 @@ describe('admin endpoints', () => {
     expect(ok.status).toBe(200);
   });
 
-  const external = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const external = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   it.skipIf(!external)('answer 403 to a non-loopback client even with the token', async () => {
     const res = await fetch(`http://${external}:${port}/admin/status`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(403);
@@ -109,10 +141,13 @@ describe.skipIf(!embedded)('DATA_DIR ownership (embedded storage)', () => {
 describe('the CLI against a running server', () => {
   it('imports through the server when spawned as a child process', async () => {
     const file = join(work, 'Patient.ndjson');
-    writeFileSync(file, [
-      JSON.stringify({ resourceType: 'Patient', id: 'via-admin-1', name: [{ family: 'Child' }] }),
-      JSON.stringify({ resourceType: 'Patient', id: 'via-admin-2' }),
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ resourceType: 'Patient', id: 'via-admin-1', name: [{ family: 'Child' }] }),
+        JSON.stringify({ resourceType: 'Patient', id: 'via-admin-2' }),
+      ].join('\n'),
+    );
     const node = existsSync(join(REPO_ROOT, 'node_modules/.bin/node')) ? join(REPO_ROOT, 'node_modules/.bin/node') : process.execPath;
     const child = spawn(node, [join(REPO_ROOT, 'server/src/cli/bin.js'), 'import', file], {
       env: { PATH: process.env.PATH, ...env() },

@@ -60,8 +60,17 @@ export function tokenMatches(given: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-function fail(res: Response, status: number, code: 'forbidden' | 'login' | 'invalid' | 'conflict' | 'exception' | 'not-found', text: string): void {
-  if (!res.headersSent) res.status(status).type('application/fhir+json').send(JSON.stringify(errorOutcome(code, text)));
+function fail(
+  res: Response,
+  status: number,
+  code: 'forbidden' | 'login' | 'invalid' | 'conflict' | 'exception' | 'not-found',
+  text: string,
+): void {
+  if (!res.headersSent)
+    res
+      .status(status)
+      .type('application/fhir+json')
+      .send(JSON.stringify(errorOutcome(code, text)));
   else res.destroy();
 }
 
@@ -98,7 +107,15 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
   const json = express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.config.maxBodyBytes });
   const ctx = (req: Request): ImportContext => {
     const tenant = tenantParam(req);
-    return { db: deps.db, router: deps.router, tenant, baseUrl: fhirBase(deps.config, tenant), cursorSecret: deps.cursorSecret, servedTypes: deps.servedTypes, ...(deps.hooks ? { hooks: deps.hooks } : {}) };
+    return {
+      db: deps.db,
+      router: deps.router,
+      tenant,
+      baseUrl: fhirBase(deps.config, tenant),
+      cursorSecret: deps.cursorSecret,
+      servedTypes: deps.servedTypes,
+      ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    };
   };
   const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => {
     fn(req, res).catch((err: unknown) => {
@@ -113,64 +130,104 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
   app.get('/admin/status', (_req, res) => {
     res.json({ pid: process.pid, storage: deps.db.kind });
   });
-  app.post('/admin/import/document', json, handle(async (req, res) => {
-    res.json(await importDocument(ctx(req), req.body));
-  }));
-  app.post('/admin/import/resources', json, handle(async (req, res) => {
-    const body = req.body as { items?: ImportItem[]; locate?: string };
-    if (!Array.isArray(body?.items)) throw new HttpFailure(400, 'Expected {"items": [{"at": n, "resource": {...}}], "locate": "line"|"entry"}');
-    res.json(await importResources(ctx(req), body.items, body.locate === 'line' ? 'line' : 'entry'));
-  }));
-  app.get('/admin/export', handle(async (req, res) => {
-    const types = typeof req.query.type === 'string' ? req.query.type.split(',').filter(Boolean) : undefined;
-    if (types?.some((t) => !TYPE_PATTERN.test(t))) throw new HttpFailure(400, 'Invalid type list');
-    res.json(await exportTypeCounts(deps.db, tenantParam(req), types));
-  }));
-  app.get('/admin/export/:type', handle(async (req, res) => {
-    const type = String(req.params.type);
-    if (!TYPE_PATTERN.test(type)) throw new HttpFailure(400, 'Invalid type');
-    const tenant = tenantParam(req);
-    res.type('application/fhir+ndjson');
-    for await (const line of exportLines(deps.db, tenant, type)) {
-      if (res.destroyed) return; // the client went away: stop reading pages
-      if (!res.write(line + '\n')) await Promise.race([once(res, 'drain'), once(res, 'close')]);
-    }
-    res.end();
-  }));
-  app.get('/admin/events/dead-letters', handle(async (req, res) => {
-    const tenant = typeof req.query.tenant === 'string' ? tenantParam(req) : undefined;
-    res.json(await listDeadLetters(deps.db, { ...(tenant ? { tenant } : {}), includeReplayed: req.query.includeReplayed === 'true' }));
-  }));
-  app.get('/admin/events/bot-runs', handle(async (req, res) => {
-    const str = (name: string, pattern: RegExp): string | undefined => {
-      const v = req.query[name];
-      if (v === undefined) return undefined;
-      if (typeof v !== 'string' || !pattern.test(v)) throw new HttpFailure(400, `Invalid ${name}`);
-      return v;
-    };
-    const tenant = str('tenant', TENANT_PATTERN);
-    const bot = str('bot', /^[a-z0-9-]{1,63}$/);
-    const outcome = str('outcome', /^(succeeded|failed|dead)$/);
-    const limit = str('limit', /^\d{1,4}$/);
-    res.json(await listBotRuns(deps.db, {
-      ...(tenant ? { tenant } : {}), ...(bot ? { bot } : {}), ...(outcome ? { outcome } : {}), ...(limit ? { limit: Number(limit) } : {}),
-    }));
-  }));
-  app.post('/admin/events/replay', json, handle(async (req, res) => {
-    const body = (req.body ?? {}) as { consumer?: unknown; seq?: unknown };
-    if (body.consumer !== undefined && (typeof body.consumer !== 'string' || !/^(bot|sub):[A-Za-z0-9\-.]{1,64}$/.test(body.consumer))) throw new HttpFailure(400, 'consumer must look like bot:<id> or sub:<id>');
-    if (body.seq !== undefined && !Number.isSafeInteger(body.seq)) throw new HttpFailure(400, 'seq must be an integer');
-    const queued = await requestReplay(deps.db, tenantParam(req), { ...(body.consumer ? { consumer: body.consumer as string } : {}), ...(body.seq !== undefined ? { seq: body.seq as number } : {}) });
-    res.json({ queued });
-  }));
-  app.get('/admin/backup', handle(async (_req, res) => {
-    res.type('application/gzip');
-    await writeBackup(deps.db, res);
-  }));
-  app.post('/admin/restore', handle(async (req, res) => {
-    const summary = await restoreBackup(deps.db, req, { force: req.query.force === 'true' });
-    res.json(summary);
-  }));
+  app.post(
+    '/admin/import/document',
+    json,
+    handle(async (req, res) => {
+      res.json(await importDocument(ctx(req), req.body));
+    }),
+  );
+  app.post(
+    '/admin/import/resources',
+    json,
+    handle(async (req, res) => {
+      const body = req.body as { items?: ImportItem[]; locate?: string };
+      if (!Array.isArray(body?.items))
+        throw new HttpFailure(400, 'Expected {"items": [{"at": n, "resource": {...}}], "locate": "line"|"entry"}');
+      res.json(await importResources(ctx(req), body.items, body.locate === 'line' ? 'line' : 'entry'));
+    }),
+  );
+  app.get(
+    '/admin/export',
+    handle(async (req, res) => {
+      const types = typeof req.query.type === 'string' ? req.query.type.split(',').filter(Boolean) : undefined;
+      if (types?.some((t) => !TYPE_PATTERN.test(t))) throw new HttpFailure(400, 'Invalid type list');
+      res.json(await exportTypeCounts(deps.db, tenantParam(req), types));
+    }),
+  );
+  app.get(
+    '/admin/export/:type',
+    handle(async (req, res) => {
+      const type = String(req.params.type);
+      if (!TYPE_PATTERN.test(type)) throw new HttpFailure(400, 'Invalid type');
+      const tenant = tenantParam(req);
+      res.type('application/fhir+ndjson');
+      for await (const line of exportLines(deps.db, tenant, type)) {
+        if (res.destroyed) return; // the client went away: stop reading pages
+        if (!res.write(`${line}\n`)) await Promise.race([once(res, 'drain'), once(res, 'close')]);
+      }
+      res.end();
+    }),
+  );
+  app.get(
+    '/admin/events/dead-letters',
+    handle(async (req, res) => {
+      const tenant = typeof req.query.tenant === 'string' ? tenantParam(req) : undefined;
+      res.json(await listDeadLetters(deps.db, { ...(tenant ? { tenant } : {}), includeReplayed: req.query.includeReplayed === 'true' }));
+    }),
+  );
+  app.get(
+    '/admin/events/bot-runs',
+    handle(async (req, res) => {
+      const str = (name: string, pattern: RegExp): string | undefined => {
+        const v = req.query[name];
+        if (v === undefined) return undefined;
+        if (typeof v !== 'string' || !pattern.test(v)) throw new HttpFailure(400, `Invalid ${name}`);
+        return v;
+      };
+      const tenant = str('tenant', TENANT_PATTERN);
+      const bot = str('bot', /^[a-z0-9-]{1,63}$/);
+      const outcome = str('outcome', /^(succeeded|failed|dead)$/);
+      const limit = str('limit', /^\d{1,4}$/);
+      res.json(
+        await listBotRuns(deps.db, {
+          ...(tenant ? { tenant } : {}),
+          ...(bot ? { bot } : {}),
+          ...(outcome ? { outcome } : {}),
+          ...(limit ? { limit: Number(limit) } : {}),
+        }),
+      );
+    }),
+  );
+  app.post(
+    '/admin/events/replay',
+    json,
+    handle(async (req, res) => {
+      const body = (req.body ?? {}) as { consumer?: unknown; seq?: unknown };
+      if (body.consumer !== undefined && (typeof body.consumer !== 'string' || !/^(bot|sub):[A-Za-z0-9\-.]{1,64}$/.test(body.consumer)))
+        throw new HttpFailure(400, 'consumer must look like bot:<id> or sub:<id>');
+      if (body.seq !== undefined && !Number.isSafeInteger(body.seq)) throw new HttpFailure(400, 'seq must be an integer');
+      const queued = await requestReplay(deps.db, tenantParam(req), {
+        ...(body.consumer ? { consumer: body.consumer as string } : {}),
+        ...(body.seq !== undefined ? { seq: body.seq as number } : {}),
+      });
+      res.json({ queued });
+    }),
+  );
+  app.get(
+    '/admin/backup',
+    handle(async (_req, res) => {
+      res.type('application/gzip');
+      await writeBackup(deps.db, res);
+    }),
+  );
+  app.post(
+    '/admin/restore',
+    handle(async (req, res) => {
+      const summary = await restoreBackup(deps.db, req, { force: req.query.force === 'true' });
+      res.json(summary);
+    }),
+  );
   if (deps.routes) app.use(deps.routes);
   app.use((req, res) => fail(res, 404, 'not-found', `No admin route for ${req.method} ${req.path.slice(0, 100)}`));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {

@@ -33,7 +33,10 @@ export function createApp(deps: AppDeps): express.Express {
     res.setHeader('Access-Control-Expose-Headers', 'ETag, Location, Last-Modified, Content-Location, WWW-Authenticate');
     if (req.method !== 'OPTIONS') return next();
     res.setHeader('Access-Control-Allow-Methods', 'GET, POST, PUT, PATCH, DELETE, OPTIONS');
-    res.setHeader('Access-Control-Allow-Headers', 'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since');
+    res.setHeader(
+      'Access-Control-Allow-Headers',
+      'Authorization, Content-Type, Accept, Prefer, If-Match, If-None-Match, If-None-Exist, If-Modified-Since',
+    );
     res.setHeader('Access-Control-Max-Age', '600');
     res.status(204).end();
   };

@@ -82,7 +82,7 @@ describe('buildCapabilityStatement', () => {
     });
   });
 
-  it("gives each type exactly the search parameters the callback returned", () => {
+  it('gives each type exactly the search parameters the callback returned', () => {
     const cs = buildCapabilityStatement(inputs());
     const patient = resourceOf(cs, 'Patient').searchParam ?? [];
     expect(patient).toEqual([
@@ -95,7 +95,7 @@ describe('buildCapabilityStatement', () => {
     expect(resourceOf(cs, 'Practitioner').searchParam).toBeUndefined();
   });
 
-  it('builds _include from a type\'s reference parameters and _revinclude from those that can point at it', () => {
+  it("builds _include from a type's reference parameters and _revinclude from those that can point at it", () => {
     const cs = buildCapabilityStatement(inputs());
     expect(resourceOf(cs, 'Patient').searchInclude).toEqual(['Patient:general-practitioner']);
     expect(resourceOf(cs, 'Observation').searchInclude).toEqual(['Observation:derived-from', 'Observation:focus', 'Observation:subject']);
@@ -122,7 +122,11 @@ describe('buildCapabilityStatement', () => {
 
   it('claims nothing the inputs do not: interactions, system interactions and dependent flags', () => {
     const cs = buildCapabilityStatement(
-      inputs({ typeInteractions: ['read', 'search-type'], systemInteractions: [], conditional: { create: true, update: true, delete: 'multiple', read: 'modified-since' } })
+      inputs({
+        typeInteractions: ['read', 'search-type'],
+        systemInteractions: [],
+        conditional: { create: true, update: true, delete: 'multiple', read: 'modified-since' },
+      }),
     );
     const patient = resourceOf(cs, 'Patient');
     expect(patient.interaction?.map((i) => i.code)).toEqual(['read', 'search-type']);
@@ -149,7 +153,10 @@ describe('buildCapabilityStatement', () => {
   });
 
   it('passes security and supported profiles through', () => {
-    const security = { cors: true, service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }] };
+    const security = {
+      cors: true,
+      service: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }] }],
+    };
     const profile = 'https://haven.health/fhir/StructureDefinition/haven-patient';
     const cs = buildCapabilityStatement(inputs({ security, supportedProfiles: (t) => (t === 'Patient' ? [profile] : []) }));
     expect(cs.rest?.[0]?.security).toEqual(security);
@@ -166,7 +173,7 @@ describe('buildCapabilityStatement', () => {
         systemInteractions: [...inputs().systemInteractions].reverse(),
         operations: [...inputs().operations].reverse(),
         searchParams: (type) => [...(PARAMS[type] ?? [])].reverse(),
-      })
+      }),
     );
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
   });
@@ -174,7 +181,10 @@ describe('buildCapabilityStatement', () => {
   it('rejects unknown interaction codes, duplicate or mistyped search parameters', () => {
     expect(() => buildCapabilityStatement(inputs({ typeInteractions: ['read', 'transaction'] }))).toThrow(/type interaction: transaction/);
     expect(() => buildCapabilityStatement(inputs({ systemInteractions: ['read'] }))).toThrow(/system interaction: read/);
-    const dup = (): CapabilitySearchParam[] => [{ name: 'x', type: 'token' }, { name: 'x', type: 'string' }];
+    const dup = (): CapabilitySearchParam[] => [
+      { name: 'x', type: 'token' },
+      { name: 'x', type: 'string' },
+    ];
     expect(() => buildCapabilityStatement(inputs({ searchParams: dup }))).toThrow(/Duplicate/);
     expect(() => buildCapabilityStatement(inputs({ searchParams: () => [{ name: 'x', type: 'text' }] }))).toThrow(/unknown type/);
   });

@@ -126,8 +126,7 @@ export function buildCapabilityStatement(inputs: CapabilityInputs): CapabilitySt
   const searchable = serves('search-type');
 
   const params = new Map(types.map((type) => [type, searchable ? searchParamsOf(inputs, type) : []]));
-  const referenceParams = (type: string): CapabilitySearchParam[] =>
-    (params.get(type) ?? []).filter((p) => p.type === 'reference');
+  const referenceParams = (type: string): CapabilitySearchParam[] => (params.get(type) ?? []).filter((p) => p.type === 'reference');
 
   const operationsOf = (type: string): CapabilityStatementRestResourceOperation[] => {
     const ops = new Map<string, CapabilityStatementRestResourceOperation>();
@@ -161,7 +160,7 @@ export function buildCapabilityStatement(inputs: CapabilityInputs): CapabilitySt
       const revInclude = types.flatMap((source) =>
         referenceParams(source)
           .filter((p) => targetsType(p, type))
-          .map((p) => `${source}:${p.name}`)
+          .map((p) => `${source}:${p.name}`),
       );
       if (include.length > 0) entry.searchInclude = sortedUnique(include);
       if (revInclude.length > 0) entry.searchRevInclude = sortedUnique(revInclude);

@@ -12,7 +12,9 @@ beforeAll(async () => {
   t = await startTestServer();
   cs = (await t.req('/fhir/metadata')).body;
 });
-afterAll(async () => { await t?.stop(); });
+afterAll(async () => {
+  await t?.stop();
+});
 
 describe('CapabilityStatement sweep', () => {
   it('every listed search parameter of every type is accepted', async () => {
@@ -34,11 +36,13 @@ describe('CapabilityStatement sweep', () => {
     for (const resource of cs.rest[0].resource) {
       for (const inc of resource.searchInclude ?? []) {
         const res = await t.req(`/fhir/${resource.type}?_include=${encodeURIComponent(inc)}&_count=1`);
-        if (res.status !== 200) failures.push(`${resource.type} _include=${inc} → ${res.status} ${res.body?.issue?.[0]?.diagnostics ?? ''}`);
+        if (res.status !== 200)
+          failures.push(`${resource.type} _include=${inc} → ${res.status} ${res.body?.issue?.[0]?.diagnostics ?? ''}`);
       }
       for (const rev of (resource.searchRevInclude ?? []).slice(0, 5)) {
         const res = await t.req(`/fhir/${resource.type}?_revinclude=${encodeURIComponent(rev)}&_count=1`);
-        if (res.status !== 200) failures.push(`${resource.type} _revinclude=${rev} → ${res.status} ${res.body?.issue?.[0]?.diagnostics ?? ''}`);
+        if (res.status !== 200)
+          failures.push(`${resource.type} _revinclude=${rev} → ${res.status} ${res.body?.issue?.[0]?.diagnostics ?? ''}`);
       }
     }
     expect(failures).toEqual([]);

@@ -48,7 +48,13 @@ function sendError(req: Request, res: Response, err: unknown, log: FhirApiDeps['
   const { status, outcome, internal } = toHttpError(err);
   if (internal) {
     // Never log bodies, parameters or values (PHI); only the error's class and message.
-    log({ level: 'error', event: 'fhir.internal_error', method: req.method, route: req.route?.path, error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown' });
+    log({
+      level: 'error',
+      event: 'fhir.internal_error',
+      method: req.method,
+      route: req.route?.path,
+      error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown',
+    });
   }
   sendFhirJson(req, res, status, outcome);
 }
@@ -111,9 +117,13 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         // RFC 6750 §3.1: no error code when the request carried no credentials at all.
         const sentToken = /^Bearer\s/i.test(req.get('authorization') ?? '');
         res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}"${sentToken ? ', error="invalid_token"' : ''}`);
-        throw new HttpError(401, 'login', sentToken
-          ? 'The access token is invalid, expired or revoked'
-          : 'Authentication required: send an access token as "Authorization: Bearer <token>"');
+        throw new HttpError(
+          401,
+          'login',
+          sentToken
+            ? 'The access token is invalid, expired or revoked'
+            : 'Authentication required: send an access token as "Authorization: Bearer <token>"',
+        );
       }
       // Relative to the mount point (/fhir or /t/{tenant}/fhir): express strips it from req.url.
       const url = req.url.replace(/^\/+/, '');
@@ -128,8 +138,11 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         throw new HttpError(401, 'login', 'This access token was not issued for this FHIR base');
       }
       const repo = new HavenRepository({
-        db: deps.db, tenant, baseUrl,
-        maxCount: deps.config.maxCount, defaultCount: deps.config.defaultCount,
+        db: deps.db,
+        tenant,
+        baseUrl,
+        maxCount: deps.config.maxCount,
+        defaultCount: deps.config.defaultCount,
         lenient: /handling=lenient/.test(req.get('prefer') ?? ''),
         cursorSecret: deps.cursorSecret,
         // The caller's SMART grants, enforced on every path below (../policy).
@@ -139,7 +152,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {
         // POST _search: parameters may come in the form body and in the URL; both apply.
-        body = { ...(req.query as object), ...((body && typeof body === 'object') ? body : {}) };
+        body = { ...(req.query as object), ...(body && typeof body === 'object' ? body : {}) };
       }
       const fhirReq: FhirRequest = {
         method: req.method as FhirRequest['method'],

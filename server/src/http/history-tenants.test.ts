@@ -5,8 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../test-support/harness.ts';
 
 let t: TestServer;
-beforeAll(async () => { t = await startTestServer(); });
-afterAll(async () => { await t?.stop(); });
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => {
+  await t?.stop();
+});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -16,7 +20,10 @@ describe('history', () => {
     await sleep(15);
     const mid = new Date().toISOString();
     await sleep(15);
-    await t.req(`/t/hist/fhir/Patient/${a.body.id}`, { method: 'PUT', json: { resourceType: 'Patient', id: a.body.id, name: [{ family: 'A2' }] } });
+    await t.req(`/t/hist/fhir/Patient/${a.body.id}`, {
+      method: 'PUT',
+      json: { resourceType: 'Patient', id: a.body.id, name: [{ family: 'A2' }] },
+    });
     await t.req('/t/hist/fhir/Practitioner', { method: 'POST', json: { resourceType: 'Practitioner', name: [{ family: 'P' }] } });
     await t.req(`/t/hist/fhir/Patient/${a.body.id}`, { method: 'DELETE' });
 
@@ -73,7 +80,8 @@ describe('tenants', () => {
   });
 
   it('a page cursor from one tenant is refused by another', async () => {
-    for (let i = 0; i < 3; i++) await t.req('/t/alpha/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: `C${i}` }] } });
+    for (let i = 0; i < 3; i++)
+      await t.req('/t/alpha/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: `C${i}` }] } });
     const page = await t.req('/t/alpha/fhir/Patient?_count=1');
     const next = new URL(page.body.link.find((l: any) => l.relation === 'next').url);
     expect(next.href.startsWith(`${t.server.url}/t/alpha/fhir/Patient?`)).toBe(true);
@@ -84,7 +92,10 @@ describe('tenants', () => {
   });
 
   it('a tenant whose name starts with "fhir" routes like any other', async () => {
-    const created = await t.req('/t/fhirdemo/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Routed' }] } });
+    const created = await t.req('/t/fhirdemo/fhir/Patient', {
+      method: 'POST',
+      json: { resourceType: 'Patient', name: [{ family: 'Routed' }] },
+    });
     expect(created.status).toBe(201);
     expect(created.headers.get('location')).toBe(`${t.server.url}/t/fhirdemo/fhir/Patient/${created.body.id}/_history/1`);
     expect((await t.req(`/t/fhirdemo/fhir/Patient/${created.body.id}`)).body.name[0].family).toBe('Routed');
@@ -101,14 +112,48 @@ describe('$everything and $validate', () => {
     const tx = await t.req('/t/ev/fhir', {
       method: 'POST',
       json: {
-        resourceType: 'Bundle', type: 'transaction',
+        resourceType: 'Bundle',
+        type: 'transaction',
         entry: [
-          { fullUrl: 'urn:uuid:22222222-2222-4222-8222-222222222222', resource: { resourceType: 'Practitioner', name: [{ family: 'Doc' }] }, request: { method: 'POST', url: 'Practitioner' } },
-          { fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111', resource: { resourceType: 'Patient', name: [{ family: 'Ev' }], generalPractitioner: [{ reference: 'urn:uuid:22222222-2222-4222-8222-222222222222' }], link: [{ other: { reference: 'urn:uuid:33333333-3333-4333-8333-333333333333' }, type: 'seealso' }] }, request: { method: 'POST', url: 'Patient' } },
-          { fullUrl: 'urn:uuid:33333333-3333-4333-8333-333333333333', resource: { resourceType: 'Patient', name: [{ family: 'Linked' }] }, request: { method: 'POST', url: 'Patient' } },
+          {
+            fullUrl: 'urn:uuid:22222222-2222-4222-8222-222222222222',
+            resource: { resourceType: 'Practitioner', name: [{ family: 'Doc' }] },
+            request: { method: 'POST', url: 'Practitioner' },
+          },
+          {
+            fullUrl: 'urn:uuid:11111111-1111-4111-8111-111111111111',
+            resource: {
+              resourceType: 'Patient',
+              name: [{ family: 'Ev' }],
+              generalPractitioner: [{ reference: 'urn:uuid:22222222-2222-4222-8222-222222222222' }],
+              link: [{ other: { reference: 'urn:uuid:33333333-3333-4333-8333-333333333333' }, type: 'seealso' }],
+            },
+            request: { method: 'POST', url: 'Patient' },
+          },
+          {
+            fullUrl: 'urn:uuid:33333333-3333-4333-8333-333333333333',
+            resource: { resourceType: 'Patient', name: [{ family: 'Linked' }] },
+            request: { method: 'POST', url: 'Patient' },
+          },
           { resource: { resourceType: 'Practitioner', name: [{ family: 'Unrelated' }] }, request: { method: 'POST', url: 'Practitioner' } },
-          { resource: { resourceType: 'Observation', status: 'final', code: { text: 'a' }, subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' } }, request: { method: 'POST', url: 'Observation' } },
-          { resource: { resourceType: 'Encounter', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' } }, request: { method: 'POST', url: 'Encounter' } },
+          {
+            resource: {
+              resourceType: 'Observation',
+              status: 'final',
+              code: { text: 'a' },
+              subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' },
+            },
+            request: { method: 'POST', url: 'Observation' },
+          },
+          {
+            resource: {
+              resourceType: 'Encounter',
+              status: 'finished',
+              class: { code: 'AMB' },
+              subject: { reference: 'urn:uuid:11111111-1111-4111-8111-111111111111' },
+            },
+            request: { method: 'POST', url: 'Encounter' },
+          },
           { resource: { resourceType: 'Patient', name: [{ family: 'Other' }] }, request: { method: 'POST', url: 'Patient' } },
         ],
       },
@@ -125,7 +170,9 @@ describe('$everything and $validate', () => {
     expect(all.body.entry.find((e: any) => e.resource.resourceType === 'Practitioner').resource.name[0].family).toBe('Doc');
     const onlyObs = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_type=Observation`);
     expect(onlyObs.body.entry.map((e: any) => e.resource.resourceType)).toEqual(['Observation']);
-    const future = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    const future = await t.req(
+      `/t/ev/fhir/Patient/${pid}/$everything?_since=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`,
+    );
     expect(future.body.total).toBe(0);
     const paged = await t.req(`/t/ev/fhir/Patient/${pid}/$everything?_count=3`);
     expect(paged.body.entry).toHaveLength(3);
@@ -138,15 +185,28 @@ describe('$everything and $validate', () => {
     const ok = await t.req('/fhir/Patient/$validate', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'V' }] } });
     expect(ok.status).toBe(200);
     expect(ok.body.issue.every((i: any) => i.severity !== 'error')).toBe(true);
-    const bad = await t.req('/fhir/Patient/$validate', { method: 'POST', json: { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', birthDate: 'x' } }] } });
+    const bad = await t.req('/fhir/Patient/$validate', {
+      method: 'POST',
+      json: { resourceType: 'Parameters', parameter: [{ name: 'resource', resource: { resourceType: 'Patient', birthDate: 'x' } }] },
+    });
     expect(bad.status).toBe(200);
     expect(bad.body.issue.some((i: any) => i.severity === 'error' && i.expression?.includes('Patient.birthDate'))).toBe(true);
-    const profile = await t.req('/fhir/Patient/$validate', { method: 'POST', json: { resourceType: 'Patient', meta: { profile: ['https://haven.health/fhir/StructureDefinition/haven-patient'] } } });
+    const profile = await t.req('/fhir/Patient/$validate', {
+      method: 'POST',
+      json: { resourceType: 'Patient', meta: { profile: ['https://haven.health/fhir/StructureDefinition/haven-patient'] } },
+    });
     expect(profile.body.issue.some((i: any) => i.severity === 'error')).toBe(true);
   });
 
   it('a create claiming the Haven profile is enforced', async () => {
-    const res = await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', meta: { profile: ['https://haven.health/fhir/StructureDefinition/haven-patient'] }, name: [{ family: 'NoBirthDate' }] } });
+    const res = await t.req('/fhir/Patient', {
+      method: 'POST',
+      json: {
+        resourceType: 'Patient',
+        meta: { profile: ['https://haven.health/fhir/StructureDefinition/haven-patient'] },
+        name: [{ family: 'NoBirthDate' }],
+      },
+    });
     expect(res.status).toBe(400);
     expect(JSON.stringify(res.body)).toContain('birthDate');
   });
@@ -160,8 +220,12 @@ describe('metadata', () => {
     expect(res.body.fhirVersion).toBe('4.0.1');
     expect(res.body.implementation.url).toBe(t.fhir);
     const patient = res.body.rest[0].resource.find((r: any) => r.type === 'Patient');
-    expect(patient.interaction.map((i: any) => i.code)).toEqual(expect.arrayContaining(['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']));
-    expect(patient.searchParam.map((p: any) => p.name)).toEqual(expect.arrayContaining(['name', 'birthdate', 'identifier', '_id', '_lastUpdated']));
+    expect(patient.interaction.map((i: any) => i.code)).toEqual(
+      expect.arrayContaining(['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type']),
+    );
+    expect(patient.searchParam.map((p: any) => p.name)).toEqual(
+      expect.arrayContaining(['name', 'birthdate', 'identifier', '_id', '_lastUpdated']),
+    );
     expect(patient.operation.map((o: any) => o.name)).toContain('everything');
     expect(res.body.rest[0].resource.find((r: any) => r.type === 'SubscriptionStatus')).toBeUndefined();
     const tenant = await t.req('/t/alpha/fhir/metadata');

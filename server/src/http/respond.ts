@@ -15,7 +15,10 @@ export const FHIR_JSON = 'application/fhir+json';
 /** Writes a FHIR JSON body (pretty when asked). */
 export function sendFhirJson(req: Request, res: Response, status: number, body: unknown): void {
   const pretty = req.query._pretty === 'true';
-  res.status(status).type(FHIR_JSON).send(JSON.stringify(body, null, pretty ? 2 : undefined));
+  res
+    .status(status)
+    .type(FHIR_JSON)
+    .send(JSON.stringify(body, null, pretty ? 2 : undefined));
 }
 
 function preferReturn(req: Request): 'minimal' | 'representation' | 'OperationOutcome' | undefined {
@@ -25,15 +28,24 @@ function preferReturn(req: Request): 'minimal' | 'representation' | 'OperationOu
 }
 
 function isVersioned(resource: Resource | undefined): resource is Resource & { meta: { versionId: string; lastUpdated: string } } {
-  return !!resource && resource.resourceType !== 'Bundle' && resource.resourceType !== 'OperationOutcome' &&
-    !!resource.meta?.versionId && !!resource.meta.lastUpdated && !!resource.id;
+  return (
+    !!resource &&
+    resource.resourceType !== 'Bundle' &&
+    resource.resourceType !== 'OperationOutcome' &&
+    !!resource.meta?.versionId &&
+    !!resource.meta.lastUpdated &&
+    !!resource.id
+  );
 }
 
 /** True when a conditional read may answer 304 (RFC 9110 §13.1.2, §13.1.3; If-None-Match wins). */
 export function notModified(req: Request, resource: Resource & { meta: { versionId: string; lastUpdated: string } }): boolean {
   const inm = req.get('if-none-match');
   if (inm) {
-    return inm.split(',').map((t) => t.trim()).some((t) => t === '*' || t === `W/"${resource.meta.versionId}"` || t === `"${resource.meta.versionId}"`);
+    return inm
+      .split(',')
+      .map((t) => t.trim())
+      .some((t) => t === '*' || t === `W/"${resource.meta.versionId}"` || t === `"${resource.meta.versionId}"`);
   }
   const ims = req.get('if-modified-since');
   if (ims) {
@@ -45,7 +57,14 @@ export function notModified(req: Request, resource: Resource & { meta: { version
 }
 
 /** Sends a router result. `baseUrl` is the tenant's FHIR base; `isRead` enables conditional read. */
-export function sendFhirResponse(req: Request, res: Response, result: FhirResponse, baseUrl: string, isRead: boolean, summary: SummaryOptions | undefined): void {
+export function sendFhirResponse(
+  req: Request,
+  res: Response,
+  result: FhirResponse,
+  baseUrl: string,
+  isRead: boolean,
+  summary: SummaryOptions | undefined,
+): void {
   const [outcome, resource] = result;
   const status = getStatus(outcome);
   if (!isOk(outcome) && status >= 400) {
@@ -72,7 +91,9 @@ export function sendFhirResponse(req: Request, res: Response, result: FhirRespon
     return;
   }
   if (prefer === 'OperationOutcome') {
-    const info: OperationOutcome = outcome.issue?.length ? outcome : { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] };
+    const info: OperationOutcome = outcome.issue?.length
+      ? outcome
+      : { resourceType: 'OperationOutcome', issue: [{ severity: 'information', code: 'informational' }] };
     sendFhirJson(req, res, status, withDiagnostics(info));
     return;
   }

@@ -5,10 +5,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../test-support/harness.ts';
 
 let t: TestServer;
-beforeAll(async () => { t = await startTestServer(); });
-afterAll(async () => { await t?.stop(); });
+beforeAll(async () => {
+  t = await startTestServer();
+});
+afterAll(async () => {
+  await t?.stop();
+});
 
-const patient = (family: string, extra: object = {}) => ({ resourceType: 'Patient', name: [{ family, given: ['Ada'] }], birthDate: '1980-02-03', ...extra });
+const patient = (family: string, extra: object = {}) => ({
+  resourceType: 'Patient',
+  name: [{ family, given: ['Ada'] }],
+  birthDate: '1980-02-03',
+  ...extra,
+});
 
 describe('create, read, vread', () => {
   it('assigns server ids, versionId 1, lastUpdated; Location, ETag and Last-Modified headers', async () => {
@@ -40,7 +49,11 @@ describe('create, read, vread', () => {
   });
 
   it('accepts application/json as well as application/fhir+json, and _pretty', async () => {
-    const res = await t.req('/fhir/Patient', { method: 'POST', body: JSON.stringify(patient('Json')), headers: { 'content-type': 'application/json' } });
+    const res = await t.req('/fhir/Patient', {
+      method: 'POST',
+      body: JSON.stringify(patient('Json')),
+      headers: { 'content-type': 'application/json' },
+    });
     expect(res.status).toBe(201);
     const pretty = await t.req(`/fhir/Patient/${res.body.id}?_pretty=true`);
     expect(pretty.text).toContain('\n  "resourceType"');
@@ -74,7 +87,11 @@ describe('update, versions and optimistic locking', () => {
     const id = c.body.id;
     const ok = await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient('Lock2'), id }, headers: { 'if-match': 'W/"1"' } });
     expect(ok.status).toBe(200);
-    const stale = await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient('Lock3'), id }, headers: { 'if-match': 'W/"1"' } });
+    const stale = await t.req(`/fhir/Patient/${id}`, {
+      method: 'PUT',
+      json: { ...patient('Lock3'), id },
+      headers: { 'if-match': 'W/"1"' },
+    });
     expect(stale.status).toBe(412);
     expect(stale.body.resourceType).toBe('OperationOutcome');
     expect((await t.req(`/fhir/Patient/${id}`)).body.name[0].family).toBe('Lock2');
@@ -84,7 +101,9 @@ describe('update, versions and optimistic locking', () => {
     const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('Race') });
     const id = c.body.id;
     const results = await Promise.all(
-      Array.from({ length: 6 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Race${i}`), id }, headers: { 'if-match': 'W/"1"' } })),
+      Array.from({ length: 6 }, (_, i) =>
+        t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Race${i}`), id }, headers: { 'if-match': 'W/"1"' } }),
+      ),
     );
     const statuses = results.map((r) => r.status).sort();
     expect(statuses.filter((s) => s === 200)).toHaveLength(1);
@@ -95,7 +114,9 @@ describe('update, versions and optimistic locking', () => {
   it('concurrent updates without If-Match all apply in sequence', async () => {
     const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('Seq') });
     const id = c.body.id;
-    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Seq${i}`), id } })));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Seq${i}`), id } })),
+    );
     expect(results.every((r) => r.status === 200)).toBe(true);
     expect(new Set(results.map((r) => r.body.meta.versionId))).toEqual(new Set(['2', '3', '4', '5', '6']));
   });
@@ -103,7 +124,9 @@ describe('update, versions and optimistic locking', () => {
   it('ten concurrent updates of one resource all apply, one version each, with every version in history', async () => {
     const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('Many') });
     const id = c.body.id;
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Many${i}`), id } })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`Many${i}`), id } })),
+    );
     expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
     expect(new Set(results.map((r) => r.body.meta.versionId)).size).toBe(10);
     const history = await t.req(`/fhir/Patient/${id}/_history?_count=50`);
@@ -119,7 +142,9 @@ describe('update, versions and optimistic locking', () => {
 
   it('concurrent update-as-create of one new id: one 201, the others update it', async () => {
     const id = `new-${Date.now()}`;
-    const results = await Promise.all(Array.from({ length: 6 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`New${i}`), id } })));
+    const results = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { ...patient(`New${i}`), id } })),
+    );
     expect(results.map((r) => r.status).sort()).toEqual([200, 200, 200, 200, 200, 201]);
     expect((await t.req(`/fhir/Patient/${id}`)).body.meta.versionId).toBe('6');
   });
@@ -129,9 +154,15 @@ describe('update, versions and optimistic locking', () => {
     const wrongId = await t.req(`/fhir/Patient/${c.body.id}`, { method: 'PUT', json: { ...patient('X'), id: 'other' } });
     expect(wrongId.status).toBe(400);
     expect(JSON.stringify(wrongId.body)).toMatch(/id/i);
-    const wrongType = await t.req(`/fhir/Patient/${c.body.id}`, { method: 'PUT', json: { resourceType: 'Observation', id: c.body.id, status: 'final', code: { text: 'x' } } });
+    const wrongType = await t.req(`/fhir/Patient/${c.body.id}`, {
+      method: 'PUT',
+      json: { resourceType: 'Observation', id: c.body.id, status: 'final', code: { text: 'x' } },
+    });
     expect(wrongType.status).toBe(400);
-    const wrongTypeCreate = await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Observation', status: 'final', code: { text: 'x' } } });
+    const wrongTypeCreate = await t.req('/fhir/Patient', {
+      method: 'POST',
+      json: { resourceType: 'Observation', status: 'final', code: { text: 'x' } },
+    });
     expect(wrongTypeCreate.status).toBe(400);
   });
 });
@@ -141,7 +172,10 @@ describe('patch', () => {
     const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('Patch') });
     const res = await t.req(`/fhir/Patient/${c.body.id}`, {
       method: 'PATCH',
-      body: JSON.stringify([{ op: 'replace', path: '/name/0/family', value: 'Patched' }, { op: 'add', path: '/gender', value: 'female' }]),
+      body: JSON.stringify([
+        { op: 'replace', path: '/name/0/family', value: 'Patched' },
+        { op: 'add', path: '/gender', value: 'female' },
+      ]),
       headers: { 'content-type': 'application/json-patch+json' },
     });
     expect(res.status).toBe(200);
@@ -166,7 +200,10 @@ describe('patch', () => {
     const c = await t.req('/fhir/Patient', { method: 'POST', json: patient('TestOp') });
     const res = await t.req(`/fhir/Patient/${c.body.id}`, {
       method: 'PATCH',
-      body: JSON.stringify([{ op: 'test', path: '/name/0/family', value: 'Other' }, { op: 'remove', path: '/birthDate' }]),
+      body: JSON.stringify([
+        { op: 'test', path: '/name/0/family', value: 'Other' },
+        { op: 'remove', path: '/birthDate' },
+      ]),
       headers: { 'content-type': 'application/json-patch+json' },
     });
     expect(res.status).toBe(400);
@@ -234,14 +271,22 @@ describe('conditional read and Prefer', () => {
 
 describe('bad input never 500s', () => {
   it('malformed JSON is 400 with an OperationOutcome', async () => {
-    const res = await t.req('/fhir/Patient', { method: 'POST', body: '{"resourceType": "Patient", ', headers: { 'content-type': 'application/fhir+json' } });
+    const res = await t.req('/fhir/Patient', {
+      method: 'POST',
+      body: '{"resourceType": "Patient", ',
+      headers: { 'content-type': 'application/fhir+json' },
+    });
     expect(res.status).toBe(400);
     expect(res.body.resourceType).toBe('OperationOutcome');
     expect(res.body.issue[0].diagnostics).toMatch(/JSON/);
   });
 
   it('XML is 415 with an OperationOutcome', async () => {
-    const body = await t.req('/fhir/Patient', { method: 'POST', body: '<Patient xmlns="http://hl7.org/fhir"/>', headers: { 'content-type': 'application/fhir+xml' } });
+    const body = await t.req('/fhir/Patient', {
+      method: 'POST',
+      body: '<Patient xmlns="http://hl7.org/fhir"/>',
+      headers: { 'content-type': 'application/fhir+xml' },
+    });
     expect(body.status).toBe(415);
     expect(body.body.resourceType).toBe('OperationOutcome');
     const fmt = await t.req('/fhir/Patient?_format=xml');
@@ -325,7 +370,10 @@ describe('authentication hook', () => {
 
 describe('CORS and WWW-Authenticate', () => {
   it('answers preflights and exposes FHIR headers to browser apps', async () => {
-    const pre = await t.req('/fhir/Patient', { method: 'OPTIONS', headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' } });
+    const pre = await t.req('/fhir/Patient', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('*');
     expect(pre.headers.get('access-control-allow-headers')).toContain('Authorization');

@@ -39,18 +39,22 @@ const history: FhirRouteHandler = async (req, fhirRepo) => {
   const repo = fhirRepo as HavenRepository;
   assertKnownParams(req, HISTORY_PARAMS, 'history');
   const { resourceType, id } = req.params;
-  if (resourceType && id) await repo.readResource(resourceType, id).catch((err: unknown) => {
-    // A deleted resource still has history; only "never existed" is a 404.
-    if (err instanceof OperationOutcomeError && err.outcome.issue?.[0]?.code === 'deleted') return;
-    throw err;
-  });
+  if (resourceType && id)
+    await repo.readResource(resourceType, id).catch((err: unknown) => {
+      // A deleted resource still has history; only "never existed" is a 404.
+      if (err instanceof OperationOutcomeError && err.outcome.issue?.[0]?.code === 'deleted') return;
+      throw err;
+    });
   const since = single(req.query._since);
   const at = single(req.query._at);
   const paging = pageRequest(req, repo);
   const count = requestedCount(req.query, repo.ctx.defaultCount, repo.ctx.maxCount);
   const offset = requestedOffset(paging);
   const bundle = await readHistoryPage(repo, {
-    resourceType, id, count, offset,
+    resourceType,
+    id,
+    count,
+    offset,
     since: since === undefined ? undefined : parseHistoryInstant('_since', since),
     at: at === undefined ? undefined : parseHistoryInstant('_at', at),
   });
@@ -66,7 +70,10 @@ const everything: FhirRouteHandler = async (req, fhirRepo) => {
   assertKnownParams(req, EVERYTHING_PARAMS, '$everything');
   const since = single(req.query._since);
   const typeParam = single(req.query._type);
-  const types = typeParam?.split(',').map((t) => t.trim()).filter(Boolean);
+  const types = typeParam
+    ?.split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
   for (const t of types ?? []) {
     if (!/^[A-Z][A-Za-z]+$/.test(t)) throw new OperationOutcomeError(badRequest(`Invalid _type "${t.slice(0, 60)}"`, '_type'));
   }
@@ -74,7 +81,10 @@ const everything: FhirRouteHandler = async (req, fhirRepo) => {
   const count = requestedCount(req.query, repo.ctx.defaultCount, repo.ctx.maxCount);
   const offset = requestedOffset(paging);
   const page = await readEverythingPage(repo, {
-    patientId: req.params.id, count, offset, types,
+    patientId: req.params.id,
+    count,
+    offset,
+    types,
     since: since === undefined ? undefined : parseHistoryInstant('_since', since),
   });
   const bundle: Bundle = {
@@ -104,14 +114,20 @@ const validate: FhirRouteHandler = async (req, fhirRepo) => {
   if (resource?.resourceType === 'Parameters') {
     resource = (resource as Parameters).parameter?.find((p) => p.name === 'resource')?.resource;
   }
-  if (!resource || typeof resource !== 'object') throw new OperationOutcomeError(badRequest('$validate needs a resource in the body or in Parameters.resource'));
+  if (!resource || typeof resource !== 'object')
+    throw new OperationOutcomeError(badRequest('$validate needs a resource in the body or in Parameters.resource'));
   if (resource.resourceType !== req.params.resourceType) {
-    throw new OperationOutcomeError(badRequest(`Resource type ${String(resource.resourceType)} does not match ${req.params.resourceType}/$validate`));
+    throw new OperationOutcomeError(
+      badRequest(`Resource type ${String(resource.resourceType)} does not match ${req.params.resourceType}/$validate`),
+    );
   }
   const issues = validateFhirResource(resource as Resource);
   const outcome = {
     resourceType: 'OperationOutcome' as const,
-    issue: issues.length > 0 ? issues : [{ severity: 'information' as const, code: 'informational' as const, details: { text: 'Validation passed' } }],
+    issue:
+      issues.length > 0
+        ? issues
+        : [{ severity: 'information' as const, code: 'informational' as const, details: { text: 'Validation passed' } }],
   };
   // $validate succeeds as an operation (200) and reports the resource's issues in the body.
   return [allOk, outcome] satisfies FhirResponse;
@@ -134,7 +150,12 @@ export function guardHandler(handler: FhirRouteHandler, log: (event: Record<stri
       if (typeof sqlState === 'string' && CONFLICT_SQLSTATES.has(sqlState)) {
         throw new OperationOutcomeError(conflict('A concurrent request changed the same resource; retry the request'));
       }
-      log({ level: 'error', event: 'fhir.internal_error', method: req.method, error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown' });
+      log({
+        level: 'error',
+        event: 'fhir.internal_error',
+        method: req.method,
+        error: err instanceof Error ? `${err.name}: ${err.message}` : 'non-error thrown',
+      });
       throw new OperationOutcomeError({
         resourceType: 'OperationOutcome',
         issue: [{ severity: 'error', code: 'exception', details: { text: 'Internal server error; the request was not applied' } }],
@@ -171,7 +192,9 @@ export function createFhirRouter(log: (event: Record<string, unknown>) => void):
   const router = new FhirRouter();
   // Replace the instance-history route so _since/_at/_count and cursors apply at every level.
   const routes = router.router.routes;
-  const instanceHistory = routes.findIndex((r) => r.method === 'GET' && r.path.map((s) => (s.param ? ':' : s.value)).join('/') === ':/:/_history');
+  const instanceHistory = routes.findIndex(
+    (r) => r.method === 'GET' && r.path.map((s) => (s.param ? ':' : s.value)).join('/') === ':/:/_history',
+  );
   if (instanceHistory >= 0) routes.splice(instanceHistory, 1);
   router.add('GET', ':resourceType/:id/_history', history, 'history-instance');
   router.add('GET', ':resourceType/_history', history, 'history-type');

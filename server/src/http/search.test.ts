@@ -28,25 +28,92 @@ const loinc = (code: string) => ({ coding: [{ system: 'http://loinc.org', code }
 
 beforeAll(async () => {
   t = await startTestServer();
-  await create('ana', { resourceType: 'Patient', name: [{ family: 'Álvarez', given: ['Ana'] }], gender: 'female', birthDate: '1980-03-04', identifier: [{ system: 'urn:mrn', value: 'A1' }], active: true, meta: { tag: [{ system: 'urn:tags', code: 'vip' }] } });
-  await create('bob', { resourceType: 'Patient', name: [{ family: 'Baker', given: ['Bob'] }], gender: 'male', birthDate: '1990-07-15', identifier: [{ system: 'urn:mrn', value: 'B2' }] });
-  await create('cy', { resourceType: 'Patient', name: [{ family: 'Alvarado', given: ['Cy'] }], gender: 'other', birthDate: '2001', telecom: [{ system: 'email', value: 'cy@example.org' }] });
+  await create('ana', {
+    resourceType: 'Patient',
+    name: [{ family: 'Álvarez', given: ['Ana'] }],
+    gender: 'female',
+    birthDate: '1980-03-04',
+    identifier: [{ system: 'urn:mrn', value: 'A1' }],
+    active: true,
+    meta: { tag: [{ system: 'urn:tags', code: 'vip' }] },
+  });
+  await create('bob', {
+    resourceType: 'Patient',
+    name: [{ family: 'Baker', given: ['Bob'] }],
+    gender: 'male',
+    birthDate: '1990-07-15',
+    identifier: [{ system: 'urn:mrn', value: 'B2' }],
+  });
+  await create('cy', {
+    resourceType: 'Patient',
+    name: [{ family: 'Alvarado', given: ['Cy'] }],
+    gender: 'other',
+    birthDate: '2001',
+    telecom: [{ system: 'email', value: 'cy@example.org' }],
+  });
   await create('drA', { resourceType: 'Practitioner', name: [{ family: 'Osler' }] });
-  await t.req(`${base}/Patient/${ids.ana}`, { method: 'PUT', json: { resourceType: 'Patient', id: ids.ana, name: [{ family: 'Álvarez', given: ['Ana'] }], gender: 'female', birthDate: '1980-03-04', identifier: [{ system: 'urn:mrn', value: 'A1' }], active: true, meta: { tag: [{ system: 'urn:tags', code: 'vip' }] }, generalPractitioner: [{ reference: `Practitioner/${ids.drA}` }] } });
+  await t.req(`${base}/Patient/${ids.ana}`, {
+    method: 'PUT',
+    json: {
+      resourceType: 'Patient',
+      id: ids.ana,
+      name: [{ family: 'Álvarez', given: ['Ana'] }],
+      gender: 'female',
+      birthDate: '1980-03-04',
+      identifier: [{ system: 'urn:mrn', value: 'A1' }],
+      active: true,
+      meta: { tag: [{ system: 'urn:tags', code: 'vip' }] },
+      generalPractitioner: [{ reference: `Practitioner/${ids.drA}` }],
+    },
+  });
   const obs = (key: string, patient: string, code: string, value: number, date: string, extra: object = {}) =>
-    create(key, { resourceType: 'Observation', status: 'final', category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }], code: loinc(code), subject: { reference: `Patient/${ids[patient]}` }, effectiveDateTime: date, valueQuantity: { value, unit: 'score', system: 'http://unitsofmeasure.org', code: '{score}' }, ...extra });
+    create(key, {
+      resourceType: 'Observation',
+      status: 'final',
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }],
+      code: loinc(code),
+      subject: { reference: `Patient/${ids[patient]}` },
+      effectiveDateTime: date,
+      valueQuantity: { value, unit: 'score', system: 'http://unitsofmeasure.org', code: '{score}' },
+      ...extra,
+    });
   await obs('phqAna1', 'ana', '44261-6', 18, '2024-01-10T10:00:00Z');
   await obs('phqAna2', 'ana', '44261-6', 9, '2024-03-10T10:00:00Z');
   await obs('gadAna', 'ana', '70274-6', 12, '2024-02-01T09:00:00Z');
   await obs('phqBob', 'bob', '44261-6', 22, '2023-12-31T23:30:00Z');
-  await create('bpBob', { resourceType: 'Observation', status: 'final', code: loinc('85354-9'), subject: { reference: `Patient/${ids.bob}` }, effectivePeriod: { start: '2024-05-01', end: '2024-05-02' },
-    component: [{ code: loinc('8480-6'), valueQuantity: { value: 150, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } }, { code: loinc('8462-4'), valueQuantity: { value: 95, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } }] });
-  await create('encAna', { resourceType: 'Encounter', status: 'finished', class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' }, subject: { reference: `Patient/${ids.ana}` }, period: { start: '2024-01-10T09:00:00Z', end: '2024-01-10T10:00:00Z' } });
-  await create('qr', { resourceType: 'QuestionnaireResponse', status: 'completed', questionnaire: 'http://haven.health/Questionnaire/phq-9|1.0.0', subject: { reference: `Patient/${ids.ana}` } });
+  await create('bpBob', {
+    resourceType: 'Observation',
+    status: 'final',
+    code: loinc('85354-9'),
+    subject: { reference: `Patient/${ids.bob}` },
+    effectivePeriod: { start: '2024-05-01', end: '2024-05-02' },
+    component: [
+      { code: loinc('8480-6'), valueQuantity: { value: 150, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+      { code: loinc('8462-4'), valueQuantity: { value: 95, unit: 'mmHg', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' } },
+    ],
+  });
+  await create('encAna', {
+    resourceType: 'Encounter',
+    status: 'finished',
+    class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'AMB' },
+    subject: { reference: `Patient/${ids.ana}` },
+    period: { start: '2024-01-10T09:00:00Z', end: '2024-01-10T10:00:00Z' },
+  });
+  await create('qr', {
+    resourceType: 'QuestionnaireResponse',
+    status: 'completed',
+    questionnaire: 'http://haven.health/Questionnaire/phq-9|1.0.0',
+    subject: { reference: `Patient/${ids.ana}` },
+  });
   // Another tenant with look-alike data: must never leak into results above.
-  await t.req('/t/other/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Alvarez' }], gender: 'female', birthDate: '1980-03-04' } });
+  await t.req('/t/other/fhir/Patient', {
+    method: 'POST',
+    json: { resourceType: 'Patient', name: [{ family: 'Alvarez' }], gender: 'female', birthDate: '1980-03-04' },
+  });
 });
-afterAll(async () => { await t?.stop(); });
+afterAll(async () => {
+  await t?.stop();
+});
 
 describe('parameter types', () => {
   it.each([
@@ -97,7 +164,10 @@ describe('chains, _has, includes', () => {
 
   it('_include and _revinclude (with :iterate)', async () => {
     const inc = await t.req(`${base}/Observation?code=70274-6&_include=Observation:subject`);
-    expect(inc.body.entry.map((e: any) => [e.search.mode, e.resource.resourceType])).toEqual([['match', 'Observation'], ['include', 'Patient']]);
+    expect(inc.body.entry.map((e: any) => [e.search.mode, e.resource.resourceType])).toEqual([
+      ['match', 'Observation'],
+      ['include', 'Patient'],
+    ]);
     const rev = await t.req(`${base}/Patient?_id=${ids.bob}&_revinclude=Observation:subject`);
     expect(rev.body.entry.filter((e: any) => e.search.mode === 'include')).toHaveLength(2);
     const iter = await t.req(`${base}/Observation?code=70274-6&_include=Observation:subject&_include:iterate=Patient:general-practitioner`);
@@ -150,7 +220,11 @@ describe('sorting, paging, totals, summary', () => {
   it('system search with _type, and POST _search with a form body', async () => {
     const sys = await t.req(`${base}?_type=Patient,Practitioner&_total=accurate`);
     expect(sys.body.total).toBe(4);
-    const post = await find('Patient/_search', { method: 'POST', body: 'gender=male', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    const post = await find('Patient/_search', {
+      method: 'POST',
+      body: 'gender=male',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(post).toEqual(['bob']);
   });
 });
@@ -163,7 +237,10 @@ describe('bad search input is a 400 with a diagnostic', () => {
     ['bad number', 'Observation?value-quantity=abc'],
     ['_count over the cap', 'Patient?_count=100000'],
     ['negative _count', 'Patient?_count=-1'],
-    ['chain too deep', 'Observation?subject:Patient.general-practitioner:Practitioner.organization:Organization.partof:Organization.name=x'],
+    [
+      'chain too deep',
+      'Observation?subject:Patient.general-practitioner:Practitioner.organization:Organization.partof:Organization.name=x',
+    ],
     ['chain on a non-reference', 'Patient?gender.name=x'],
     ['unknown modifier', 'Patient?name:fuzzy=x'],
     ['_sort on unknown parameter', 'Patient?_sort=shoe-size'],

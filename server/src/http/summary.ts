@@ -7,7 +7,10 @@ import { OperationOutcomeError, badRequest, tryGetDataType } from '@medplum/core
 import type { Bundle, Coding, Resource } from '@medplum/fhirtypes';
 
 /** What the client asked for. */
-export interface SummaryOptions { summary?: 'true' | 'text' | 'data' | 'false'; elements?: string[] }
+export interface SummaryOptions {
+  summary?: 'true' | 'text' | 'data' | 'false';
+  elements?: string[];
+}
 
 const SUBSETTED: Coding = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
@@ -16,10 +19,15 @@ export function summaryOptions(query: Record<string, unknown>): SummaryOptions |
   const raw = query._summary;
   const summary = Array.isArray(raw) ? raw[raw.length - 1] : raw;
   const elRaw = query._elements;
-  const elements = (Array.isArray(elRaw) ? elRaw.join(',') : (elRaw as string | undefined))?.split(',').map((e) => e.trim()).filter(Boolean);
+  const elements = (Array.isArray(elRaw) ? elRaw.join(',') : (elRaw as string | undefined))
+    ?.split(',')
+    .map((e) => e.trim())
+    .filter(Boolean);
   if (summary === undefined && !elements?.length) return undefined;
   if (summary !== undefined && !['true', 'text', 'data', 'false', 'count'].includes(summary as string)) {
-    throw new OperationOutcomeError(badRequest(`Invalid _summary "${String(summary).slice(0, 20)}": expected true, text, data, count or false`, '_summary'));
+    throw new OperationOutcomeError(
+      badRequest(`Invalid _summary "${String(summary).slice(0, 20)}": expected true, text, data, count or false`, '_summary'),
+    );
   }
   if (summary === 'count') return undefined; // handled by search (count only)
   return { summary: summary as SummaryOptions['summary'], elements };
@@ -67,7 +75,12 @@ function summarizeResource(resource: Resource, opts: SummaryOptions): Resource {
 export function applySummary(resource: Resource, opts: SummaryOptions): Resource {
   if (resource.resourceType === 'Bundle') {
     const bundle = resource as Bundle;
-    return { ...bundle, entry: bundle.entry?.map((e) => (e.resource && e.search?.mode !== 'outcome' ? { ...e, resource: summarizeResource(e.resource, opts) } : e)) };
+    return {
+      ...bundle,
+      entry: bundle.entry?.map((e) =>
+        e.resource && e.search?.mode !== 'outcome' ? { ...e, resource: summarizeResource(e.resource, opts) } : e,
+      ),
+    };
   }
   if (resource.resourceType === 'OperationOutcome') return resource;
   return summarizeResource(resource, opts);

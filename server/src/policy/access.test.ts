@@ -12,7 +12,9 @@ import { compilePolicy, grantsAny, missingScopeMessage, permissionOf, rowRule, V
 import { compartmentReach, inCompartment } from './compartment.ts';
 import { resourceAllowed } from './sql.ts';
 
-beforeAll(() => { loadDefinitions(); });
+beforeAll(() => {
+  loadDefinitions();
+});
 
 function principal(scopes: string, extra: Partial<Principal> = {}): Principal {
   return { tenant: 'default', subject: 's', scopes: scopes.split(' ').filter(Boolean), roles: [], development: false, ...extra };
@@ -24,8 +26,17 @@ const inA = (exclusive = false): RowRule => ({ kind: 'some', branches: [{ patien
 
 describe('permissionOf (§Clinical Scope Syntax)', () => {
   it.each([
-    ['create', 'c'], ['read', 'r'], ['vread', 'r'], ['history-instance', 'r'], ['everything', 'r'], ['update', 'u'], ['patch', 'u'],
-    ['delete', 'd'], ['search', 's'], ['history-type', 's'], ['history-system', 's'],
+    ['create', 'c'],
+    ['read', 'r'],
+    ['vread', 'r'],
+    ['history-instance', 'r'],
+    ['everything', 'r'],
+    ['update', 'u'],
+    ['patch', 'u'],
+    ['delete', 'd'],
+    ['search', 's'],
+    ['history-type', 's'],
+    ['history-system', 's'],
   ] as const)('%s needs %s', (interaction, perm) => expect(permissionOf(interaction)).toBe(perm));
 });
 
@@ -50,14 +61,38 @@ describe('rowRule', () => {
     ['v1 write = cud', 'patient/Observation.write', { patient: 'A' }, 'd', 'Observation', inA(true)],
     ['v1 write has no s', 'patient/Observation.write', { patient: 'A' }, 's', 'Observation', NONE],
     // query constraints narrow; several scopes are a union
-    ['constrained', 'patient/Observation.rs?category=survey', { patient: 'A' }, 's', 'Observation',
-      { kind: 'some', branches: [{ patient: 'A', query: [['category', 'survey']] }] }],
-    ['union of constraints', 'patient/Observation.rs?category=survey patient/Observation.rs?category=laboratory', { patient: 'A' }, 's', 'Observation',
-      { kind: 'some', branches: [{ patient: 'A', query: [['category', 'survey']] }, { patient: 'A', query: [['category', 'laboratory']] }] }],
+    [
+      'constrained',
+      'patient/Observation.rs?category=survey',
+      { patient: 'A' },
+      's',
+      'Observation',
+      { kind: 'some', branches: [{ patient: 'A', query: [['category', 'survey']] }] },
+    ],
+    [
+      'union of constraints',
+      'patient/Observation.rs?category=survey patient/Observation.rs?category=laboratory',
+      { patient: 'A' },
+      's',
+      'Observation',
+      {
+        kind: 'some',
+        branches: [
+          { patient: 'A', query: [['category', 'survey']] },
+          { patient: 'A', query: [['category', 'laboratory']] },
+        ],
+      },
+    ],
     ['unconstrained scope absorbs constrained', 'system/Observation.rs?category=survey system/Observation.rs', {}, 's', 'Observation', ALL],
     ['visible = r or s', 'patient/Observation.r patient/Observation.s?category=survey', { patient: 'A' }, VISIBLE, 'Observation', inA()],
-    ['s stays constrained when r is not', 'patient/Observation.r patient/Observation.s?category=survey', { patient: 'A' }, 's', 'Observation',
-      { kind: 'some', branches: [{ patient: 'A', query: [['category', 'survey']] }] }],
+    [
+      's stays constrained when r is not',
+      'patient/Observation.r patient/Observation.s?category=survey',
+      { patient: 'A' },
+      's',
+      'Observation',
+      { kind: 'some', branches: [{ patient: 'A', query: [['category', 'survey']] }] },
+    ],
     // system/ scopes (backend services: no user, no cut)
     ['system all', 'system/*.rs', {}, 's', 'Observation', ALL],
     ['system no write', 'system/*.rs', {}, 'c', 'Observation', NONE],
@@ -65,19 +100,46 @@ describe('rowRule', () => {
     ['user clinician', 'user/*.cruds', { roles: ['clinician'], fhirUser: 'Practitioner/p1' }, 'u', 'Observation', ALL],
     ['user admin', 'user/Observation.rs', { roles: ['admin'] }, 'r', 'Observation', ALL],
     ['user patient role: own compartment', 'user/*.rs', { roles: ['patient'], fhirUser: 'Patient/A' }, 'r', 'Observation', inA()],
-    ['user patient role: absolute fhirUser', 'user/*.rs', { roles: ['patient'], fhirUser: 'https://ehr.example/fhir/Patient/A' }, 'r', 'Observation', inA()],
-    ['user patient role needs a Patient fhirUser', 'user/*.rs', { roles: ['patient'], fhirUser: 'Practitioner/p1' }, 'r', 'Observation', NONE],
+    [
+      'user patient role: absolute fhirUser',
+      'user/*.rs',
+      { roles: ['patient'], fhirUser: 'https://ehr.example/fhir/Patient/A' },
+      'r',
+      'Observation',
+      inA(),
+    ],
+    [
+      'user patient role needs a Patient fhirUser',
+      'user/*.rs',
+      { roles: ['patient'], fhirUser: 'Practitioner/p1' },
+      'r',
+      'Observation',
+      NONE,
+    ],
     ['user auditor: AuditEvent', 'user/*.rs', { roles: ['auditor'] }, 's', 'AuditEvent', ALL],
     ['user auditor: no Observation', 'user/*.rs', { roles: ['auditor'] }, 's', 'Observation', NONE],
     ['user auditor: no write', 'user/*.cruds', { roles: ['auditor'] }, 'c', 'AuditEvent', NONE],
     ['user unknown role', 'user/*.rs', { roles: ['guest'] }, 'r', 'Observation', NONE],
     ['user scope without a user', 'user/*.rs', {}, 'r', 'Observation', NONE],
-    ['role cuts patient scopes of users too', 'patient/*.rs', { roles: ['patient'], fhirUser: 'Patient/A', patient: 'B' }, 'r', 'Observation', NONE],
+    [
+      'role cuts patient scopes of users too',
+      'patient/*.rs',
+      { roles: ['patient'], fhirUser: 'Patient/A', patient: 'B' },
+      'r',
+      'Observation',
+      NONE,
+    ],
     ['patient user in own context', 'patient/*.rs', { roles: ['patient'], fhirUser: 'Patient/A', patient: 'A' }, 'r', 'Observation', inA()],
     ['role cuts system scopes of users', 'system/*.rs', { roles: ['auditor'] }, 's', 'Observation', NONE],
     // identity scopes: the user's own fhirUser resource is readable (g10 OIDC test)
-    ['fhirUser self-read', 'openid fhirUser patient/Observation.rs', { patient: 'A', fhirUser: 'Practitioner/p1', roles: ['clinician'] }, 'r', 'Practitioner',
-      { kind: 'some', branches: [{ ids: ['p1'] }] }],
+    [
+      'fhirUser self-read',
+      'openid fhirUser patient/Observation.rs',
+      { patient: 'A', fhirUser: 'Practitioner/p1', roles: ['clinician'] },
+      'r',
+      'Practitioner',
+      { kind: 'some', branches: [{ ids: ['p1'] }] },
+    ],
     ['fhirUser: not searchable', 'openid fhirUser', { fhirUser: 'Practitioner/p1', roles: ['clinician'] }, 's', 'Practitioner', NONE],
     ['fhirUser needs openid', 'fhirUser', { fhirUser: 'Practitioner/p1', roles: ['clinician'] }, 'r', 'Practitioner', NONE],
     // context-only scopes grant nothing
@@ -110,7 +172,9 @@ describe('compilePolicy', () => {
   it('records why scopes were set aside', () => {
     const policy = compilePolicy(principal('patient/*.rs user/*.rs patient/Observation.dus', {}));
     expect(policy.ignored.map((i) => i.reason)).toEqual([
-      expect.stringMatching(/in-order subset/), 'patient/ scope without a patient in context', 'user/ scope on a token with no user',
+      expect.stringMatching(/in-order subset/),
+      'patient/ scope without a patient in context',
+      'user/ scope on a token with no user',
     ]);
   });
 
@@ -128,14 +192,24 @@ describe('compilePolicy', () => {
 });
 
 describe('compartment reach and membership (R4 CompartmentDefinition patient)', () => {
-  it.each([['Observation', 'compartment'], ['Patient', 'compartment'], ['Device', 'compartment'], ['Practitioner', 'shared'], ['Binary', 'outside'], ['Subscription', 'outside']])(
-    '%s → %s', (type, reach) => expect(compartmentReach(type)).toBe(reach),
-  );
+  it.each([
+    ['Observation', 'compartment'],
+    ['Patient', 'compartment'],
+    ['Device', 'compartment'],
+    ['Practitioner', 'shared'],
+    ['Binary', 'outside'],
+    ['Subscription', 'outside'],
+  ])('%s → %s', (type, reach) => expect(compartmentReach(type)).toBe(reach));
 
-  const obs = (subject: string, performer?: string): Resource => ({
-    resourceType: 'Observation', id: 'o', status: 'final', code: { text: 'x' },
-    subject: { reference: subject }, ...(performer ? { performer: [{ reference: performer }] } : {}),
-  } as Resource);
+  const obs = (subject: string, performer?: string): Resource =>
+    ({
+      resourceType: 'Observation',
+      id: 'o',
+      status: 'final',
+      code: { text: 'x' },
+      subject: { reference: subject },
+      ...(performer ? { performer: [{ reference: performer }] } : {}),
+    }) as Resource;
 
   it.each([
     ['subject A', obs('Patient/A'), 'A', false, true],
@@ -145,15 +219,30 @@ describe('compartment reach and membership (R4 CompartmentDefinition patient)', 
     ['absolute reference', obs('https://other.example/fhir/Patient/A'), 'A', true, true],
     ['Patient itself', { resourceType: 'Patient', id: 'A' } as Resource, 'A', true, true],
     ['another Patient', { resourceType: 'Patient', id: 'B' } as Resource, 'A', false, false],
-    ['Patient linked to A (read)', { resourceType: 'Patient', id: 'B', link: [{ type: 'seealso', other: { reference: 'Patient/A' } }] } as Resource, 'A', false, true],
-    ['Patient linked to A (write)', { resourceType: 'Patient', id: 'B', link: [{ type: 'seealso', other: { reference: 'Patient/A' } }] } as Resource, 'A', true, false],
+    [
+      'Patient linked to A (read)',
+      { resourceType: 'Patient', id: 'B', link: [{ type: 'seealso', other: { reference: 'Patient/A' } }] } as Resource,
+      'A',
+      false,
+      true,
+    ],
+    [
+      'Patient linked to A (write)',
+      { resourceType: 'Patient', id: 'B', link: [{ type: 'seealso', other: { reference: 'Patient/A' } }] } as Resource,
+      'A',
+      true,
+      false,
+    ],
   ] as const)('%s', (_name, resource, patient, exclusive, want) => {
     expect(inCompartment(resource, patient, exclusive)).toBe(want);
   });
 
   it('resourceAllowed applies compartment and query constraint together', () => {
     const rule: RowRule = { kind: 'some', branches: [{ patient: 'A', query: [['category', 'survey']] }] };
-    const survey = { ...obs('Patient/A'), category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }] } as Resource;
+    const survey = {
+      ...obs('Patient/A'),
+      category: [{ coding: [{ system: 'http://terminology.hl7.org/CodeSystem/observation-category', code: 'survey' }] }],
+    } as Resource;
     const lab = { ...obs('Patient/A'), category: [{ coding: [{ code: 'laboratory' }] }] } as Resource;
     expect(resourceAllowed(rule, survey)).toBe(true);
     expect(resourceAllowed(rule, lab)).toBe(false);

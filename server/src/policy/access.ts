@@ -21,18 +21,40 @@ import { parseScopes, PERMISSIONS, type Permission, type ResourceScope, type Sco
 
 /** A FHIR interaction (R4 restful-interaction, plus the two operations Haven serves). */
 export type Interaction =
-  | 'create' | 'read' | 'vread' | 'update' | 'patch' | 'delete' | 'search'
-  | 'history-instance' | 'history-type' | 'history-system' | 'everything' | 'validate';
+  | 'create'
+  | 'read'
+  | 'vread'
+  | 'update'
+  | 'patch'
+  | 'delete'
+  | 'search'
+  | 'history-instance'
+  | 'history-type'
+  | 'history-system'
+  | 'everything'
+  | 'validate';
 
 /** The SMART permission an interaction needs (§Clinical Scope Syntax). `validate` needs any. */
 export function permissionOf(interaction: Exclude<Interaction, 'validate'>): Permission {
   switch (interaction) {
-    case 'create': return 'c';
-    case 'read': case 'vread': case 'history-instance': case 'everything': return 'r';
-    case 'update': case 'patch': return 'u';
-    case 'delete': return 'd';
-    case 'search': case 'history-type': case 'history-system': return 's';
-    default: return interaction satisfies never;
+    case 'create':
+      return 'c';
+    case 'read':
+    case 'vread':
+    case 'history-instance':
+    case 'everything':
+      return 'r';
+    case 'update':
+    case 'patch':
+      return 'u';
+    case 'delete':
+      return 'd';
+    case 'search':
+    case 'history-type':
+    case 'history-system':
+      return 's';
+    default:
+      return interaction satisfies never;
   }
 }
 
@@ -115,13 +137,18 @@ function cutByRoles(principal: Principal, g: Grant): Grant[] {
   const self = parseFhirUser(principal.fhirUser);
   const out: Grant[] = [];
   for (const cap of capsOf(principal.roles)) {
-    const type = g.resourceType === '*' ? cap.resourceType : cap.resourceType === '*' || cap.resourceType === g.resourceType ? g.resourceType : undefined;
+    const type =
+      g.resourceType === '*'
+        ? cap.resourceType
+        : cap.resourceType === '*' || cap.resourceType === g.resourceType
+          ? g.resourceType
+          : undefined;
     if (!type) continue;
     const permissions = intersect(g.permissions, cap.permissions);
     if (permissions.length === 0) continue;
     let patient = g.patient;
     if (cap.confine === 'self') {
-      if (!self || self[0] !== 'Patient') continue;
+      if (self?.[0] !== 'Patient') continue;
       if (patient !== undefined && patient !== self[1]) continue;
       patient = self[1];
     }
@@ -150,7 +177,9 @@ export function compilePolicy(principal: Principal): Policy {
   if (self && parsed.other.includes('openid') && parsed.other.includes('fhirUser')) {
     grants.push({ resourceType: self[0], permissions: ['r'], ids: [self[1]], scope: 'openid fhirUser' });
   }
-  const unrestricted = grants.some((g) => g.resourceType === '*' && g.permissions.length === PERMISSIONS.length && !g.patient && !g.ids && !g.query);
+  const unrestricted = grants.some(
+    (g) => g.resourceType === '*' && g.permissions.length === PERMISSIONS.length && !g.patient && !g.ids && !g.query,
+  );
   return { unrestricted, grants, ignored };
 }
 
@@ -203,8 +232,19 @@ const VERBS: Readonly<Record<Permission, string>> = { c: 'create', r: 'read', u:
  * The 403 diagnostic when nothing grants `permission` on `resourceType`: names the scopes that would, and
  * whether granted ones were set aside, never any data (RFC 6750 §3.1 `insufficient_scope`).
  */
-export function missingScopeMessage(policy: Policy, permission: Permission, resourceType: string, what: string = VERBS[permission]): string {
+export function missingScopeMessage(
+  policy: Policy,
+  permission: Permission,
+  resourceType: string,
+  what: string = VERBS[permission],
+): string {
   const wanted = ['patient', 'user', 'system'].map((c) => `${c}/${resourceType}.${permission}`).join(', ');
-  const setAside = policy.ignored.length > 0 ? ` Scopes set aside: ${policy.ignored.map((i) => `${i.scope} (${i.reason})`).join('; ').slice(0, 300)}.` : '';
+  const setAside =
+    policy.ignored.length > 0
+      ? ` Scopes set aside: ${policy.ignored
+          .map((i) => `${i.scope} (${i.reason})`)
+          .join('; ')
+          .slice(0, 300)}.`
+      : '';
   return `Insufficient scope: ${what} on ${resourceType} needs one of ${wanted} (or a wildcard such as patient/*.${permission}).${setAside}`;
 }

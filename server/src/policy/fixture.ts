@@ -14,7 +14,9 @@ export const CAT = 'http://terminology.hl7.org/CodeSystem/observation-category';
 
 export function observation(id: string, patient: string, category: 'survey' | 'laboratory', code: string, extra: object = {}): object {
   return {
-    resourceType: 'Observation', ...(id ? { id } : {}), status: 'final',
+    resourceType: 'Observation',
+    ...(id ? { id } : {}),
+    status: 'final',
     category: [{ coding: [{ system: CAT, code: category }] }],
     code: { coding: [{ system: 'http://example.org/codes', code }], text: code },
     subject: { reference: `Patient/${patient}` },
@@ -27,22 +29,56 @@ export function observation(id: string, patient: string, category: 'survey' | 'l
 export const SEED: object[] = [
   { resourceType: 'Practitioner', id: 'prac', name: [{ family: 'Shared' }] },
   { resourceType: 'Organization', id: 'org', name: 'Clinic' },
-  { resourceType: 'Patient', id: 'pat-a', name: [{ family: 'Alpha' }], generalPractitioner: [{ reference: 'Practitioner/prac' }], managingOrganization: { reference: 'Organization/org' } },
-  { resourceType: 'Patient', id: 'pat-b', name: [{ family: 'Bravo', given: [B_MARK] }], generalPractitioner: [{ reference: 'Practitioner/prac' }] },
+  {
+    resourceType: 'Patient',
+    id: 'pat-a',
+    name: [{ family: 'Alpha' }],
+    generalPractitioner: [{ reference: 'Practitioner/prac' }],
+    managingOrganization: { reference: 'Organization/org' },
+  },
+  {
+    resourceType: 'Patient',
+    id: 'pat-b',
+    name: [{ family: 'Bravo', given: [B_MARK] }],
+    generalPractitioner: [{ reference: 'Practitioner/prac' }],
+  },
   { resourceType: 'Encounter', id: 'enc-a', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/pat-a' } },
-  { resourceType: 'Encounter', id: 'enc-b', status: 'finished', class: { code: 'AMB' }, subject: { reference: 'Patient/pat-b' }, reasonCode: [{ text: B_MARK }] },
-  observation('obs-a-survey', 'pat-a', 'survey', 'phq9', { encounter: { reference: 'Encounter/enc-a' }, performer: [{ reference: 'Practitioner/prac' }] }),
+  {
+    resourceType: 'Encounter',
+    id: 'enc-b',
+    status: 'finished',
+    class: { code: 'AMB' },
+    subject: { reference: 'Patient/pat-b' },
+    reasonCode: [{ text: B_MARK }],
+  },
+  observation('obs-a-survey', 'pat-a', 'survey', 'phq9', {
+    encounter: { reference: 'Encounter/enc-a' },
+    performer: [{ reference: 'Practitioner/prac' }],
+  }),
   observation('obs-a-lab', 'pat-a', 'laboratory', 'a1c'),
   observation('obs-b-survey', 'pat-b', 'survey', 'phq9', { note: [{ text: B_MARK }], encounter: { reference: 'Encounter/enc-b' } }),
-  observation('obs-b-lab', 'pat-b', 'laboratory', 'b-only-code', { note: [{ text: B_MARK }], performer: [{ reference: 'Practitioner/prac' }] }),
+  observation('obs-b-lab', 'pat-b', 'laboratory', 'b-only-code', {
+    note: [{ text: B_MARK }],
+    performer: [{ reference: 'Practitioner/prac' }],
+  }),
   // About B, performed by A: in both compartments (A may read it, but may not write such a resource).
-  observation('obs-b-by-a', 'pat-b', 'survey', 'observed', { performer: [{ reference: 'Patient/pat-a' }], note: [{ text: 'shared-by-two' }] }),
+  observation('obs-b-by-a', 'pat-b', 'survey', 'observed', {
+    performer: [{ reference: 'Patient/pat-a' }],
+    note: [{ text: 'shared-by-two' }],
+  }),
   { resourceType: 'Condition', id: 'cond-a', subject: { reference: 'Patient/pat-a' }, code: { text: 'anxiety' } },
   { resourceType: 'Condition', id: 'cond-b', subject: { reference: 'Patient/pat-b' }, code: { text: B_MARK } },
 ];
 
 /** Patient A's own resources (the compartment of pat-a), by reference. */
-export const A_COMPARTMENT = ['Patient/pat-a', 'Encounter/enc-a', 'Observation/obs-a-survey', 'Observation/obs-a-lab', 'Observation/obs-b-by-a', 'Condition/cond-a'];
+export const A_COMPARTMENT = [
+  'Patient/pat-a',
+  'Encounter/enc-a',
+  'Observation/obs-a-survey',
+  'Observation/obs-a-lab',
+  'Observation/obs-b-by-a',
+  'Condition/cond-a',
+];
 
 /** Writes {@link SEED} with full access (PUT = update-as-create, so ids are fixed). */
 export async function seed(t: TestServer): Promise<void> {
@@ -57,7 +93,10 @@ export const PATIENT_A: TestToken = { scopes: 'openid fhirUser launch/patient of
 
 /** `Type/id` of every resource entry of a Bundle (matches and includes). */
 export function refs(bundle: { entry?: { resource?: { resourceType: string; id?: string } }[] }): string[] {
-  return (bundle.entry ?? []).filter((e) => e.resource && e.resource.resourceType !== 'OperationOutcome').map((e) => `${e.resource?.resourceType}/${e.resource?.id}`).sort();
+  return (bundle.entry ?? [])
+    .filter((e) => e.resource && e.resource.resourceType !== 'OperationOutcome')
+    .map((e) => `${e.resource?.resourceType}/${e.resource?.id}`)
+    .sort();
 }
 
 /**

@@ -42,7 +42,8 @@ export function isRestricted(policy: Policy | undefined): policy is Policy {
 /** 403 unless some grant gives `permission` on some rows of `resourceType`. */
 export function requireGrant(policy: Policy | undefined, permission: Permission, resourceType: string, what?: string): void {
   if (!isRestricted(policy)) return;
-  if (rowRule(policy, permission, resourceType).kind === 'none') throw forbidden(missingScopeMessage(policy, permission, resourceType, what));
+  if (rowRule(policy, permission, resourceType).kind === 'none')
+    throw forbidden(missingScopeMessage(policy, permission, resourceType, what));
 }
 
 /** What a principal may do with one existing row. */
@@ -53,7 +54,14 @@ export type RowVerdict = 'allowed' | 'forbidden' | 'hidden';
  * through `r`/`s` but not granted for this permission) or `hidden` (outside every read grant, or absent).
  * A deleted row has no index rows, so only an unconstrained grant reaches it.
  */
-export async function rowVerdict(q: Queryable, tenant: string, policy: Policy | undefined, permission: Permission, resourceType: string, id: string): Promise<RowVerdict> {
+export async function rowVerdict(
+  q: Queryable,
+  tenant: string,
+  policy: Policy | undefined,
+  permission: Permission,
+  resourceType: string,
+  id: string,
+): Promise<RowVerdict> {
   if (!isRestricted(policy)) return 'allowed';
   const rule = rowRule(policy, permission, resourceType);
   if (rule.kind === 'all') return 'allowed';
@@ -79,7 +87,15 @@ function hiddenError(): OperationOutcomeError {
  * Throws unless `permission` reaches the current row of (type, id): 404 when the row is hidden, 403 when it
  * is visible but not granted for `permission`. Rows that do not exist are left to the caller (404/201).
  */
-export async function assertRow(q: Queryable, tenant: string, policy: Policy | undefined, permission: Permission, resourceType: string, id: string, what: string): Promise<void> {
+export async function assertRow(
+  q: Queryable,
+  tenant: string,
+  policy: Policy | undefined,
+  permission: Permission,
+  resourceType: string,
+  id: string,
+  what: string,
+): Promise<void> {
   const verdict = await rowVerdict(q, tenant, policy, permission, resourceType, id);
   if (verdict === 'allowed') return;
   if (verdict === 'forbidden') throw forbidden(`Insufficient scope: the granted scopes do not allow ${what} of this ${resourceType}`);
@@ -90,7 +106,14 @@ export async function assertRow(q: Queryable, tenant: string, policy: Policy | u
  * After a write, inside its transaction: throws 403 unless the written row (its new index rows) is within
  * the grants of `permission`, so the transaction rolls back. Writes use exclusive compartment membership.
  */
-export async function assertWritten(q: Queryable, tenant: string, policy: Policy | undefined, permission: 'c' | 'u', resourceType: string, id: string): Promise<void> {
+export async function assertWritten(
+  q: Queryable,
+  tenant: string,
+  policy: Policy | undefined,
+  permission: 'c' | 'u',
+  resourceType: string,
+  id: string,
+): Promise<void> {
   if (!isRestricted(policy)) return;
   const rule = rowRule(policy, permission, resourceType);
   if (rule.kind === 'all') return;
@@ -104,7 +127,7 @@ export async function assertWritten(q: Queryable, tenant: string, policy: Policy
     const verb = permission === 'c' ? 'create' : 'update';
     throw forbidden(
       `Insufficient scope: the granted scopes do not allow ${verb} of a ${resourceType} with this content` +
-      ' (it must stay within the patient compartment and the query constraints of the granted scopes)',
+        ' (it must stay within the patient compartment and the query constraints of the granted scopes)',
     );
   }
 }

@@ -32,16 +32,18 @@ beforeAll(async () => {
   await put('Observation/relabelled', observation('relabelled', 'pat-a', 'survey', 'relabel'));
   await put('Observation/relabelled', observation('relabelled', 'pat-a', 'laboratory', 'relabel'));
 });
-afterAll(async () => { await t?.stop(); });
+afterAll(async () => {
+  await t?.stop();
+});
 
 describe('history under a patient/ token', () => {
-  it('instance history of B\'s resource → 404; of A\'s → 200', async () => {
+  it("instance history of B's resource → 404; of A's → 200", async () => {
     expect((await get('Observation/obs-b-lab/_history', A)).status).toBe(404);
     expect((await get('Patient/pat-b/_history', A)).status).toBe(404);
     expect((await get('Observation/obs-a-lab/_history', A)).status).toBe(200);
   });
 
-  it('a version written while the resource was B\'s stays hidden (history, total, vread)', async () => {
+  it("a version written while the resource was B's stays hidden (history, total, vread)", async () => {
     const res = await get('Observation/moved/_history', A);
     expect(versions(res.body)).toEqual(['Observation/moved@2']);
     expect(res.body.total).toBe(1);
@@ -51,7 +53,7 @@ describe('history under a patient/ token', () => {
     expect(versions((await get('Observation/moved/_history', admin)).body)).toEqual(['Observation/moved@1', 'Observation/moved@2']);
   });
 
-  it('type history lists only A\'s versions and counts only them', async () => {
+  it("type history lists only A's versions and counts only them", async () => {
     const res = await get('Observation/_history?_count=2', A);
     expect(res.status).toBe(200);
     expect(res.body.total).toBe(6); // a-survey, a-lab, b-by-a, moved@2, relabelled@1, relabelled@2
@@ -64,18 +66,24 @@ describe('history under a patient/ token', () => {
       next = page.body.link?.find((l: { relation: string }) => l.relation === 'next')?.url;
     }
     expect(all.sort()).toEqual([
-      'Observation/moved@2', 'Observation/obs-a-lab@1', 'Observation/obs-a-survey@1', 'Observation/obs-b-by-a@1',
-      'Observation/relabelled@1', 'Observation/relabelled@2',
+      'Observation/moved@2',
+      'Observation/obs-a-lab@1',
+      'Observation/obs-a-survey@1',
+      'Observation/obs-b-by-a@1',
+      'Observation/relabelled@1',
+      'Observation/relabelled@2',
     ]);
   });
 
-  it('system history: A\'s record and shared resources only', async () => {
+  it("system history: A's record and shared resources only", async () => {
     const res = await get('_history?_count=100', A);
     expect(res.status).toBe(200);
     const got = versions(res.body);
     expect(got).toContain('Patient/pat-a@1');
     expect(got).toContain('Practitioner/prac@1');
-    expect(got.some((v) => v.startsWith('Patient/pat-b') || v.startsWith('Encounter/enc-b') || v.startsWith('Condition/cond-b'))).toBe(false);
+    expect(got.some((v) => v.startsWith('Patient/pat-b') || v.startsWith('Encounter/enc-b') || v.startsWith('Condition/cond-b'))).toBe(
+      false,
+    );
     expect(res.body.total).toBe(got.length);
     expect(leaksB(res.text)).toBe(false);
   });
@@ -131,7 +139,12 @@ describe('query-constrained scopes (patient/Observation.rs?category=survey)', ()
 
   it('two constrained scopes are a union', async () => {
     const both = as({ scopes: `patient/Observation.rs?category=survey patient/Observation.rs?category=laboratory`, patient: 'pat-a' });
-    expect(refs((await get('Observation?patient=pat-a', both)).body)).toEqual(['Observation/moved', 'Observation/obs-a-lab', 'Observation/obs-a-survey', 'Observation/relabelled']);
+    expect(refs((await get('Observation?patient=pat-a', both)).body)).toEqual([
+      'Observation/moved',
+      'Observation/obs-a-lab',
+      'Observation/obs-a-survey',
+      'Observation/relabelled',
+    ]);
   });
 
   it('s and r are separate grants: a constrained s narrows search, an unconstrained r still reads', async () => {
@@ -139,7 +152,10 @@ describe('query-constrained scopes (patient/Observation.rs?category=survey)', ()
     expect(refs((await get('Observation?patient=pat-a', token)).body)).toEqual(['Observation/moved', 'Observation/obs-a-survey']);
     expect((await get('Observation/obs-a-lab', token)).status).toBe(200);
     // Rows reached beside the matches (here _revinclude) need r or s, so the lab result may appear there.
-    const withRev = await get('Patient?_id=pat-a&_revinclude=Observation:subject', as({ scopes: 'patient/Patient.rs patient/Observation.r', patient: 'pat-a' }));
+    const withRev = await get(
+      'Patient?_id=pat-a&_revinclude=Observation:subject',
+      as({ scopes: 'patient/Patient.rs patient/Observation.r', patient: 'pat-a' }),
+    );
     expect(refs(withRev.body)).toContain('Observation/obs-a-lab');
   });
 
@@ -189,10 +205,13 @@ describe('user/ scopes are cut by role', () => {
     expect((await get('Observation', as({ scopes: 'user/*.rs' }))).status).toBe(403); // no user at all
   });
 
-  it('a clinician\'s write is cut by the scope, not widened by the role', async () => {
+  it("a clinician's write is cut by the scope, not widened by the role", async () => {
     const body = observation('', 'pat-b', 'survey', 'clin');
     expect((await t.req('/fhir/Observation', { method: 'POST', json: body, headers: as(clinician) })).status).toBe(403);
-    expect((await t.req('/fhir/Observation', { method: 'POST', json: body, headers: as({ ...clinician, scopes: 'user/Observation.cu' }) })).status).toBe(201);
+    expect(
+      (await t.req('/fhir/Observation', { method: 'POST', json: body, headers: as({ ...clinician, scopes: 'user/Observation.cu' }) }))
+        .status,
+    ).toBe(201);
   });
 });
 
@@ -201,14 +220,21 @@ describe('system/ scopes (backend services)', () => {
     const token = as({ scopes: 'system/Observation.rs' });
     expect(refs((await get('Observation?code=b-only-code', token)).body)).toEqual(['Observation/obs-b-lab']);
     expect((await get('Patient/pat-a', token)).status).toBe(403);
-    expect((await t.req('/fhir/Observation', { method: 'POST', json: observation('', 'pat-a', 'survey', 's'), headers: token })).status).toBe(403);
+    expect(
+      (await t.req('/fhir/Observation', { method: 'POST', json: observation('', 'pat-a', 'survey', 's'), headers: token })).status,
+    ).toBe(403);
   });
 });
 
 describe('fhirUser self-read (openid fhirUser)', () => {
-  it('reads the user\'s own Practitioner with only patient scopes, not other Practitioners', async () => {
+  it("reads the user's own Practitioner with only patient scopes, not other Practitioners", async () => {
     await put('Practitioner/other', { resourceType: 'Practitioner', id: 'other' });
-    const token = as({ scopes: 'openid fhirUser launch patient/Observation.rs', patient: 'pat-a', roles: ['clinician'], fhirUser: 'Practitioner/prac' });
+    const token = as({
+      scopes: 'openid fhirUser launch patient/Observation.rs',
+      patient: 'pat-a',
+      roles: ['clinician'],
+      fhirUser: 'Practitioner/prac',
+    });
     expect((await get('Practitioner/prac', token)).status).toBe(200);
     expect((await get('Practitioner/other', token)).status).toBe(404);
     expect((await get('Practitioner', token)).status).toBe(403);

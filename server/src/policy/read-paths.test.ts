@@ -13,7 +13,9 @@ beforeAll(async () => {
   t = await startPolicyServer();
   await seed(t);
 });
-afterAll(async () => { await t?.stop(); });
+afterAll(async () => {
+  await t?.stop();
+});
 
 const A = as(PATIENT_A);
 const get = (path: string, headers = A) => t.req(`/fhir/${path}`, { headers });
@@ -54,14 +56,14 @@ describe('authentication and scope errors', () => {
 });
 
 describe('read and vread', () => {
-  it('reads A, A\'s resources and shared resources', async () => {
+  it("reads A, A's resources and shared resources", async () => {
     for (const ref of [...A_COMPARTMENT, 'Practitioner/prac', 'Organization/org']) {
       const res = await get(ref);
       expect(res.status, ref).toBe(200);
     }
   });
 
-  it('B and B\'s resources look like they do not exist (404, same body as a missing id)', async () => {
+  it("B and B's resources look like they do not exist (404, same body as a missing id)", async () => {
     const missing = await get('Observation/no-such-id');
     for (const ref of ['Patient/pat-b', 'Observation/obs-b-lab', 'Encounter/enc-b', 'Condition/cond-b']) {
       const res = await get(ref);
@@ -71,7 +73,7 @@ describe('read and vread', () => {
     }
   });
 
-  it('vread of B\'s versions → 404; conditional read headers do not leak', async () => {
+  it("vread of B's versions → 404; conditional read headers do not leak", async () => {
     expect((await get('Observation/obs-b-lab/_history/1')).status).toBe(404);
     expect((await get('Observation/obs-a-lab/_history/1')).status).toBe(200);
     const res = await t.req('/fhir/Observation/obs-b-lab', { headers: { ...A, 'if-none-match': 'W/"1"' } });
@@ -80,7 +82,7 @@ describe('read and vread', () => {
 });
 
 describe('search', () => {
-  it('returns only A\'s rows, with an exact _total', async () => {
+  it("returns only A's rows, with an exact _total", async () => {
     const res = await get('Observation?_total=accurate');
     expect(res.status).toBe(200);
     expect(refs(res.body)).toEqual(['Observation/obs-a-lab', 'Observation/obs-a-survey', 'Observation/obs-b-by-a']);
@@ -88,11 +90,16 @@ describe('search', () => {
     expect(leaksB(res.text)).toBe(false);
   });
 
-  it('asking for B explicitly finds only what is also in A\'s compartment, and counts nothing else', async () => {
+  it("asking for B explicitly finds only what is also in A's compartment, and counts nothing else", async () => {
     const aboutB = await get('Observation?subject=Patient/pat-b&_total=accurate');
     expect(refs(aboutB.body)).toEqual(['Observation/obs-b-by-a']); // A performed it: in A's compartment
     expect(aboutB.body.total).toBe(1);
-    for (const q of ['Observation?patient=pat-b&code=b-only-code&_total=accurate', 'Encounter?patient=pat-b&_total=accurate', 'Patient?_id=pat-b&_total=accurate', 'Condition?_total=estimate&code:text=' + 'bravo']) {
+    for (const q of [
+      'Observation?patient=pat-b&code=b-only-code&_total=accurate',
+      'Encounter?patient=pat-b&_total=accurate',
+      'Patient?_id=pat-b&_total=accurate',
+      'Condition?_total=estimate&code:text=' + 'bravo',
+    ]) {
       const res = await get(q);
       expect(res.status, q).toBe(200);
       expect(res.body.total ?? 0, q).toBe(0);
@@ -102,13 +109,13 @@ describe('search', () => {
     expect(count.body.total).toBe(0);
   });
 
-  it('_summary=count and _count=0 count only A\'s rows', async () => {
+  it("_summary=count and _count=0 count only A's rows", async () => {
     expect((await get('Observation?_summary=count')).body.total).toBe(3);
     expect((await get('Observation?_count=0')).body.total).toBe(3);
     expect((await get('Observation?_summary=count', as(ADMIN))).body.total).toBe(5);
   });
 
-  it('paging walks only A\'s rows', async () => {
+  it("paging walks only A's rows", async () => {
     const seen: string[] = [];
     let next: string | undefined = `${t.fhir}/Observation?_count=1&_total=accurate`;
     while (next) {
@@ -131,7 +138,11 @@ describe('search', () => {
   });
 
   it('POST _search is filtered the same way', async () => {
-    const res = await t.req('/fhir/Observation/_search', { method: 'POST', body: 'code=b-only-code', headers: { ...A, 'content-type': 'application/x-www-form-urlencoded' } });
+    const res = await t.req('/fhir/Observation/_search', {
+      method: 'POST',
+      body: 'code=b-only-code',
+      headers: { ...A, 'content-type': 'application/x-www-form-urlencoded' },
+    });
     expect(res.status).toBe(200);
     expect(refs(res.body)).toEqual([]);
   });
@@ -141,7 +152,13 @@ describe('_include and _revinclude', () => {
   it('_include does not pull B in through an A-visible resource', async () => {
     // obs-b-by-a is in A's compartment (performer), but its subject is B.
     const res = await get('Observation?_include=Observation:subject&_include=Observation:encounter');
-    expect(refs(res.body)).toEqual(['Encounter/enc-a', 'Observation/obs-a-lab', 'Observation/obs-a-survey', 'Observation/obs-b-by-a', 'Patient/pat-a']);
+    expect(refs(res.body)).toEqual([
+      'Encounter/enc-a',
+      'Observation/obs-a-lab',
+      'Observation/obs-a-survey',
+      'Observation/obs-b-by-a',
+      'Patient/pat-a',
+    ]);
     expect(leaksB(res.text)).toBe(false);
   });
 
@@ -150,7 +167,7 @@ describe('_include and _revinclude', () => {
     expect(refs(res.body)).toEqual(['Organization/org', 'Patient/pat-a', 'Practitioner/prac']);
   });
 
-  it('_revinclude from a shared resource returns only A\'s referrers', async () => {
+  it("_revinclude from a shared resource returns only A's referrers", async () => {
     const res = await get('Practitioner?_revinclude=Observation:performer&_revinclude=Patient:general-practitioner');
     expect(refs(res.body)).toEqual(['Observation/obs-a-survey', 'Patient/pat-a', 'Practitioner/prac']);
     expect(leaksB(res.text)).toBe(false);
@@ -158,7 +175,7 @@ describe('_include and _revinclude', () => {
     expect(refs(admin.body)).toContain('Observation/obs-b-lab');
   });
 
-  it('_revinclude:iterate stays inside A\'s grants', async () => {
+  it("_revinclude:iterate stays inside A's grants", async () => {
     const res = await get('Patient?_revinclude=Encounter:subject&_revinclude:iterate=Observation:encounter');
     expect(refs(res.body)).toEqual(['Encounter/enc-a', 'Observation/obs-a-survey', 'Patient/pat-a']);
   });
@@ -172,7 +189,7 @@ describe('chains and _has', () => {
     expect(refs((await get('Observation?subject:Patient.name=Bravo', as(ADMIN))).body)).toContain('Observation/obs-b-by-a');
   });
 
-  it('_has cannot probe B\'s records', async () => {
+  it("_has cannot probe B's records", async () => {
     const q = 'Practitioner?_has:Observation:performer:code=b-only-code';
     expect(refs((await get(q, as(ADMIN))).body)).toEqual(['Practitioner/prac']);
     expect(refs((await get(q)).body)).toEqual([]);
@@ -188,7 +205,7 @@ describe('chains and _has', () => {
 });
 
 describe('Patient/$everything', () => {
-  it('A\'s everything has A\'s record and shared resources, nothing of B', async () => {
+  it("A's everything has A's record and shared resources, nothing of B", async () => {
     const res = await get('Patient/pat-a/$everything');
     expect(res.status).toBe(200);
     const got = refs(res.body);
@@ -199,13 +216,16 @@ describe('Patient/$everything', () => {
     expect(leaksB(res.text)).toBe(false);
   });
 
-  it('B\'s everything → 404; without a Patient read grant → 403', async () => {
+  it("B's everything → 404; without a Patient read grant → 403", async () => {
     expect((await get('Patient/pat-b/$everything')).status).toBe(404);
     expect((await get('Patient/pat-a/$everything', as({ scopes: 'patient/Observation.rs', patient: 'pat-a' }))).status).toBe(403);
   });
 
   it('a narrower token narrows everything', async () => {
-    const res = await get('Patient/pat-a/$everything', as({ scopes: 'patient/Patient.r patient/Observation.rs?category=survey', patient: 'pat-a' }));
+    const res = await get(
+      'Patient/pat-a/$everything',
+      as({ scopes: 'patient/Patient.r patient/Observation.rs?category=survey', patient: 'pat-a' }),
+    );
     expect(refs(res.body)).toEqual(['Observation/obs-a-survey', 'Observation/obs-b-by-a', 'Patient/pat-a']);
   });
 });
@@ -213,7 +233,8 @@ describe('Patient/$everything', () => {
 describe('batch entries', () => {
   it('each GET entry is checked: B is 404, searches are filtered, ungranted types 403', async () => {
     const bundle = {
-      resourceType: 'Bundle', type: 'batch',
+      resourceType: 'Bundle',
+      type: 'batch',
       entry: [
         { request: { method: 'GET', url: 'Patient/pat-b' } },
         { request: { method: 'GET', url: 'Patient/pat-a' } },

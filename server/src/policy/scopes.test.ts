@@ -27,13 +27,35 @@ describe('parseScope: clinical scopes', () => {
     ['system/*.rs', { context: 'system', type: '*', perms: 'rs', syntax: 'v2' }],
     ['system/Patient.cruds', { context: 'system', type: 'Patient', perms: 'cruds', syntax: 'v2' }],
     // v2 query constraints (§Finer-grained resource constraints using search parameters)
-    ['patient/Observation.rs?category=survey', { context: 'patient', type: 'Observation', perms: 'rs', syntax: 'v2', query: [['category', 'survey']] }],
-    [`patient/Observation.rs?category=${LAB}`, { context: 'patient', type: 'Observation', perms: 'rs', syntax: 'v2', query: [['category', LAB]] }],
-    [`patient/Observation.rs?category=${encodeURIComponent(LAB)}`, { context: 'patient', type: 'Observation', perms: 'rs', syntax: 'v2', query: [['category', LAB]] }],
-    ['user/Condition.rs?category=problem-list-item&clinical-status=active', {
-      context: 'user', type: 'Condition', perms: 'rs', syntax: 'v2', query: [['category', 'problem-list-item'], ['clinical-status', 'active']],
-    }],
-    ['patient/Observation.cruds?code:text=mood', { context: 'patient', type: 'Observation', perms: 'cruds', syntax: 'v2', query: [['code:text', 'mood']] }],
+    [
+      'patient/Observation.rs?category=survey',
+      { context: 'patient', type: 'Observation', perms: 'rs', syntax: 'v2', query: [['category', 'survey']] },
+    ],
+    [
+      `patient/Observation.rs?category=${LAB}`,
+      { context: 'patient', type: 'Observation', perms: 'rs', syntax: 'v2', query: [['category', LAB]] },
+    ],
+    [
+      `patient/Observation.rs?category=${encodeURIComponent(LAB)}`,
+      { context: 'patient', type: 'Observation', perms: 'rs', syntax: 'v2', query: [['category', LAB]] },
+    ],
+    [
+      'user/Condition.rs?category=problem-list-item&clinical-status=active',
+      {
+        context: 'user',
+        type: 'Condition',
+        perms: 'rs',
+        syntax: 'v2',
+        query: [
+          ['category', 'problem-list-item'],
+          ['clinical-status', 'active'],
+        ],
+      },
+    ],
+    [
+      'patient/Observation.cruds?code:text=mood',
+      { context: 'patient', type: 'Observation', perms: 'cruds', syntax: 'v2', query: [['code:text', 'mood']] },
+    ],
   ];
   it.each(table)('%s', (raw, want) => {
     const parsed = parseScope(raw);
@@ -45,7 +67,11 @@ describe('parseScope: clinical scopes', () => {
   });
 
   it('reads v1 and v2 forms of the same grant identically (§Scopes v1 compatibility)', () => {
-    const pairs = [['patient/Observation.read', 'patient/Observation.rs'], ['user/*.write', 'user/*.cud'], ['system/*.*', 'system/*.cruds']];
+    const pairs = [
+      ['patient/Observation.read', 'patient/Observation.rs'],
+      ['user/*.write', 'user/*.cud'],
+      ['system/*.*', 'system/*.cruds'],
+    ];
     for (const [v1, v2] of pairs) {
       const a = parseScope(v1);
       const b = parseScope(v2);
@@ -56,10 +82,20 @@ describe('parseScope: clinical scopes', () => {
 });
 
 describe('parseScope: scopes that grant no data', () => {
-  it.each(['openid', 'fhirUser', 'profile', 'launch', 'launch/patient', 'launch/encounter', 'launch/encounter?role=x', 'offline_access', 'online_access', '__haven_debug', 'https://example.org/scopes/x', 'urn:example:scope'])(
-    '%s is a non-resource scope',
-    (raw) => expect(parseScope(raw)).toEqual({ kind: 'other', raw }),
-  );
+  it.each([
+    'openid',
+    'fhirUser',
+    'profile',
+    'launch',
+    'launch/patient',
+    'launch/encounter',
+    'launch/encounter?role=x',
+    'offline_access',
+    'online_access',
+    '__haven_debug',
+    'https://example.org/scopes/x',
+    'urn:example:scope',
+  ])('%s is a non-resource scope', (raw) => expect(parseScope(raw)).toEqual({ kind: 'other', raw }));
 });
 
 describe('parseScope: invalid clinical scopes are ignored with a reason', () => {
@@ -102,6 +138,11 @@ describe('parseScopes', () => {
   });
 
   it('renders a query constraint back as a query string', () => {
-    expect(queryString([['category', 'survey'], ['status', 'final']])).toBe('category=survey&status=final');
+    expect(
+      queryString([
+        ['category', 'survey'],
+        ['status', 'final'],
+      ]),
+    ).toBe('category=survey&status=final');
   });
 });

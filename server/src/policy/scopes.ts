@@ -62,8 +62,25 @@ const V2_LETTERS = /^c?r?u?d?s?$/;
  * experimental in SMART 2.2 and able to reach other resources than the one being checked.
  */
 const REFUSED_QUERY_PARAMS: ReadonlySet<string> = new Set([
-  '_count', '_offset', '_sort', '_total', '_summary', '_elements', '_include', '_revinclude', '_contained',
-  '_containedType', '_format', '_pretty', '_cursor', '_type', '_filter', '_query', '_list', '_text', '_content',
+  '_count',
+  '_offset',
+  '_sort',
+  '_total',
+  '_summary',
+  '_elements',
+  '_include',
+  '_revinclude',
+  '_contained',
+  '_containedType',
+  '_format',
+  '_pretty',
+  '_cursor',
+  '_type',
+  '_filter',
+  '_query',
+  '_list',
+  '_text',
+  '_content',
 ]);
 
 /** Parses the query part of a v2 scope; returns the pairs or the reason they are unusable. */
@@ -82,7 +99,10 @@ function parseQuery(query: string): { pairs: [string, string][] } | { reason: st
       return { reason: 'query constraint is not valid percent-encoding' };
     }
     const base = name.split(':')[0];
-    if (!/^[A-Za-z_][A-Za-z0-9_-]*(:[A-Za-z0-9_-]+)?$/.test(name)) return { reason: `query parameter "${name.slice(0, 40)}" is not a plain search parameter (chains and _has are not allowed in scopes)` };
+    if (!/^[A-Za-z_][A-Za-z0-9_-]*(:[A-Za-z0-9_-]+)?$/.test(name))
+      return {
+        reason: `query parameter "${name.slice(0, 40)}" is not a plain search parameter (chains and _has are not allowed in scopes)`,
+      };
     if (REFUSED_QUERY_PARAMS.has(base) || base === '_has') return { reason: `query parameter "${base}" cannot constrain a scope` };
     if (value === '') return { reason: `query parameter "${name}" has no value` };
     pairs.push([name, value]);
@@ -109,7 +129,8 @@ export function parseScope(raw: string): ParsedScope {
   if (dot < 0) return { kind: 'invalid', raw, reason: 'missing permissions: expected Type.permissions (e.g. Observation.rs)' };
   const resourceType = head.slice(0, dot);
   const suffix = head.slice(dot + 1);
-  if (!RESOURCE_TYPE.test(resourceType)) return { kind: 'invalid', raw, reason: `"${resourceType.slice(0, 40)}" is not a resource type or *` };
+  if (!RESOURCE_TYPE.test(resourceType))
+    return { kind: 'invalid', raw, reason: `"${resourceType.slice(0, 40)}" is not a resource type or *` };
 
   let permissions: readonly Permission[];
   let syntax: 'v1' | 'v2';

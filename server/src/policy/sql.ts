@@ -48,7 +48,12 @@ function compartmentSql(alias: string, resourceType: string, patient: string, ex
 function querySql(alias: string, resourceType: string, query: RowBranch['query'] & object, p: SqlParams, tenant: string): string {
   const mark = p.values.length;
   const ctx: SearchContext = {
-    tenant, maxCount: 1, defaultCount: 1, maxChainDepth: 0, lenient: false, searchParameters: indexedSearchParameters,
+    tenant,
+    maxCount: 1,
+    defaultCount: 1,
+    maxChainDepth: 0,
+    lenient: false,
+    searchParameters: indexedSearchParameters,
   };
   const b: Build = { ctx, params: p, tenant: p.add(tenant), lookup: indexedSearchParameters, now: new Date(), seq: ALIAS_BASE };
   try {
@@ -85,13 +90,16 @@ function branchSql(alias: string, resourceType: string, branch: RowBranch, p: Sq
  */
 export function ruleSql(rule: RowRule, alias: string, resourceType: string, p: SqlParams, tenant: string): string | undefined {
   switch (rule.kind) {
-    case 'all': return undefined;
-    case 'none': return 'false';
+    case 'all':
+      return undefined;
+    case 'none':
+      return 'false';
     case 'some': {
       const parts = rule.branches.map((br) => branchSql(alias, resourceType, br, p, tenant));
       return parts.length === 1 ? parts[0] : `(${parts.map((x) => `(${x})`).join(' OR ')})`;
     }
-    default: return rule satisfies never;
+    default:
+      return rule satisfies never;
   }
 }
 
@@ -117,7 +125,14 @@ export function searchRestrict(policy: Policy | undefined, tenant: string): Sear
  * grants share one `= ANY`, restricted types get a branch each, ungranted types are left out. Undefined
  * when every type is fully granted.
  */
-export function multiTypeSql(policy: Policy, need: 's' | 'r' | typeof VISIBLE, alias: string, types: readonly string[], p: SqlParams, tenant: string): string | undefined {
+export function multiTypeSql(
+  policy: Policy,
+  need: 's' | 'r' | typeof VISIBLE,
+  alias: string,
+  types: readonly string[],
+  p: SqlParams,
+  tenant: string,
+): string | undefined {
   if (policy.unrestricted) return undefined;
   const free: string[] = [];
   const parts: string[] = [];
@@ -143,13 +158,18 @@ function queryMatches(resource: Resource, query: NonNullable<RowBranch['query']>
 /** True when `rule` reaches `resource` (a stored version's content). */
 export function resourceAllowed(rule: RowRule, resource: Resource): boolean {
   switch (rule.kind) {
-    case 'all': return true;
-    case 'none': return false;
+    case 'all':
+      return true;
+    case 'none':
+      return false;
     case 'some':
-      return rule.branches.some((br) =>
-        (br.patient === undefined || inCompartment(resource, br.patient, br.exclusive === true)) &&
-        (!br.ids || (resource.id !== undefined && br.ids.includes(resource.id))) &&
-        (!br.query || queryMatches(resource, br.query)));
-    default: return rule satisfies never;
+      return rule.branches.some(
+        (br) =>
+          (br.patient === undefined || inCompartment(resource, br.patient, br.exclusive === true)) &&
+          (!br.ids || (resource.id !== undefined && br.ids.includes(resource.id))) &&
+          (!br.query || queryMatches(resource, br.query)),
+      );
+    default:
+      return rule satisfies never;
   }
 }

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { AnalyzeSchedule, scheduledRunStatements, runScheduledAnalyze, type AnalyzeScope, type MaintenanceReport } from './analyze-schedule.ts';
+import {
+  AnalyzeSchedule,
+  scheduledRunStatements,
+  runScheduledAnalyze,
+  type AnalyzeScope,
+  type MaintenanceReport,
+} from './analyze-schedule.ts';
 
 /** Feeds one write per ms and runs ANALYZE whenever it is due without delay; returns the write numbers. */
 function dueAt(s: AnalyzeSchedule, writes: number): number[] {
@@ -58,10 +64,27 @@ describe('AnalyzeSchedule', () => {
 
   it('is due when one type grows: 50 writes of a type it has never seen, or as many as it had (it doubled)', () => {
     const s = new AnalyzeSchedule(1_000_000, 1_000_000, 0);
-    s.ran(0, new Map([['Observation', 1_000_000], ['Task', 1_000]]), 'all');
+    s.ran(
+      0,
+      new Map([
+        ['Observation', 1_000_000],
+        ['Task', 1_000],
+      ]),
+      'all',
+    );
     for (let i = 1; i < 50; i++) expect(s.noteWrites(1, i, 'Flag')).toBeUndefined();
     expect(s.noteWrites(1, 50, 'Flag')).toBe(0);
-    expect(run(s, 60, new Map([['Observation', 1_000_000], ['Task', 1_000], ['Flag', 50]]))).toBe('search');
+    expect(
+      run(
+        s,
+        60,
+        new Map([
+          ['Observation', 1_000_000],
+          ['Task', 1_000],
+          ['Flag', 50],
+        ]),
+      ),
+    ).toBe('search');
     // 999 more Tasks do not double 1,000; the 1,000th does; a million-row type grows by volume only.
     expect(s.noteWrites(999, 70, 'Task')).toBeUndefined();
     expect(s.noteWrites(5_000, 71, 'Observation')).toBeUndefined();
@@ -100,18 +123,37 @@ describe('AnalyzeSchedule', () => {
     const s = new AnalyzeSchedule(100, 1_000, 0);
     s.ran(0, new Map([['Observation', 10_000]]), 'all');
     expect(s.noteWrites(60, 1, 'Flag')).toBe(0);
-    expect(run(s, 2, new Map([['Observation', 10_000], ['Flag', 60]]))).toBe('search');
+    expect(
+      run(
+        s,
+        2,
+        new Map([
+          ['Observation', 10_000],
+          ['Flag', 60],
+        ]),
+      ),
+    ).toBe('search');
     expect(s.noteWrites(100, 3, 'Observation')).toBe(0); // 160 since the last run of everything, threshold 150
     expect(s.scopeNow()).toBe('all');
   });
 
-  it('vacuums and analyses Haven\'s own tables for everything (not the system catalogs), analyses resources and sp_* for a growing type', () => {
-    expect(scheduledRunStatements('all', ['haven_events', 'resource_history', 'resources']))
-      .toEqual(['VACUUM (ANALYZE) haven_events', 'VACUUM (ANALYZE) resource_history', 'VACUUM (ANALYZE) resources']);
+  it("vacuums and analyses Haven's own tables for everything (not the system catalogs), analyses resources and sp_* for a growing type", () => {
+    expect(scheduledRunStatements('all', ['haven_events', 'resource_history', 'resources'])).toEqual([
+      'VACUUM (ANALYZE) haven_events',
+      'VACUUM (ANALYZE) resource_history',
+      'VACUUM (ANALYZE) resources',
+    ]);
     expect(scheduledRunStatements('all', [])).toEqual(['VACUUM (ANALYZE)']);
     expect(scheduledRunStatements('search', ['haven_events'])).toEqual([
-      'ANALYZE resources', 'ANALYZE sp_string', 'ANALYZE sp_token', 'ANALYZE sp_reference', 'ANALYZE sp_date',
-      'ANALYZE sp_number', 'ANALYZE sp_quantity', 'ANALYZE sp_uri', 'ANALYZE sp_composite',
+      'ANALYZE resources',
+      'ANALYZE sp_string',
+      'ANALYZE sp_token',
+      'ANALYZE sp_reference',
+      'ANALYZE sp_date',
+      'ANALYZE sp_number',
+      'ANALYZE sp_quantity',
+      'ANALYZE sp_uri',
+      'ANALYZE sp_composite',
     ]);
   });
 
@@ -120,12 +162,34 @@ describe('AnalyzeSchedule', () => {
     const sent: string[] = [];
     expect(s.noteWrites(10, Date.now())).toBe(0);
     const reports: MaintenanceReport[] = [];
-    await runScheduledAnalyze(s, async (sql) => { sent.push(sql); }, async () => new Map([['Observation', 10]]), ['resources', 'sp_token'], (r) => reports.push(r));
+    await runScheduledAnalyze(
+      s,
+      async (sql) => {
+        sent.push(sql);
+      },
+      async () => new Map([['Observation', 10]]),
+      ['resources', 'sp_token'],
+      (r) => reports.push(r),
+    );
     expect(sent).toEqual(['VACUUM (ANALYZE) resources', 'VACUUM (ANALYZE) sp_token']);
     expect(reports).toEqual([{ scope: 'all', operation: 'VACUUM (ANALYZE)', tables: 2, tookMs: expect.any(Number) }]);
     expect(s.noteWrites(10, Date.now())).toBeLessThanOrEqual(1_000); // a fast run: the 1 s floor
-    await runScheduledAnalyze(s, async () => { throw new Error('cancelled'); }, async () => new Map(), ['resources'], (r) => reports.push(r));
-    expect(reports[1]).toEqual({ scope: 'all', operation: 'VACUUM (ANALYZE)', tables: 1, tookMs: expect.any(Number), error: 'Error: cancelled' });
+    await runScheduledAnalyze(
+      s,
+      async () => {
+        throw new Error('cancelled');
+      },
+      async () => new Map(),
+      ['resources'],
+      (r) => reports.push(r),
+    );
+    expect(reports[1]).toEqual({
+      scope: 'all',
+      operation: 'VACUUM (ANALYZE)',
+      tables: 1,
+      tookMs: expect.any(Number),
+      error: 'Error: cancelled',
+    });
     expect(s.noteWrites(10, Date.now())).toBeGreaterThan(29_000); // failed: the longest gap
   });
 });

@@ -36,7 +36,10 @@ async function scratchDb(): Promise<Db> {
 async function pgliteDb(): Promise<Db> {
   const dir = mkdtempSync(join(tmpdir(), 'haven-backup-'));
   const db = await openDatabase({ dataDir: dir });
-  cleanups.push(async () => { await db.close(); rmSync(dir, { recursive: true, force: true }); });
+  cleanups.push(async () => {
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   return db;
 }
 
@@ -52,19 +55,35 @@ async function seed(db: Db, tag = 'a'): Promise<void> {
   const gone = await r.createResource({ resourceType: 'Patient', id: `gone-${tag}` });
   await r.deleteResource('Patient', gone.id);
   await r.createResource({
-    resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code: '44261-6' }] },
-    subject: { reference: `Patient/${p.id}` }, effectiveDateTime: '2024-02-03T04:05:06Z', valueQuantity: { value: 12, unit: 'score' },
+    resourceType: 'Observation',
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '44261-6' }] },
+    subject: { reference: `Patient/${p.id}` },
+    effectiveDateTime: '2024-02-03T04:05:06Z',
+    valueQuantity: { value: 12, unit: 'score' },
   });
   await repo(db, 'acme').createResource({ resourceType: 'Patient', id: `acme-${tag}`, name: [{ family: 'Other' }] });
-  await db.query("INSERT INTO haven_settings (key, value) VALUES ('cursor_secret', $1), ('extra', 'x') ON CONFLICT DO NOTHING", [`secret-${tag}`]);
+  await db.query("INSERT INTO haven_settings (key, value) VALUES ('cursor_secret', $1), ('extra', 'x') ON CONFLICT DO NOTHING", [
+    `secret-${tag}`,
+  ]);
   // Precision JavaScript would lose: microseconds and a decimal's trailing zero (jsonb keeps it).
   await db.query("UPDATE resources SET last_updated = '2024-05-06 07:08:09.123456+00' WHERE id = $1", [p.id]);
-  await db.query(`UPDATE resources SET content = jsonb_set(content, '{extension}', '[{"url": "http://x/e", "valueDecimal": 1.50}]'::jsonb) WHERE id = $1`, [p.id]);
+  await db.query(
+    `UPDATE resources SET content = jsonb_set(content, '{extension}', '[{"url": "http://x/e", "valueDecimal": 1.50}]'::jsonb) WHERE id = $1`,
+    [p.id],
+  );
 }
 
 /** Every row of every table that a restore writes, as comparable text (timestamps in UTC). */
 async function dump(db: Db): Promise<Record<string, string[]>> {
-  const tables = ['resources', 'resource_history', 'haven_settings', 'haven_event_counters', 'haven_events', ...Object.values(INDEX_TABLES)];
+  const tables = [
+    'resources',
+    'resource_history',
+    'haven_settings',
+    'haven_event_counters',
+    'haven_events',
+    ...Object.values(INDEX_TABLES),
+  ];
   return db.transaction(async (tx) => {
     await tx.query("SET LOCAL TIME ZONE 'UTC'");
     const out: Record<string, string[]> = {};
@@ -140,9 +159,9 @@ describe('backup and restore', () => {
     const variants: [string, Buffer][] = [
       ['truncated gzip', file.subarray(0, Math.floor(file.length * 0.7))],
       ['flipped byte', Buffer.from(file.map((b, i) => (i === Math.floor(file.length / 2) ? b ^ 0xff : b)))],
-      ['no trailer', gzipSync(lines.slice(0, -1).join('\n') + '\n')],
+      ['no trailer', gzipSync(`${lines.slice(0, -1).join('\n')}\n`)],
       ['edited row', gzipSync(text.replace('Seed-a', 'Seed-b'))],
-      ['dropped row', gzipSync([...lines.slice(0, 2), ...lines.slice(3)].join('\n') + '\n')],
+      ['dropped row', gzipSync(`${[...lines.slice(0, 2), ...lines.slice(3)].join('\n')}\n`)],
       ['not a backup', gzipSync('{"resourceType":"Patient"}\n')],
       ['not gzip', Buffer.from(text)],
     ];
@@ -164,14 +183,20 @@ describe('backup and restore', () => {
   });
 
   it('refuses a backup from a newer schema', async () => {
-    const text = gunzipSync(file).toString('utf8').replace(/"schemaVersion":\d+/, '"schemaVersion":999');
+    const text = gunzipSync(file)
+      .toString('utf8')
+      .replace(/"schemaVersion":\d+/, '"schemaVersion":999');
     // Re-sign so only the version check can refuse it.
     const lines = text.trimEnd().split('\n');
-    const body = lines.slice(0, -1).map((l) => l + '\n').join('');
+    const body = lines
+      .slice(0, -1)
+      .map((l) => `${l}\n`)
+      .join('');
     const trailer = { ...JSON.parse(lines[lines.length - 1]), sha256: createHash('sha256').update(body).digest('hex') };
     const target = await scratchDb();
-    await expect(restoreBackup(target, bytes(gzipSync(body + JSON.stringify(trailer) + '\n')), { force: false }))
-      .rejects.toThrow(/newer than this database/);
+    await expect(restoreBackup(target, bytes(gzipSync(`${body + JSON.stringify(trailer)}\n`)), { force: false })).rejects.toThrow(
+      /newer than this database/,
+    );
   });
 });
 
@@ -181,12 +206,20 @@ describe('auth data in backups', () => {
     const { hashPassword } = await import('../auth/users.ts');
     const source = await scratchDb();
     const { secret } = await addClient(source, {
-      tenant: 'default', clientId: 'clin-app', type: 'confidential-symmetric', redirectUris: ['https://app.example/cb'], scopes: 'user/*.rs openid fhirUser',
+      tenant: 'default',
+      clientId: 'clin-app',
+      type: 'confidential-symmetric',
+      redirectUris: ['https://app.example/cb'],
+      scopes: 'user/*.rs openid fhirUser',
     });
-    await source.query(
-      `INSERT INTO auth_users (tenant, id, username, fhir_user, roles, password_hash) VALUES ($1, $2, $3, $4, $5, $6)`,
-      ['default', 'u1', 'dr.osler', 'Practitioner/p1', ['clinician'], await hashPassword('correct horse battery staple')],
-    );
+    await source.query(`INSERT INTO auth_users (tenant, id, username, fhir_user, roles, password_hash) VALUES ($1, $2, $3, $4, $5, $6)`, [
+      'default',
+      'u1',
+      'dr.osler',
+      'Practitioner/p1',
+      ['clinician'],
+      await hashPassword('correct horse battery staple'),
+    ]);
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (c: Buffer) => chunks.push(c));
@@ -194,7 +227,13 @@ describe('auth data in backups', () => {
     out.end();
 
     const target = await scratchDb();
-    await restoreBackup(target, (async function* () { yield Buffer.concat(chunks); })(), { force: false });
+    await restoreBackup(
+      target,
+      (async function* () {
+        yield Buffer.concat(chunks);
+      })(),
+      { force: false },
+    );
     const client = await getClient(target, 'default', 'clin-app');
     expect(client?.redirectUris).toEqual(['https://app.example/cb']);
     expect(client && secretMatches(client, secret as string)).toBe(true);

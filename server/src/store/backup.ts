@@ -56,7 +56,10 @@ const PAGE = 1000;
 const INSERT_BATCH = 500;
 
 /** A column as recorded in the header: name and PostgreSQL type. */
-interface Column { name: string; type: string }
+interface Column {
+  name: string;
+  type: string;
+}
 
 /** Header line of a backup. */
 export interface BackupHeader {
@@ -86,7 +89,11 @@ export class RestoreRefusedError extends Error {}
 // ---------------------------------------------------------------------------------------------- export
 
 /** Resource types of a tenant with their count of current, non-deleted resources (all types, or `types`). */
-export async function exportTypeCounts(db: Queryable, tenant: string, types?: readonly string[]): Promise<{ type: string; count: number }[]> {
+export async function exportTypeCounts(
+  db: Queryable,
+  tenant: string,
+  types?: readonly string[],
+): Promise<{ type: string; count: number }[]> {
   const { rows } = await db.query<{ type: string; count: number }>(
     `SELECT resource_type AS type, count(*)::int AS count FROM resources
      WHERE tenant = $1 AND NOT deleted ${types ? 'AND resource_type = ANY($2::text[])' : ''}
@@ -148,7 +155,7 @@ async function* tableRows(tx: Tx, table: BackupTable, columns: Column[]): AsyncG
   const keyIdx = keys.map((k) => columns.findIndex((c) => c.name === k));
   const select = columns.map((c, i) => `${textOf(c)} AS c${i}`).join(', ');
   const keyList = keys.map(quoteIdent).join(', ');
-  const keyCast = keys.map((k, i) => `$${i + 1}::${columns[keyIdx[i]].type}`).join(', ');
+  const keyCast = keys.map((_k, i) => `$${i + 1}::${columns[keyIdx[i]].type}`).join(', ');
   let after: (string | null)[] | undefined;
   for (;;) {
     const where = after ? `WHERE (${keyList}) > (${keyCast})` : '';
@@ -174,7 +181,7 @@ export async function writeBackup(db: Db, out: NodeJS.WritableStream): Promise<B
   piping.catch(() => undefined); // awaited below; a late rejection must not go unhandled
   const hash = createHash('sha256');
   const write = async (line: string): Promise<void> => {
-    const buf = Buffer.from(line + '\n', 'utf8');
+    const buf = Buffer.from(`${line}\n`, 'utf8');
     hash.update(buf);
     if (!gzip.write(buf)) await Promise.race([once(gzip, 'drain'), piping]);
   };
@@ -182,8 +189,13 @@ export async function writeBackup(db: Db, out: NodeJS.WritableStream): Promise<B
     const summary = await db.transaction(async (tx) => {
       await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
       const header: BackupHeader = {
-        format: FORMAT, formatVersion: FORMAT_VERSION, schemaVersion: await schemaVersion(tx),
-        createdAt: new Date().toISOString(), storage: db.kind, tables: {}, indexes: 'rebuilt',
+        format: FORMAT,
+        formatVersion: FORMAT_VERSION,
+        schemaVersion: await schemaVersion(tx),
+        createdAt: new Date().toISOString(),
+        storage: db.kind,
+        tables: {},
+        indexes: 'rebuilt',
       };
       for (const table of Object.keys(BACKUP_TABLES) as BackupTable[]) {
         const { rows } = await tx.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`);
@@ -200,7 +212,7 @@ export async function writeBackup(db: Db, out: NodeJS.WritableStream): Promise<B
       }
       return { createdAt: header.createdAt, schemaVersion: header.schemaVersion, rows: written };
     });
-    gzip.end(JSON.stringify({ end: FORMAT, rows: summary.rows, sha256: hash.digest('hex') }) + '\n');
+    gzip.end(`${JSON.stringify({ end: FORMAT, rows: summary.rows, sha256: hash.digest('hex') })}\n`);
     await piping;
     return summary;
   } catch (err) {
@@ -294,7 +306,13 @@ export async function readBackup(
 // --------------------------------------------------------------------------------------------- restore
 
 /** Inserts buffered rows of one table: every value is bound as text and cast to the target column's type. */
-async function insertRows(tx: Tx, table: BackupTable, columns: Column[], target: Map<string, string>, rows: (string | null)[][]): Promise<void> {
+async function insertRows(
+  tx: Tx,
+  table: BackupTable,
+  columns: Column[],
+  target: Map<string, string>,
+  rows: (string | null)[][],
+): Promise<void> {
   if (rows.length === 0) return;
   const params = columns.map((_, i) => rows.map((r) => r[i]));
   const casts = columns.map((c, i) => `u.c${i}::${target.get(c.name)}`).join(', ');
@@ -348,7 +366,9 @@ export async function restoreBackup(db: Db, input: AsyncIterable<Buffer | string
     let header: BackupHeader | undefined;
     const onHeader = async (h: BackupHeader): Promise<void> => {
       if (h.schemaVersion > current) {
-        throw new BackupFormatError(`backup schema version ${h.schemaVersion} is newer than this database's (${current}): upgrade Haven first`);
+        throw new BackupFormatError(
+          `backup schema version ${h.schemaVersion} is newer than this database's (${current}): upgrade Haven first`,
+        );
       }
       for (const table of Object.keys(BACKUP_TABLES) as BackupTable[]) {
         const target = new Map((await tableColumns(tx, table)).map((c) => [c.name, c.type]));

@@ -6,7 +6,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { OperationOutcomeError, badRequest } from '@medplum/core';
 
 /** What a cursor is bound to. `scope` identifies the query (e.g. its canonical parameter string). */
-export interface CursorBinding { tenant: string; scope: string }
+export interface CursorBinding {
+  tenant: string;
+  scope: string;
+}
 
 function sign(secret: string, binding: CursorBinding, payload: string): string {
   return createHmac('sha256', secret).update(`${binding.tenant}\n${binding.scope}\n${payload}`).digest('base64url').slice(0, 22);
@@ -21,7 +24,9 @@ export function encodeCursor(secret: string, binding: CursorBinding, offset: num
 /** Decodes a cursor; a malformed, edited or foreign cursor is a 400. */
 export function decodeCursor(secret: string, binding: CursorBinding, cursor: string): number {
   const [payload, mac] = cursor.split('.');
-  const invalid = new OperationOutcomeError(badRequest('Invalid or expired _cursor: page links are bound to the tenant and query that produced them'));
+  const invalid = new OperationOutcomeError(
+    badRequest('Invalid or expired _cursor: page links are bound to the tenant and query that produced them'),
+  );
   if (!payload || !mac || !/^[0-9a-z]{1,12}$/.test(payload)) throw invalid;
   const expected = Buffer.from(sign(secret, binding, payload));
   const given = Buffer.from(mac);

@@ -30,7 +30,13 @@ export function patientCompartmentParams(): string[] {
 }
 
 /** Options of one $everything page. */
-export interface EverythingQuery { patientId: string; since?: string; types?: string[]; count: number; offset: number }
+export interface EverythingQuery {
+  patientId: string;
+  since?: string;
+  types?: string[];
+  count: number;
+  offset: number;
+}
 
 /** Returns one page of the compartment, the patient first, then by type and id, with the total. */
 export async function readEverythingPage(repo: HavenRepository, q: EverythingQuery): Promise<{ total: number; resources: object[] }> {

@@ -44,12 +44,22 @@ export function parseHistoryInstant(name: string, value: string): string {
   // FHIR allows at most 9 fractional digits (R4 datatypes: dateTime/instant regex).
   const range = /\.\d{10,}/.test(value) ? undefined : dateRange(value);
   if (!range) {
-    throw new OperationOutcomeError(badRequest(`Invalid ${name} value "${value.slice(0, 40)}": expected a FHIR instant such as 2024-01-31T12:00:00Z`, name));
+    throw new OperationOutcomeError(
+      badRequest(`Invalid ${name} value "${value.slice(0, 40)}": expected a FHIR instant such as 2024-01-31T12:00:00Z`, name),
+    );
   }
   return new Date(range[0]).toISOString();
 }
 
-interface HistoryRow { resource_type: string; id: string; version_id: number; last_updated: string; deleted: boolean; method: string; content: Resource | null }
+interface HistoryRow {
+  resource_type: string;
+  id: string;
+  version_id: number;
+  last_updated: string;
+  deleted: boolean;
+  method: string;
+  content: Resource | null;
+}
 
 /**
  * The policy's part of the WHERE clause: fully granted types as they are, restricted types only while
@@ -68,12 +78,15 @@ function policyWhere(policy: Policy, q: HistoryQuery, p: SqlParams, tenant: stri
     else if (rule.kind === 'some') restricted.set(type, rule);
   }
   if (free.length === types.length) return undefined;
-  if (free.length === 0 && restricted.size === 0) throw forbidden('Insufficient scope: system history needs a search grant (e.g. system/*.s or patient/*.s)');
+  if (free.length === 0 && restricted.size === 0)
+    throw forbidden('Insufficient scope: system history needs a search grant (e.g. system/*.s or patient/*.s)');
   const parts: string[] = [];
   if (free.length > 0) parts.push(`h.resource_type = ANY(${p.add(free)}::text[])`);
   if (restricted.size > 0) {
     const live = multiTypeSql(policy, need, 'cr', [...restricted.keys()], p, tenant) ?? 'true';
-    parts.push(`EXISTS (SELECT 1 FROM resources cr WHERE cr.tenant = h.tenant AND cr.resource_type = h.resource_type AND cr.id = h.id AND NOT cr.deleted AND ${live})`);
+    parts.push(
+      `EXISTS (SELECT 1 FROM resources cr WHERE cr.tenant = h.tenant AND cr.resource_type = h.resource_type AND cr.id = h.id AND NOT cr.deleted AND ${live})`,
+    );
   }
   where.push(`(${parts.join(' OR ')})`);
   return restricted.size > 0 ? restricted : undefined;
@@ -108,7 +121,11 @@ export async function readHistoryPage(repo: HavenRepository, q: HistoryQuery): P
       p.values,
     );
     if (all.length > RESTRICTED_HISTORY_SCAN) {
-      throw new OperationOutcomeError(badRequest(`History too large to filter for this token (over ${RESTRICTED_HISTORY_SCAN} versions): narrow it with _since, _at or a resource type`));
+      throw new OperationOutcomeError(
+        badRequest(
+          `History too large to filter for this token (over ${RESTRICTED_HISTORY_SCAN} versions): narrow it with _since, _at or a resource type`,
+        ),
+      );
     }
     const seen = all.filter((r) => {
       const rule = perVersion.get(r.resource_type);
@@ -117,11 +134,19 @@ export async function readHistoryPage(repo: HavenRepository, q: HistoryQuery): P
     total = seen.length;
     rows = seen.slice(q.offset, q.offset + q.count);
   } else {
-    const { rows: countRows } = await repo.q.query<{ n: number }>(`SELECT count(*) AS n FROM resource_history h WHERE ${whereSql}`, p.values);
+    const { rows: countRows } = await repo.q.query<{ n: number }>(
+      `SELECT count(*) AS n FROM resource_history h WHERE ${whereSql}`,
+      p.values,
+    );
     total = Number(countRows[0]?.n ?? 0);
     const limit = p.add(q.count);
     const offset = p.add(q.offset);
-    rows = (await repo.q.query<HistoryRow>(`SELECT ${columns} FROM resource_history h WHERE ${whereSql} ${order} LIMIT ${limit} OFFSET ${offset}`, p.values)).rows;
+    rows = (
+      await repo.q.query<HistoryRow>(
+        `SELECT ${columns} FROM resource_history h WHERE ${whereSql} ${order} LIMIT ${limit} OFFSET ${offset}`,
+        p.values,
+      )
+    ).rows;
   }
   if (q.id && total === 0 && !q.since && !q.at) throw new OperationOutcomeError(notFound);
   return {

@@ -64,8 +64,13 @@ const MAX_REASON = 500;
 
 function repository(ctx: ImportContext): HavenRepository {
   return new HavenRepository({
-    db: ctx.db, tenant: ctx.tenant, baseUrl: ctx.baseUrl,
-    maxCount: 1000, defaultCount: 20, lenient: false, cursorSecret: ctx.cursorSecret,
+    db: ctx.db,
+    tenant: ctx.tenant,
+    baseUrl: ctx.baseUrl,
+    maxCount: 1000,
+    defaultCount: 20,
+    lenient: false,
+    cursorSecret: ctx.cursorSecret,
     ...(ctx.hooks ? { hooks: ctx.hooks } : {}),
   });
 }
@@ -74,7 +79,10 @@ function repository(ctx: ImportContext): HavenRepository {
 export function outcomeText(outcome: OperationOutcome | undefined): string {
   const issues = (outcome?.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal');
   const text = issues
-    .map((i) => i.diagnostics ?? (i.expression?.length ? `${i.expression.join(', ')}: ${i.details?.text ?? i.code}` : i.details?.text ?? i.code))
+    .map(
+      (i) =>
+        i.diagnostics ?? (i.expression?.length ? `${i.expression.join(', ')}: ${i.details?.text ?? i.code}` : (i.details?.text ?? i.code)),
+    )
     .join('; ');
   return (text || 'rejected').slice(0, MAX_REASON);
 }
@@ -219,7 +227,8 @@ async function routeBundle(ctx: ImportContext, bundle: Bundle): Promise<ImportRe
       const resource = entries[i].resource;
       if (!resource || entries[i].request?.method === 'DELETE') continue;
       const errors = validateFhirResource(resource).filter((x) => x.severity === 'error' || x.severity === 'fatal');
-      if (errors.length > 0) return { imported: 0, failures: [{ entry: i, reason: outcomeText({ resourceType: 'OperationOutcome', issue: errors }) }] };
+      if (errors.length > 0)
+        return { imported: 0, failures: [{ entry: i, reason: outcomeText({ resourceType: 'OperationOutcome', issue: errors }) }] };
     }
     return { imported: 0, failures: [{ reason: `${bundle.type} refused: ${outcomeText(outcome)}` }] };
   }
@@ -256,6 +265,13 @@ export async function importDocument(ctx: ImportContext, doc: unknown): Promise<
       return result;
     }
     default:
-      return { imported: 0, failures: [{ reason: `Bundle type "${String(bundle.type).slice(0, 40)}" is not importable (use transaction, batch, collection or searchset)` }] };
+      return {
+        imported: 0,
+        failures: [
+          {
+            reason: `Bundle type "${String(bundle.type).slice(0, 40)}" is not importable (use transaction, batch, collection or searchset)`,
+          },
+        ],
+      };
   }
 }

@@ -67,7 +67,9 @@ export function dateRange(value: string): [number, number] | undefined {
   if (d === undefined) return [utc(year, month - 1, 1), utc(year, month, 1) - 1];
   const dayStart = utc(year, month - 1, day);
   if (h === undefined) return [dayStart, dayStart + DAY_MS - 1];
-  const hour = Number(h), minute = Number(mi), second = s === undefined ? 0 : Number(s);
+  const hour = Number(h),
+    minute = Number(mi),
+    second = s === undefined ? 0 : Number(s);
   if (hour > 23 || minute > 59 || second > 60) return undefined;
   let low = dayStart + ((hour * 60 + minute) * 60 + second) * 1000;
   let span: number;

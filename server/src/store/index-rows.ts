@@ -5,9 +5,18 @@
  */
 
 /** String parameter value. `norm` is {@link normalizeString}(raw). */
-export interface StringRow { code: string; norm: string; raw: string }
+export interface StringRow {
+  code: string;
+  norm: string;
+  raw: string;
+}
 /** Token value (Coding, Identifier, code, boolean, ContactPoint, id...). `display` is lower-cased. */
-export interface TokenRow { code: string; system: string | null; value: string | null; display: string | null }
+export interface TokenRow {
+  code: string;
+  system: string | null;
+  value: string | null;
+  display: string | null;
+}
 /** Reference value: relative (`target_type`/`target_id`), absolute/canonical (`url`) or logical (`ident_*`). */
 export interface ReferenceRow {
   code: string;
@@ -18,13 +27,29 @@ export interface ReferenceRow {
   ident_value: string | null;
 }
 /** Date value as an inclusive instant range (ISO strings; '-infinity' / 'infinity' for open ends). */
-export interface DateRow { code: string; low: string; high: string }
+export interface DateRow {
+  code: string;
+  low: string;
+  high: string;
+}
 /** Number value. */
-export interface NumberRow { code: string; value: number }
+export interface NumberRow {
+  code: string;
+  value: number;
+}
 /** Quantity value. */
-export interface QuantityRow { code: string; value: number; system: string | null; unit_code: string | null; unit: string | null }
+export interface QuantityRow {
+  code: string;
+  value: number;
+  system: string | null;
+  unit_code: string | null;
+  unit: string | null;
+}
 /** URI value (uri, url, canonical without `|version`). */
-export interface UriRow { code: string; value: string }
+export interface UriRow {
+  code: string;
+  value: string;
+}
 /** Composite value whose first component is a token; the second component fills the matching columns. */
 export interface CompositeRow {
   code: string;
@@ -68,7 +93,10 @@ export const INDEX_KINDS = Object.keys(INDEX_TABLES) as readonly (keyof IndexRow
 
 /** Lower-cases and strips combining accents: how string search compares (R4 3.1.1.5.3 "string"). */
 export function normalizeString(input: string): string {
-  return input.normalize('NFD').replace(/[\u0300-\u036f]/g, '').toLowerCase();
+  return input
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase();
 }
 
 /** An empty set of index rows. */

@@ -45,14 +45,23 @@ function alterFirstLeaf(value: unknown): unknown {
 /** A deep copy with every object's keys in reverse order (as jsonb may return them). */
 function reorderKeys(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(reorderKeys);
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).reverse().map(([k, v]) => [k, reorderKeys(v)]));
+  if (value && typeof value === 'object')
+    return Object.fromEntries(
+      Object.entries(value)
+        .reverse()
+        .map(([k, v]) => [k, reorderKeys(v)]),
+    );
   return value;
 }
 
 /** Versions 1 and 2 of `r`: meta as the repository stamps it. */
 function versions(r: Json, next: Json): [Resource, Resource] {
   const before = { ...r, id: 'r1', meta: { ...(r.meta as Json | undefined), versionId: '1', lastUpdated: '2026-01-01T00:00:00.000Z' } };
-  const after = { ...next, id: 'r1', meta: { ...(next.meta as Json | undefined), versionId: '2', lastUpdated: '2026-01-02T00:00:00.000Z' } };
+  const after = {
+    ...next,
+    id: 'r1',
+    meta: { ...(next.meta as Json | undefined), versionId: '2', lastUpdated: '2026-01-02T00:00:00.000Z' },
+  };
   return [before as unknown as Resource, after as unknown as Resource];
 }
 
@@ -81,14 +90,26 @@ function updatesOf(r: Json): { what: string; next: Json }[] {
     const root = /^[a-z]+/.exec(key)![0];
     for (const other of ['String', 'CodeableConcept', 'Quantity', 'DateTime', 'Period', 'Age', 'Reference']) {
       if (root + other === key) continue;
-      const value = other === 'String' ? 'text' : other === 'DateTime' ? '2026-02-03' : other === 'Period' ? { start: '2026-01-01' }
-        : other === 'Reference' ? { reference: 'Medication/m1' } : other === 'CodeableConcept' ? { coding: [{ system: 'http://example.org', code: 'c' }], text: 'c' }
-        : { value: 3, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' };
+      const value =
+        other === 'String'
+          ? 'text'
+          : other === 'DateTime'
+            ? '2026-02-03'
+            : other === 'Period'
+              ? { start: '2026-01-01' }
+              : other === 'Reference'
+                ? { reference: 'Medication/m1' }
+                : other === 'CodeableConcept'
+                  ? { coding: [{ system: 'http://example.org', code: 'c' }], text: 'c' }
+                  : { value: 3, unit: 'a', system: 'http://unitsofmeasure.org', code: 'a' };
       updates.push({ what: `switch ${key} to ${root}${other}`, next: { ...rest, [root + other]: value } });
     }
   }
   updates.push({ what: 'add a tag', next: { ...r, meta: { tag: [{ system: 'http://example.org/tags', code: 'new' }] } } });
-  updates.push({ what: 'add a security label', next: { ...r, meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'PSY' }] } } });
+  updates.push({
+    what: 'add a security label',
+    next: { ...r, meta: { security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'PSY' }] } },
+  });
   updates.push({ what: 'reorder keys', next: reorderKeys(r) as Json });
   return updates;
 }
@@ -126,13 +147,19 @@ describe('unchangedIndexKinds', () => {
     }
   });
 
-  it('rewrites only the quantity and composite rows when an Observation\'s value changes', () => {
+  it("rewrites only the quantity and composite rows when an Observation's value changes", () => {
     const obs: Observation = {
-      resourceType: 'Observation', status: 'final', subject: { reference: 'Patient/p1' }, effectiveDateTime: '2026-01-01T10:00:00Z',
+      resourceType: 'Observation',
+      status: 'final',
+      subject: { reference: 'Patient/p1' },
+      effectiveDateTime: '2026-01-01T10:00:00Z',
       code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }] },
       valueQuantity: { value: 120, unit: 'mm[Hg]', system: 'http://unitsofmeasure.org', code: 'mm[Hg]' },
     };
-    const [before, after] = versions(obs as unknown as Json, { ...obs, valueQuantity: { ...obs.valueQuantity, value: 135 } } as unknown as Json);
+    const [before, after] = versions(
+      obs as unknown as Json,
+      { ...obs, valueQuantity: { ...obs.valueQuantity, value: 135 } } as unknown as Json,
+    );
     const unchanged = unchangedIndexKinds(before, after);
     expect(unchanged.has('quantity')).toBe(false);
     expect(unchanged.has('composite')).toBe(false);

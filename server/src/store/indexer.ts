@@ -66,11 +66,18 @@ interface Branch {
   /** From `.where(resolve() is T)`: keep only references whose target type is T. */
   readonly resolveType: string | undefined;
 }
-interface CompositePlan { readonly first: FhirPathAtom; readonly second: FhirPathAtom; readonly secondKind: SecondKind }
+interface CompositePlan {
+  readonly first: FhirPathAtom;
+  readonly second: FhirPathAtom;
+  readonly secondKind: SecondKind;
+}
 type ParamPlan =
   | { readonly code: string; readonly kind: ValueKind; readonly branches: readonly Branch[] }
   | { readonly code: string; readonly kind: 'composite'; readonly branches: readonly Branch[]; readonly composite: CompositePlan };
-interface TypePlan { readonly params: SearchParameter[]; readonly plans: readonly ParamPlan[] }
+interface TypePlan {
+  readonly params: SearchParameter[];
+  readonly plans: readonly ParamPlan[];
+}
 
 const typePlans = new Map<string, TypePlan>();
 
@@ -139,7 +146,7 @@ function sameJson(x: unknown, y: unknown): boolean {
   const yo = y as Record<string, unknown>;
   const keys = Object.keys(xo);
   if (keys.length !== Object.keys(yo).length) return false;
-  return keys.every((k) => Object.prototype.hasOwnProperty.call(yo, k) && sameJson(xo[k], yo[k]));
+  return keys.every((k) => Object.hasOwn(yo, k) && sameJson(xo[k], yo[k]));
 }
 
 /** `meta` without the fields every new version changes. */
@@ -230,21 +237,27 @@ function buildCompositePlan(resourceType: string, sp: SearchParameter, all: Sear
   const [first, second] = components.map((c) => all.find((p) => p.url === c.definition));
   if (first?.type !== 'token' || !second) return undefined;
   const secondKind = second.type;
-  if (secondKind !== 'token' && secondKind !== 'quantity' && secondKind !== 'number' && secondKind !== 'date' && secondKind !== 'string') return undefined;
+  if (secondKind !== 'token' && secondKind !== 'quantity' && secondKind !== 'number' && secondKind !== 'date' && secondKind !== 'string')
+    return undefined;
   const composite: CompositePlan = {
     first: parseFhirPath(components[0].expression),
     second: parseFhirPath(components[1].expression),
     secondKind,
   };
   const branches = unionBranches(parseFhirPath(sp.expression as string).child)
-    .filter((atom) => { const s = atom.toString(); return s === resourceType || s.startsWith(resourceType + '.'); })
+    .filter((atom) => {
+      const s = atom.toString();
+      return s === resourceType || s.startsWith(`${resourceType}.`);
+    })
     .map((atom) => {
       if (atom instanceof SymbolAtom) {
         // The node is the resource itself: both components' properties must be there.
         const needs = [composite.first, composite.second].map((c) => rootProperty(c.child, undefined));
         const known = needs.every((p) => p !== undefined) && !readsRoot(composite.first.child) && !readsRoot(composite.second.child);
         return {
-          expr: new FhirPathAtom(atom.toString(), atom), needs: needs.filter((p) => p !== undefined), resolveType: undefined,
+          expr: new FhirPathAtom(atom.toString(), atom),
+          needs: needs.filter((p) => p !== undefined),
+          resolveType: undefined,
           dependsOn: known ? (needs as string[]) : undefined,
         };
       }
@@ -274,13 +287,22 @@ function toBranch(atom: Atom, resourceType: string): Branch {
   }
   const needs = rootProperty(path, resourceType);
   return {
-    expr: new FhirPathAtom(path.toString(), path), needs: needs === undefined ? [] : [needs], resolveType,
+    expr: new FhirPathAtom(path.toString(), path),
+    needs: needs === undefined ? [] : [needs],
+    resolveType,
     dependsOn: needs === undefined || readsRoot(path) ? undefined : [choiceKey(path, resourceType, needs) ?? needs],
   };
 }
 
 /** Types that have specialisations (Age, Duration… are Quantities): `ofType(Quantity)` may match any of them. */
-const TYPES_WITH_SUBTYPES: ReadonlySet<string> = new Set(['Quantity', 'Element', 'BackboneElement', 'DataType', 'Resource', 'DomainResource']);
+const TYPES_WITH_SUBTYPES: ReadonlySet<string> = new Set([
+  'Quantity',
+  'Element',
+  'BackboneElement',
+  'DataType',
+  'Resource',
+  'DomainResource',
+]);
 
 /**
  * The one JSON key a path into a choice element reads (`Observation.value.ofType(CodeableConcept)` reads only
@@ -344,7 +366,9 @@ function presentProperties(resource: Resource): Set<string> {
 // Values to rows, per parameter type (sections of https://hl7.org/fhir/R4/search.html, cited by anchor)
 
 type AnyRow = IndexRows[keyof IndexRows][number];
-interface RowSink { add<K extends keyof IndexRows>(table: K, row: IndexRows[K][number]): void }
+interface RowSink {
+  add<K extends keyof IndexRows>(table: K, row: IndexRows[K][number]): void;
+}
 
 /** The result: rows grouped by table, each distinct row once. */
 class RowSet implements RowSink {
@@ -403,7 +427,9 @@ function addValue(sink: RowSink, kind: ValueKind, code: string, tv: TypedValue):
 
 /** One row per token of component 1 × value of component 2, both evaluated on `node`. */
 function addComposite(sink: RowSink, code: string, plan: CompositePlan, node: TypedValue): void {
-  const firsts = evalFhirPathTyped(plan.first, [node]).flatMap(tokenValues).filter((t) => t.value !== null);
+  const firsts = evalFhirPathTyped(plan.first, [node])
+    .flatMap(tokenValues)
+    .filter((t) => t.value !== null);
   if (firsts.length === 0) return;
   const seconds: Omit<CompositeRow, 'code' | 'c1_system' | 'c1_value'>[] = [];
   const empty = { c2_system: null, c2_value: null, c2_number: null, c2_unit_code: null, c2_low: null, c2_high: null, c2_string: null };
@@ -535,7 +561,15 @@ function withoutVersion(canonical: string): string {
   return bar >= 0 ? canonical.slice(0, bar) : canonical;
 }
 
-const QUANTITY_TYPES: ReadonlySet<string> = new Set(['Quantity', 'SimpleQuantity', 'MoneyQuantity', 'Age', 'Duration', 'Distance', 'Count']);
+const QUANTITY_TYPES: ReadonlySet<string> = new Set([
+  'Quantity',
+  'SimpleQuantity',
+  'MoneyQuantity',
+  'Age',
+  'Duration',
+  'Distance',
+  'Count',
+]);
 
 /** Quantity mapping of search.html#quantity; Money becomes an ISO 4217 quantity. Range and SampledData: none. */
 function quantityValue(tv: TypedValue): Omit<QuantityRow, 'code'> | undefined {

@@ -13,7 +13,11 @@ const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'migrations
 const MIGRATION_LOCK_KEY = 7_304_211;
 
 /** A migration file. */
-export interface Migration { version: number; name: string; sql: string }
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
 
 /** Lists the shipped migrations, ordered by version; throws on a malformed or duplicate file name. */
 export function listMigrations(dir = MIGRATIONS_DIR): Migration[] {
@@ -68,7 +72,7 @@ export function splitStatements(sql: string): string[] {
     if (!inDollar && trimmed.startsWith('--')) continue;
     const dollarCount = (line.match(/\$\$/g) ?? []).length;
     if (dollarCount % 2 === 1) inDollar = !inDollar;
-    current += line + '\n';
+    current += `${line}\n`;
     if (!inDollar && trimmed.endsWith(';')) {
       out.push(current.trim());
       current = '';

@@ -15,7 +15,12 @@ export function embeddedDbDir(dataDir: string): string {
 }
 
 /** Opens and migrates the database. `onMaintenance` hears of every scheduled statistics/vacuum run. */
-export async function openDatabase(opts: { databaseUrl?: string; dataDir: string; embeddedThread?: EmbeddedThread; onMaintenance?: MaintenanceListener }): Promise<Db> {
+export async function openDatabase(opts: {
+  databaseUrl?: string;
+  dataDir: string;
+  embeddedThread?: EmbeddedThread;
+  onMaintenance?: MaintenanceListener;
+}): Promise<Db> {
   let db: Db;
   if (opts.databaseUrl) {
     db = openPgDb(opts.databaseUrl, undefined, opts.onMaintenance);

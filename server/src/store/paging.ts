@@ -48,7 +48,8 @@ export function requestedOffset(req: PageRequest): number {
   if (cursor !== undefined) return decodeCursor(req.secret, { tenant: req.tenant, scope: scopeOf(req) }, cursor);
   const raw = single(req.query._offset);
   if (raw === undefined) return 0;
-  if (!/^\d{1,9}$/.test(raw)) throw new OperationOutcomeError(badRequest(`Invalid _offset "${raw.slice(0, 20)}": expected a non-negative integer`, '_offset'));
+  if (!/^\d{1,9}$/.test(raw))
+    throw new OperationOutcomeError(badRequest(`Invalid _offset "${raw.slice(0, 20)}": expected a non-negative integer`, '_offset'));
   return Number(raw);
 }
 
@@ -56,7 +57,8 @@ export function requestedOffset(req: PageRequest): number {
 export function requestedCount(query: QueryParams, defaultCount: number, maxCount: number): number {
   const raw = single(query._count);
   if (raw === undefined) return defaultCount;
-  if (!/^\d{1,9}$/.test(raw)) throw new OperationOutcomeError(badRequest(`Invalid _count "${raw.slice(0, 20)}": expected a non-negative integer`, '_count'));
+  if (!/^\d{1,9}$/.test(raw))
+    throw new OperationOutcomeError(badRequest(`Invalid _count "${raw.slice(0, 20)}": expected a non-negative integer`, '_count'));
   const n = Number(raw);
   if (n > maxCount) throw new OperationOutcomeError(badRequest(`_count=${n} exceeds the maximum of ${maxCount}`, '_count'));
   return n;
@@ -65,7 +67,7 @@ export function requestedCount(query: QueryParams, defaultCount: number, maxCoun
 /** Builds self/next/previous links for a page at `offset` of size `count`. */
 export function pageLinks(req: PageRequest, offset: number, count: number, hasNext: boolean, selfQuery?: QueryParams): BundleLink[] {
   const binding = { tenant: req.tenant, scope: scopeOf(req) };
-  const base = `${req.baseUrl}${req.path ? '/' + req.path : ''}`;
+  const base = `${req.baseUrl}${req.path ? `/${req.path}` : ''}`;
   // next/previous keep the request's own parameters (the cursor is signed over them); self shows what was applied.
   const requestPairs = stablePairs(req.query, PAGING_PARAMS);
   const url = (off: number, pairs = requestPairs): string => {

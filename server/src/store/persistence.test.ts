@@ -8,18 +8,29 @@ import { startServer } from '../server.ts';
 import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
 
 let storage: ScratchStorage | undefined;
-afterAll(async () => { await storage?.drop(); });
+afterAll(async () => {
+  await storage?.drop();
+});
 
 async function boot(s: ScratchStorage, log: (event: Record<string, unknown>) => void = () => undefined, env: Record<string, string> = {}) {
   const config = loadConfig({
-    HOST: '127.0.0.1', PORT: '0', DATA_DIR: s.dataDir,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATA_DIR: s.dataDir,
     ...(s.databaseUrl ? { DATABASE_URL: s.databaseUrl } : {}),
     ...env,
   });
   // This test is about storage, not tokens: a fixed full-access principal stands in for a backend client.
   return startServer(config, {
     log,
-    authenticate: async (_req, tenant) => ({ tenant, subject: 'persistence-test', clientId: 'persistence-test', scopes: ['system/*.cruds'], roles: [], development: false }),
+    authenticate: async (_req, tenant) => ({
+      tenant,
+      subject: 'persistence-test',
+      clientId: 'persistence-test',
+      scopes: ['system/*.cruds'],
+      roles: [],
+      development: false,
+    }),
   });
 }
 
@@ -28,17 +39,23 @@ describe('restart', () => {
     storage = await createScratchStorage();
     const first = await boot(storage);
     const post = await fetch(`${first.url}/fhir/Patient`, {
-      method: 'POST', headers: { 'content-type': 'application/fhir+json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
       body: JSON.stringify({ resourceType: 'Patient', name: [{ family: 'Durable' }] }),
     });
     const created = await post.json();
     await fetch(`${first.url}/fhir/Patient/${created.id}`, {
-      method: 'PUT', headers: { 'content-type': 'application/fhir+json' },
+      method: 'PUT',
+      headers: { 'content-type': 'application/fhir+json' },
       body: JSON.stringify({ resourceType: 'Patient', id: created.id, name: [{ family: 'Durable2' }] }),
     });
-    const gone = await (await fetch(`${first.url}/fhir/Patient`, {
-      method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient' }),
-    })).json();
+    const gone = await (
+      await fetch(`${first.url}/fhir/Patient`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify({ resourceType: 'Patient' }),
+      })
+    ).json();
     await fetch(`${first.url}/fhir/Patient/${gone.id}`, { method: 'DELETE' });
     const { rows: before } = await first.db.query<{ version: number }>('SELECT version FROM haven_migrations ORDER BY version');
     await first.close();
@@ -69,12 +86,18 @@ describe('maintenance', () => {
       // 1,000 resources of a type the database has never seen: the type rule (and, without autovacuum, the volume
       // rule) makes a run due.
       const bundle = {
-        resourceType: 'Bundle', type: 'transaction',
+        resourceType: 'Bundle',
+        type: 'transaction',
         entry: Array.from({ length: 1_000 }, (_, i) => ({
-          resource: { resourceType: 'Basic', code: { text: `maintenance ${i}` } }, request: { method: 'POST', url: 'Basic' },
+          resource: { resourceType: 'Basic', code: { text: `maintenance ${i}` } },
+          request: { method: 'POST', url: 'Basic' },
         })),
       };
-      const res = await fetch(`${server.url}/fhir`, { method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify(bundle) });
+      const res = await fetch(`${server.url}/fhir`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/fhir+json' },
+        body: JSON.stringify(bundle),
+      });
       expect(res.status).toBe(200);
       const deadline = Date.now() + 30_000;
       while (!events.some((e) => e.event === 'store.maintenance')) {
@@ -82,7 +105,12 @@ describe('maintenance', () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       const run = events.find((e) => e.event === 'store.maintenance')!;
-      expect(run).toMatchObject({ level: 'info', scope: expect.stringMatching(/^(all|search)$/), tables: expect.any(Number), tookMs: expect.any(Number) });
+      expect(run).toMatchObject({
+        level: 'info',
+        scope: expect.stringMatching(/^(all|search)$/),
+        tables: expect.any(Number),
+        tookMs: expect.any(Number),
+      });
       expect(run.operation).toBe(run.scope === 'all' ? 'VACUUM (ANALYZE)' : 'ANALYZE');
       expect(JSON.stringify(run)).not.toContain('maintenance 0');
     } finally {
@@ -100,7 +128,9 @@ describe('embedded size advice', () => {
       const first = await boot(own);
       for (let i = 0; i < 3; i++) {
         const res = await fetch(`${first.url}/fhir/Patient`, {
-          method: 'POST', headers: { 'content-type': 'application/fhir+json' }, body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Size${i}` }] }),
+          method: 'POST',
+          headers: { 'content-type': 'application/fhir+json' },
+          body: JSON.stringify({ resourceType: 'Patient', name: [{ family: `Size${i}` }] }),
         });
         expect(res.status).toBe(201);
       }

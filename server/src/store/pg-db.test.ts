@@ -32,7 +32,10 @@ describe.skipIf(!process.env.DATABASE_URL)('PostgreSQL engine: prepared statemen
     // A statement that reads its own planning counters (its session's pg_prepared_statements row); the parameter
     // makes the plan choice real (a statement without parameters is always planned generically).
     const counters = (marker: string, prefix: string): Promise<{ rows: { generic_plans: number; custom_plans: number }[] }> =>
-      db.query(`${prefix}SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement LIKE '%' || $1 || '%' AND $1 = '${marker}'`, [marker]);
+      db.query(
+        `${prefix}SELECT generic_plans::int, custom_plans::int FROM pg_prepared_statements WHERE statement LIKE '%' || $1 || '%' AND $1 = '${marker}'`,
+        [marker],
+      );
     for (let i = 0; i < 3; i++) {
       const fixed = (await counters('fixed-self-check', FIXED_PLAN)).rows[0];
       expect(fixed?.custom_plans).toBe(0);

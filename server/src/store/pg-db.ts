@@ -3,7 +3,14 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf, type MaintenanceListener } from './analyze-schedule.ts';
+import {
+  AnalyzeSchedule,
+  OWN_TABLES_SQL,
+  TYPE_ROWS_SQL,
+  runScheduledAnalyze,
+  typeRowsOf,
+  type MaintenanceListener,
+} from './analyze-schedule.ts';
 import { FIXED_PLAN, type Db, type Tx } from './db.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';

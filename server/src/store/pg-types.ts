@@ -16,7 +16,9 @@ export function parseTextValue(oid: number, text: string): unknown {
 }
 
 /** Encodes a query parameter as `pg` does (arrays as array literals, objects as JSON, Dates as timestamps). */
-export const encodeParam: (value: unknown) => string | Buffer | null = (pg as unknown as { utils: { prepareValue(v: unknown): string | Buffer | null } }).utils.prepareValue;
+export const encodeParam: (value: unknown) => string | Buffer | null = (
+  pg as unknown as { utils: { prepareValue(v: unknown): string | Buffer | null } }
+).utils.prepareValue;
 
 /**
  * Prepared statements are planned for their values on every run: a generic plan, made for average values, could

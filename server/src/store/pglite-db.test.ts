@@ -20,10 +20,18 @@ describe.each<EmbeddedThread>(['inline', 'worker'])('embedded database (%s)', (t
 
   it('binds parameters of every shape Haven sends and returns rows shaped as pg returns them', async () => {
     const at = new Date('2026-01-02T03:04:05.678Z');
-    const ins = await db.query(`INSERT INTO t VALUES ($1, $2, $3, $4::jsonb, $5, $6::text[]), ('b', NULL, NULL, NULL, NULL, NULL)`,
-      ['a', 9007199254740991, 12.5, JSON.stringify({ k: ['v', 1], q: "it's" }), at, ['x', 'y,z', 'q"uote']]);
+    const ins = await db.query(`INSERT INTO t VALUES ($1, $2, $3, $4::jsonb, $5, $6::text[]), ('b', NULL, NULL, NULL, NULL, NULL)`, [
+      'a',
+      9007199254740991,
+      12.5,
+      JSON.stringify({ k: ['v', 1], q: "it's" }),
+      at,
+      ['x', 'y,z', 'q"uote'],
+    ]);
     expect(ins.rowCount).toBe(2);
-    const { rows, rowCount } = await db.query<Record<string, unknown>>(`SELECT * FROM t WHERE id = ANY($1::text[]) ORDER BY id`, [['a', 'b']]);
+    const { rows, rowCount } = await db.query<Record<string, unknown>>(`SELECT * FROM t WHERE id = ANY($1::text[]) ORDER BY id`, [
+      ['a', 'b'],
+    ]);
     expect(rowCount).toBe(2);
     expect(rows[0]).toEqual({ id: 'a', n: 9007199254740991, x: 12.5, doc: { k: ['v', 1], q: "it's" }, at, tags: ['x', 'y,z', 'q"uote'] });
     expect(rows[1]).toEqual({ id: 'b', n: null, x: null, doc: null, at: null, tags: null });
@@ -41,10 +49,12 @@ describe.each<EmbeddedThread>(['inline', 'worker'])('embedded database (%s)', (t
   });
 
   it('rolls a transaction back when its callback throws, and commits it when it returns', async () => {
-    await expect(db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO t (id) VALUES ('rolled-back')`);
-      throw new Error('boom');
-    })).rejects.toThrow('boom');
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO t (id) VALUES ('rolled-back')`);
+        throw new Error('boom');
+      }),
+    ).rejects.toThrow('boom');
     const result = await db.transaction(async (tx) => {
       await tx.query(`INSERT INTO t (id) VALUES ('committed')`);
       return 'done';
@@ -55,18 +65,22 @@ describe.each<EmbeddedThread>(['inline', 'worker'])('embedded database (%s)', (t
   });
 
   it('reports a COMMIT that failed (deferred constraint) and keeps nothing of the transaction', async () => {
-    await expect(db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO t (id) VALUES ('kept-out')`);
-      await tx.query(`INSERT INTO d VALUES (1, 'no-such-row')`);
-    })).rejects.toMatchObject({ code: '23503' });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO t (id) VALUES ('kept-out')`);
+        await tx.query(`INSERT INTO d VALUES (1, 'no-such-row')`);
+      }),
+    ).rejects.toMatchObject({ code: '23503' });
     expect((await db.query(`SELECT id FROM t WHERE id = 'kept-out'`)).rowCount).toBe(0);
   });
 
   it('reports a COMMIT of a transaction whose statement failed, even when the caller swallowed the error', async () => {
-    await expect(db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO t (id) VALUES ('swallowed')`);
-      await tx.query(`INSERT INTO t (id) VALUES ('a')`).catch(() => undefined);
-    })).rejects.toMatchObject({ code: '25P02' });
+    await expect(
+      db.transaction(async (tx) => {
+        await tx.query(`INSERT INTO t (id) VALUES ('swallowed')`);
+        await tx.query(`INSERT INTO t (id) VALUES ('a')`).catch(() => undefined);
+      }),
+    ).rejects.toMatchObject({ code: '25P02' });
     expect((await db.query(`SELECT id FROM t WHERE id = 'swallowed'`)).rowCount).toBe(0);
   });
 
@@ -101,10 +115,12 @@ describe.each<EmbeddedThread>(['inline', 'worker'])('embedded database (%s)', (t
       await new Promise((r) => setTimeout(r, 10));
       expect(got).toEqual([]);
     });
-    await db.transaction(async (tx) => {
-      await tx.query(`SELECT pg_notify('haven_test', 'rolled-back')`);
-      throw new Error('undo');
-    }).catch(() => undefined);
+    await db
+      .transaction(async (tx) => {
+        await tx.query(`SELECT pg_notify('haven_test', 'rolled-back')`);
+        throw new Error('undo');
+      })
+      .catch(() => undefined);
     await db.query(`SELECT pg_notify('haven_test', 'plain')`);
     await new Promise((r) => setTimeout(r, 10));
     expect(got).toEqual(['in-tx', 'plain']);
@@ -130,9 +146,11 @@ describe.each<EmbeddedThread>(['inline', 'worker'])('embedded database (%s)', (t
     await db.exec(`ALTER TABLE w ADD COLUMN extra int DEFAULT 7`);
     expect((await db.query(select, ['w1'])).rows).toEqual([{ id: 'w1', extra: 7 }]);
     // Within a transaction too; and the session still answers afterwards.
-    await db.transaction(async (tx) => {
-      await expect(tx.query(insert, ['a'])).rejects.toMatchObject({ code: '23505' });
-    }).catch(() => undefined);
+    await db
+      .transaction(async (tx) => {
+        await expect(tx.query(insert, ['a'])).rejects.toMatchObject({ code: '23505' });
+      })
+      .catch(() => undefined);
     expect((await db.query(insert, ['p2'])).rowCount).toBe(1);
   });
 

@@ -11,7 +11,14 @@
  */
 import { Worker } from 'node:worker_threads';
 import { PGlite } from '@electric-sql/pglite';
-import { AnalyzeSchedule, OWN_TABLES_SQL, TYPE_ROWS_SQL, runScheduledAnalyze, typeRowsOf, type MaintenanceListener } from './analyze-schedule.ts';
+import {
+  AnalyzeSchedule,
+  OWN_TABLES_SQL,
+  TYPE_ROWS_SQL,
+  runScheduledAnalyze,
+  typeRowsOf,
+  type MaintenanceListener,
+} from './analyze-schedule.ts';
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
@@ -79,16 +86,18 @@ class DbConnection {
   readonly ready: Promise<void>;
 
   constructor() {
-    this.ready = new Promise<void>((resolve, reject) => ((this.markReady = resolve), (this.failStart = reject)));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = resolve;
+      this.failStart = reject;
+    });
   }
 
   /** Opens the session in `dataDir` (`undefined`: in memory) on a worker thread or on this thread. */
   static async open(dataDir: string | undefined, thread: EmbeddedThread): Promise<DbConnection> {
     const c = new DbConnection();
     const onMessage = (msg: FromDbSession): void => c.receive(msg);
-    c.transport = thread === 'worker'
-      ? workerTransport(dataDir, onMessage, (err) => c.fail(err))
-      : await inlineTransport(dataDir, onMessage);
+    c.transport =
+      thread === 'worker' ? workerTransport(dataDir, onMessage, (err) => c.fail(err)) : await inlineTransport(dataDir, onMessage);
     if (thread === 'inline') c.receive({ ready: true });
     await c.ready;
     return c;
@@ -196,7 +205,11 @@ export type EmbeddedThread = 'worker' | 'inline';
  * Opens (creating if needed) the embedded database in `dataDir`; `undefined` keeps it in memory. `onMaintenance`
  * hears of every scheduled statistics/vacuum run (./analyze-schedule.ts).
  */
-export async function openPgliteDb(dataDir: string | undefined, thread: EmbeddedThread = 'inline', onMaintenance?: MaintenanceListener): Promise<Db> {
+export async function openPgliteDb(
+  dataDir: string | undefined,
+  thread: EmbeddedThread = 'inline',
+  onMaintenance?: MaintenanceListener,
+): Promise<Db> {
   const connection = await DbConnection.open(dataDir, thread);
   const schedule = new AnalyzeSchedule();
   let ownTables: string[] = [];

@@ -15,7 +15,13 @@
 import type { PGlite } from '@electric-sql/pglite';
 import { serialize, type DatabaseError } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser.js';
-import type { BackendMessage, CommandCompleteMessage, DataRowMessage, NotificationResponseMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages.js';
+import type {
+  BackendMessage,
+  CommandCompleteMessage,
+  DataRowMessage,
+  NotificationResponseMessage,
+  RowDescriptionMessage,
+} from 'pg-protocol/dist/messages.js';
 import { encodeParam, parseTextValue, PLAN_CACHE_MODE } from './pg-types.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 
@@ -23,7 +29,6 @@ const JSON_OIDS = new Set([114, 3802]);
 
 /** How many prepared statements a session keeps (Haven's SQL has a few hundred distinct shapes in use). */
 const PREPARED_LIMIT = 500;
-
 
 /** Row count as `pg` reports it: the number at the end of the command tag (`INSERT 0 5`, `UPDATE 3`, `SELECT 2`). */
 function rowCountOf(tag: string | undefined): number {
@@ -186,7 +191,9 @@ export class PgliteSession {
     this.owner = undefined;
     const tag = await this.runScript(commit ? 'COMMIT' : 'ROLLBACK');
     if (commit && tag === 'ROLLBACK') {
-      throw Object.assign(new Error('The transaction was rolled back instead of committed: a statement in it had failed'), { code: '25P02' });
+      throw Object.assign(new Error('The transaction was rolled back instead of committed: a statement in it had failed'), {
+        code: '25P02',
+      });
     }
   }
 

@@ -10,12 +10,25 @@
  */
 import { randomUUID } from 'node:crypto';
 import {
-  OperationOutcomeError, applyPatch, badRequest, deepClone, gone,
-  notFound, preconditionFailed, type Operation, type SearchRequest, type WithId,
+  OperationOutcomeError,
+  applyPatch,
+  badRequest,
+  deepClone,
+  gone,
+  notFound,
+  preconditionFailed,
+  type Operation,
+  type SearchRequest,
+  type WithId,
 } from '@medplum/core';
 import {
-  FhirRepository, type CreateResourceOptions, type DeleteResourceOptions, type ReadHistoryOptions,
-  type RepositoryMode, type TransactionOptions, type UpdateResourceOptions,
+  FhirRepository,
+  type CreateResourceOptions,
+  type DeleteResourceOptions,
+  type ReadHistoryOptions,
+  type RepositoryMode,
+  type TransactionOptions,
+  type UpdateResourceOptions,
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import { assertValidResource } from '../fhir/validate.ts';
@@ -176,7 +189,13 @@ export class HavenRepository extends FhirRepository {
   }
 
   /** The current version, if `permission` reaches it (404 when hidden, 403 when visible but not granted). */
-  private async readCurrent<T extends Resource>(resourceType: string, id: string, permission: 'r' | 'u', what: string, forUpdate: boolean): Promise<WithId<T>> {
+  private async readCurrent<T extends Resource>(
+    resourceType: string,
+    id: string,
+    permission: 'r' | 'u',
+    what: string,
+    forUpdate: boolean,
+  ): Promise<WithId<T>> {
     this.assertTypeAndId(resourceType, id);
     requireGrant(this.ctx.access, permission, resourceType, what);
     const row = await this.currentRow(resourceType, id, forUpdate);
@@ -264,7 +283,9 @@ export class HavenRepository extends FhirRepository {
     options?: UpdateResourceOptions,
   ): Promise<WithId<T>> {
     if (!Array.isArray(patch)) {
-      throw new OperationOutcomeError(badRequest('FHIRPath Patch (Parameters) is not supported; send JSON Patch (application/json-patch+json)'));
+      throw new OperationOutcomeError(
+        badRequest('FHIRPath Patch (Parameters) is not supported; send JSON Patch (application/json-patch+json)'),
+      );
     }
     requireGrant(this.ctx.access, 'u', resourceType, 'patch');
     return this.withTransaction(async (repo) => {
@@ -299,10 +320,19 @@ export class HavenRepository extends FhirRepository {
       if (this.ctx.hooks?.applies(resourceType)) {
         await this.ctx.hooks.beforeWrite(repo, { interaction: 'delete', resourceType, id, resource: undefined });
       }
-      await repo.sendVersion({
-        resourceType, id, versionId: row.version_id + 1, lastUpdated: new Date().toISOString(),
-        method: 'DELETE', content: null, index: undefined, replaces: true,
-      }, 'delete');
+      await repo.sendVersion(
+        {
+          resourceType,
+          id,
+          versionId: row.version_id + 1,
+          lastUpdated: new Date().toISOString(),
+          method: 'DELETE',
+          content: null,
+          index: undefined,
+          replaces: true,
+        },
+        'delete',
+      );
     });
   }
 
@@ -334,7 +364,10 @@ export class HavenRepository extends FhirRepository {
   ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
     return this.withTransaction(async (repo) => {
       await repo.lockCriteria(search);
-      return Reflect.apply(FhirRepository.prototype.conditionalCreate, repo, [resource, search, options]) as Promise<{ resource: WithId<T>; outcome: OperationOutcome }>;
+      return Reflect.apply(FhirRepository.prototype.conditionalCreate, repo, [resource, search, options]) as Promise<{
+        resource: WithId<T>;
+        outcome: OperationOutcome;
+      }>;
     });
   }
 
@@ -345,7 +378,10 @@ export class HavenRepository extends FhirRepository {
   ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
     return this.withTransaction(async (repo) => {
       await repo.lockCriteria(search);
-      return Reflect.apply(FhirRepository.prototype.conditionalUpdate, repo, [resource, search, options]) as Promise<{ resource: WithId<T>; outcome: OperationOutcome }>;
+      return Reflect.apply(FhirRepository.prototype.conditionalUpdate, repo, [resource, search, options]) as Promise<{
+        resource: WithId<T>;
+        outcome: OperationOutcome;
+      }>;
     });
   }
 
@@ -402,7 +438,10 @@ export class HavenRepository extends FhirRepository {
       }
       stored.meta = { ...stored.meta, versionId: String((row?.version_id ?? 0) + 1), lastUpdated: new Date().toISOString() };
       // So that tables whose rows stay the same are left alone.
-      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', { index, ...(row ? { unchangedKinds: unchangedKindsOf(row, stored, index) } : {}) });
+      await repo.write(stored, method, row !== undefined, row && !row.deleted ? 'update' : 'create', {
+        index,
+        ...(row ? { unchangedKinds: unchangedKindsOf(row, stored, index) } : {}),
+      });
       await assertWritten(repo.q, this.ctx.tenant, this.ctx.access, permission, resource.resourceType, id);
       return stored;
     });
@@ -426,18 +465,36 @@ export class HavenRepository extends FhirRepository {
    * lock instead (concurrent updates then apply one after the other, as they always did). Nothing is held open
    * across round trips (on embedded storage a transaction holds the whole database).
    */
-  private async writeGuarded<T extends Resource>(stored: WithId<T>, method: 'PUT' | 'PATCH', ifMatch: string | undefined, index: IndexRows): Promise<WithId<T> | undefined> {
+  private async writeGuarded<T extends Resource>(
+    stored: WithId<T>,
+    method: 'PUT' | 'PATCH',
+    ifMatch: string | undefined,
+    index: IndexRows,
+  ): Promise<WithId<T> | undefined> {
     const { resourceType, id } = stored;
     const row = await this.currentRow(resourceType, id, false);
     if (ifMatch !== undefined && (!row || ifMatch !== String(row.version_id))) throw new OperationOutcomeError(preconditionFailed);
     const versionId = (row?.version_id ?? 0) + 1;
     stored.meta = { ...stored.meta, versionId: String(versionId), lastUpdated: new Date().toISOString() };
     const interaction: EventInteraction = row && !row.deleted ? 'update' : 'create';
-    const w = buildVersionsWrite(this.ctx.tenant, [{
-      resourceType, id, versionId, lastUpdated: stored.meta.lastUpdated as string,
-      method, content: stored, index, replaces: row !== undefined,
-      ...(row ? { unchangedKinds: unchangedKindsOf(row, stored, index) } : {}),
-    }], { drafts: [{ resourceType, id, versionId, interaction }], origin: this.ctx.origin }, { expectedVersion: row?.version_id ?? null });
+    const w = buildVersionsWrite(
+      this.ctx.tenant,
+      [
+        {
+          resourceType,
+          id,
+          versionId,
+          lastUpdated: stored.meta.lastUpdated as string,
+          method,
+          content: stored,
+          index,
+          replaces: row !== undefined,
+          ...(row ? { unchangedKinds: unchangedKindsOf(row, stored, index) } : {}),
+        },
+      ],
+      { drafts: [{ resourceType, id, versionId, interaction }], origin: this.ctx.origin },
+      { expectedVersion: row?.version_id ?? null },
+    );
     const { rows } = await this.q.query<{ written: number }>(FIXED_PLAN + w.sql, w.params);
     if (rows[0]?.written === 1) {
       this.ctx.db.noteWrites(1, resourceType);
@@ -463,17 +520,20 @@ export class HavenRepository extends FhirRepository {
       if (!this.inTransaction) return this.withTransaction((repo) => repo.write(resource, method, replaces, interaction, prepared));
       await hooks.beforeWrite(this, { interaction, resourceType: resource.resourceType, id: resource.id, resource });
     }
-    await this.sendVersion({
-      resourceType: resource.resourceType,
-      id: resource.id,
-      versionId: Number(resource.meta?.versionId),
-      lastUpdated: resource.meta?.lastUpdated as string,
-      method: method === 'PUT' && !replaces ? 'PUT' : method,
-      content: resource,
-      index: prepared?.index ?? extractIndexRows(resource),
-      replaces,
-      ...(prepared?.unchangedKinds ? { unchangedKinds: prepared.unchangedKinds } : {}),
-    }, interaction);
+    await this.sendVersion(
+      {
+        resourceType: resource.resourceType,
+        id: resource.id,
+        versionId: Number(resource.meta?.versionId),
+        lastUpdated: resource.meta?.lastUpdated as string,
+        method: method === 'PUT' && !replaces ? 'PUT' : method,
+        content: resource,
+        index: prepared?.index ?? extractIndexRows(resource),
+        replaces,
+        ...(prepared?.unchangedKinds ? { unchangedKinds: prepared.unchangedKinds } : {}),
+      },
+      interaction,
+    );
   }
 
   /**

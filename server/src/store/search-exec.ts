@@ -66,7 +66,12 @@ export async function executeSearch(repo: HavenRepository, req: SearchRequestWit
       entries.push({ fullUrl: `${repo.ctx.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'match' } });
     }
     if (matches.length > 0 && (req.include?.length || req.revInclude?.length)) {
-      const included = await fetchIncludes(repo.q, req, matches.map((m) => ({ resourceType: m.resourceType, id: m.id as string })), ctx);
+      const included = await fetchIncludes(
+        repo.q,
+        req,
+        matches.map((m) => ({ resourceType: m.resourceType, id: m.id as string })),
+        ctx,
+      );
       for (const row of included.rows) {
         const resource = fromStored(row.content);
         entries.push({ fullUrl: `${repo.ctx.baseUrl}/${resource.resourceType}/${resource.id}`, resource, search: { mode: 'include' } });
@@ -90,12 +95,18 @@ export async function executeSearch(repo: HavenRepository, req: SearchRequestWit
     entry: entries,
   };
   const warnings = compiled.ignored.map((name) => `Search parameter "${name}" is not supported and was ignored (Prefer: handling=lenient)`);
-  if (includesTruncated) warnings.push('_include/_revinclude results were truncated at the server limit; narrow the search to see them all');
+  if (includesTruncated)
+    warnings.push('_include/_revinclude results were truncated at the server limit; narrow the search to see them all');
   if (warnings.length > 0) {
     entries.push({
       resource: {
         resourceType: 'OperationOutcome',
-        issue: warnings.map((text) => ({ severity: 'warning' as const, code: 'too-costly' as const, details: { text }, diagnostics: text })),
+        issue: warnings.map((text) => ({
+          severity: 'warning' as const,
+          code: 'too-costly' as const,
+          details: { text },
+          diagnostics: text,
+        })),
       },
       search: { mode: 'outcome' },
     });

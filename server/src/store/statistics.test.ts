@@ -13,7 +13,9 @@ const scratch = useScratchDb();
 /** The planner's row estimate for the current rows of one type. */
 async function estimatedRows(resourceType: string): Promise<number> {
   const { rows } = await scratch.db.query<Record<string, string>>(
-    `EXPLAIN SELECT 1 FROM resources WHERE tenant = 'default' AND resource_type = '${resourceType}'`, undefined);
+    `EXPLAIN SELECT 1 FROM resources WHERE tenant = 'default' AND resource_type = '${resourceType}'`,
+    undefined,
+  );
   const plan = Object.values(rows[0] ?? {})[0] ?? '';
   return Number(/rows=(\d+)/.exec(plan)?.[1] ?? 0);
 }
@@ -21,7 +23,9 @@ async function estimatedRows(resourceType: string): Promise<number> {
 /** How many times `table` has been vacuumed (by anyone) since the database was created. */
 async function vacuumCount(table: string): Promise<number> {
   const { rows } = await scratch.db.query<{ n: string }>(
-    'SELECT vacuum_count + autovacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1', [table]);
+    'SELECT vacuum_count + autovacuum_count AS n FROM pg_stat_user_tables WHERE relname = $1',
+    [table],
+  );
   return Number(rows[0]?.n ?? 0);
 }
 
@@ -49,13 +53,20 @@ describe('statistics', () => {
       for (let i = 0; i < 400; i++) {
         const code = i % 2 === 0 ? '8480-6' : `other-${i % 40}`;
         await tx.createResource({ resourceType: 'Observation', status: 'final', code: { coding: [{ system: 'http://loinc.org', code }] } });
-        if (i % 4 === 0) await tx.createResource({ resourceType: 'Condition', subject: { reference: 'Patient/p' }, code: { coding: [{ system: 'http://snomed.info/sct', code: `c${i}` }] } });
+        if (i % 4 === 0)
+          await tx.createResource({
+            resourceType: 'Condition',
+            subject: { reference: 'Patient/p' },
+            code: { coding: [{ system: 'http://snomed.info/sct', code: `c${i}` }] },
+          });
       }
     });
     await scratch.db.query('ANALYZE', undefined);
     const { rows } = await scratch.db.query<Record<string, string>>(
       `EXPLAIN SELECT 1 FROM sp_token WHERE tenant = 'default' AND resource_type = 'Observation' AND code = 'code'
-       AND system = 'http://loinc.org' AND value = '8480-6'`, undefined);
+       AND system = 'http://loinc.org' AND value = '8480-6'`,
+      undefined,
+    );
     const estimate = Number(/rows=(\d+)/.exec(Object.values(rows[0] ?? {})[0] ?? '')?.[1] ?? 0);
     // 200 rows; multiplying the columns' selectivities as if independent gives a small fraction of that.
     expect(estimate).toBeGreaterThan(100);

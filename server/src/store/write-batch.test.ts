@@ -17,11 +17,20 @@ function counting(inner: Db): { db: Db; statements: string[] } {
   const wrapped: Db = {
     ...inner,
     kind: inner.kind,
-    query: (sql, params) => { statements.push(sql); return inner.query(sql, params); },
-    transaction: (fn) => inner.transaction((tx) => fn({
-      inTransaction: true,
-      query: (sql, params) => { statements.push(sql); return tx.query(sql, params); },
-    } satisfies Tx)),
+    query: (sql, params) => {
+      statements.push(sql);
+      return inner.query(sql, params);
+    },
+    transaction: (fn) =>
+      inner.transaction((tx) =>
+        fn({
+          inTransaction: true,
+          query: (sql, params) => {
+            statements.push(sql);
+            return tx.query(sql, params);
+          },
+        } satisfies Tx),
+      ),
     noteWrites: (n, type) => inner.noteWrites(n, type),
     exec: (sql) => inner.exec(sql),
     close: () => inner.close(),
@@ -31,17 +40,25 @@ function counting(inner: Db): { db: Db; statements: string[] } {
 
 function observation(subject: string, n: number): Observation {
   return {
-    resourceType: 'Observation', status: 'final', subject: { reference: subject },
-    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] }, valueQuantity: { value: 60 + n, unit: '/min' },
+    resourceType: 'Observation',
+    status: 'final',
+    subject: { reference: subject },
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4' }] },
+    valueQuantity: { value: 60 + n, unit: '/min' },
   };
 }
 
 async function count(repo: HavenRepository, query: string): Promise<number> {
   const [type, params] = query.split('?');
-  const bundle = await repo.search({ resourceType: type as 'Observation', filters: params.split('&').map((p) => {
-    const [code, value] = p.split('=');
-    return { code, operator: 'eq' as const, value };
-  }), total: 'accurate', count: 0 });
+  const bundle = await repo.search({
+    resourceType: type as 'Observation',
+    filters: params.split('&').map((p) => {
+      const [code, value] = p.split('=');
+      return { code, operator: 'eq' as const, value };
+    }),
+    total: 'accurate',
+    count: 0,
+  });
   return bundle.total ?? -1;
 }
 
@@ -60,7 +77,9 @@ describe('transaction write batches', () => {
     expect(await count(testRepository(scratch.db), `Observation?subject=Patient/${patient.id}`)).toBe(50);
     expect(await count(testRepository(scratch.db), `Observation?subject=Patient/${patient.id}&value-quantity=109`)).toBe(1);
     const { rows } = await scratch.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM haven_events WHERE resource_type = 'Observation' AND resource_id = ANY($1::text[])`, [created.map((o) => o.id)]);
+      `SELECT count(*)::int AS n FROM haven_events WHERE resource_type = 'Observation' AND resource_id = ANY($1::text[])`,
+      [created.map((o) => o.id)],
+    );
     expect(rows[0].n).toBe(50);
     const read = await testRepository(scratch.db).readResource<Observation>('Observation', created[49].id);
     expect(read.meta?.versionId).toBe('1');
@@ -102,11 +121,13 @@ describe('transaction write batches', () => {
   it('a transaction that fails after queued writes stores none of them', async () => {
     const repo = testRepository(scratch.db);
     const family = `Rollback-${Date.now()}`;
-    await expect(repo.withTransaction(async (tx) => {
-      await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
-      await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
-      throw new Error('refused after the writes');
-    })).rejects.toThrow(/refused/);
+    await expect(
+      repo.withTransaction(async (tx) => {
+        await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
+        await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
+        throw new Error('refused after the writes');
+      }),
+    ).rejects.toThrow(/refused/);
     expect(await count(repo, `Patient?family=${family}`)).toBe(0);
   });
 
@@ -115,10 +136,12 @@ describe('transaction write batches', () => {
     const existing = await repo.createResource<Patient>({ resourceType: 'Patient', name: [{ family: 'Taken' }] });
     const family = `Dup-${Date.now()}`;
     // A preassigned id that is taken: the primary key refuses the batch that carries it.
-    await expect(repo.withTransaction(async (tx) => {
-      await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
-      await tx.createResource<Patient>({ resourceType: 'Patient', id: existing.id, name: [{ family }] }, { assignedId: true });
-    })).rejects.toThrow();
+    await expect(
+      repo.withTransaction(async (tx) => {
+        await tx.createResource<Patient>({ resourceType: 'Patient', name: [{ family }] });
+        await tx.createResource<Patient>({ resourceType: 'Patient', id: existing.id, name: [{ family }] }, { assignedId: true });
+      }),
+    ).rejects.toThrow();
     expect(await count(repo, `Patient?family=${family}`)).toBe(0);
     expect((await repo.readResource<Patient>('Patient', existing.id)).name?.[0].family).toBe('Taken');
   });

@@ -14,16 +14,56 @@ import { SqlParams } from './sql.ts';
 
 /** Columns of each sp_* table after (tenant, resource_type, id), with their SQL array types. */
 const INDEX_COLUMNS: { [K in keyof IndexRows]: readonly (readonly [keyof IndexRows[K][number] & string, string])[] } = {
-  string: [['code', 'text'], ['norm', 'text'], ['raw', 'text']],
-  token: [['code', 'text'], ['system', 'text'], ['value', 'text'], ['display', 'text']],
-  reference: [['code', 'text'], ['target_type', 'text'], ['target_id', 'text'], ['url', 'text'], ['ident_system', 'text'], ['ident_value', 'text']],
-  date: [['code', 'text'], ['low', 'timestamptz'], ['high', 'timestamptz']],
-  number: [['code', 'text'], ['value', 'numeric']],
-  quantity: [['code', 'text'], ['value', 'numeric'], ['system', 'text'], ['unit_code', 'text'], ['unit', 'text']],
-  uri: [['code', 'text'], ['value', 'text']],
+  string: [
+    ['code', 'text'],
+    ['norm', 'text'],
+    ['raw', 'text'],
+  ],
+  token: [
+    ['code', 'text'],
+    ['system', 'text'],
+    ['value', 'text'],
+    ['display', 'text'],
+  ],
+  reference: [
+    ['code', 'text'],
+    ['target_type', 'text'],
+    ['target_id', 'text'],
+    ['url', 'text'],
+    ['ident_system', 'text'],
+    ['ident_value', 'text'],
+  ],
+  date: [
+    ['code', 'text'],
+    ['low', 'timestamptz'],
+    ['high', 'timestamptz'],
+  ],
+  number: [
+    ['code', 'text'],
+    ['value', 'numeric'],
+  ],
+  quantity: [
+    ['code', 'text'],
+    ['value', 'numeric'],
+    ['system', 'text'],
+    ['unit_code', 'text'],
+    ['unit', 'text'],
+  ],
+  uri: [
+    ['code', 'text'],
+    ['value', 'text'],
+  ],
   composite: [
-    ['code', 'text'], ['c1_system', 'text'], ['c1_value', 'text'], ['c2_system', 'text'], ['c2_value', 'text'],
-    ['c2_number', 'numeric'], ['c2_unit_code', 'text'], ['c2_low', 'timestamptz'], ['c2_high', 'timestamptz'], ['c2_string', 'text'],
+    ['code', 'text'],
+    ['c1_system', 'text'],
+    ['c1_value', 'text'],
+    ['c2_system', 'text'],
+    ['c2_value', 'text'],
+    ['c2_number', 'numeric'],
+    ['c2_unit_code', 'text'],
+    ['c2_low', 'timestamptz'],
+    ['c2_high', 'timestamptz'],
+    ['c2_string', 'text'],
   ],
 };
 
@@ -86,7 +126,12 @@ function guardedCurrentRow(t: string, p: SqlParams, guard: WriteGuard): string {
  * transaction). With no writes, only the events are appended. With a `guard` (exactly one write), everything the
  * statement does depends on it, and its one row has `written` = 1 when it held, 0 when it did not.
  */
-export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite[], events?: EventsToAppend, guard?: WriteGuard): { sql: string; params: unknown[] } {
+export function buildVersionsWrite(
+  tenant: string,
+  writes: readonly VersionWrite[],
+  events?: EventsToAppend,
+  guard?: WriteGuard,
+): { sql: string; params: unknown[] } {
   if (guard && writes.length !== 1) throw new Error('A guarded write writes exactly one version');
   const p = new SqlParams();
   const ctes: string[] = [];
@@ -96,18 +141,29 @@ export function buildVersionsWrite(tenant: string, writes: readonly VersionWrite
     // Bound only when used: PostgreSQL refuses a placeholder the statement never references.
     const t = p.add(tenant);
     const versions = writes.map((w) => ({
-      resource_type: w.resourceType, id: w.id, version_id: w.versionId, last_updated: w.lastUpdated,
-      deleted: w.content === null, method: w.method, content: w.content,
+      resource_type: w.resourceType,
+      id: w.id,
+      version_id: w.versionId,
+      last_updated: w.lastUpdated,
+      deleted: w.content === null,
+      method: w.method,
+      content: w.content,
     }));
     ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${p.add(JSON.stringify(versions))}::jsonb)
            AS v(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, method text, content jsonb))`);
     const replacing = writes.filter((w) => w.replaces);
-    ctes.push(guard ? guardedCurrentRow(t, p, guard) : `cur AS (INSERT INTO resources (tenant, resource_type, id, version_id, last_updated, deleted, content)
-           SELECT ${t}, resource_type, id, version_id, last_updated, deleted, content FROM v${replacing.length > 0
-             ? `
+    ctes.push(
+      guard
+        ? guardedCurrentRow(t, p, guard)
+        : `cur AS (INSERT INTO resources (tenant, resource_type, id, version_id, last_updated, deleted, content)
+           SELECT ${t}, resource_type, id, version_id, last_updated, deleted, content FROM v${
+             replacing.length > 0
+               ? `
            ON CONFLICT (tenant, resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id,
              last_updated = EXCLUDED.last_updated, deleted = EXCLUDED.deleted, content = EXCLUDED.content`
-             : ''})`);
+               : ''
+           })`,
+    );
     ctes.push(`hist AS (INSERT INTO resource_history (tenant, resource_type, id, version_id, last_updated, deleted, method, content)
            SELECT ${t}, resource_type, id, version_id, last_updated, deleted, method, content FROM v WHERE true${when})`);
     for (const kind of INDEX_KINDS) {

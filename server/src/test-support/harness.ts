@@ -34,7 +34,13 @@ export async function openScratchDb(): Promise<{ db: Db; close(): Promise<void> 
   const storage = await createScratchStorage();
   try {
     const db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
-    return { db, async close() { await db.close(); await storage.drop(); } };
+    return {
+      db,
+      async close() {
+        await db.close();
+        await storage.drop();
+      },
+    };
   } catch (err) {
     await storage.drop();
     throw err;
@@ -51,7 +57,13 @@ export async function createScratchStorage(): Promise<ScratchStorage> {
   const dataDir = mkdtempSync(join(tmpdir(), 'haven-test-'));
   const adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    return { databaseUrl: undefined, dataDir, async drop() { rmSync(dataDir, { recursive: true, force: true }); } };
+    return {
+      databaseUrl: undefined,
+      dataDir,
+      async drop() {
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
   }
   const name = `haven_t_${randomBytes(6).toString('hex')}`;
   const admin = new pg.Client({ connectionString: adminUrl });
@@ -86,7 +98,10 @@ export interface TestServer {
    * default), FHIR requests carry a Backend Services access token for the path's tenant unless the caller
    * sets its own `authorization` header or `anonymous: true`.
    */
-  req(path: string, init?: RequestInit & { json?: unknown; anonymous?: boolean }): Promise<{ status: number; headers: Headers; body: any; text: string }>;
+  req(
+    path: string,
+    init?: RequestInit & { json?: unknown; anonymous?: boolean },
+  ): Promise<{ status: number; headers: Headers; body: any; text: string }>;
   stop(): Promise<void>;
 }
 
@@ -108,23 +123,34 @@ function backendTokens(server: RunningServer, config: HavenConfig): (tenant: str
   async function fetchToken(tenant: string): Promise<string> {
     const { privateKey, publicKey } = await keyPair;
     if (!registered.has(tenant)) {
-      registered.set(tenant, (async () => {
-        const jwk = { ...(await exportJWK(publicKey)), kid: 'harness-1', alg: 'ES384', use: 'sig' };
-        await addClient(server.db, { tenant, clientId, type: 'backend', jwks: { keys: [jwk] }, scopes: HARNESS_SCOPES });
-      })());
+      registered.set(
+        tenant,
+        (async () => {
+          const jwk = { ...(await exportJWK(publicKey)), kid: 'harness-1', alg: 'ES384', use: 'sig' };
+          await addClient(server.db, { tenant, clientId, type: 'backend', jwks: { keys: [jwk] }, scopes: HARNESS_SCOPES });
+        })(),
+      );
     }
     await registered.get(tenant);
     const tokenUrl = authUrls(config, tenant).token;
     const now = Math.floor(Date.now() / 1000);
-    const assertion = await new SignJWT({ iss: clientId, sub: clientId, aud: tokenUrl, jti: randomBytes(12).toString('hex'), exp: now + 120 })
+    const assertion = await new SignJWT({
+      iss: clientId,
+      sub: clientId,
+      aud: tokenUrl,
+      jti: randomBytes(12).toString('hex'),
+      exp: now + 120,
+    })
       .setProtectedHeader({ alg: 'ES384', kid: 'harness-1', typ: 'JWT' })
       .sign(privateKey);
     const res = await fetch(tokenUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
-        grant_type: 'client_credentials', scope: HARNESS_SCOPES,
-        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer', client_assertion: assertion,
+        grant_type: 'client_credentials',
+        scope: HARNESS_SCOPES,
+        client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
+        client_assertion: assertion,
       }).toString(),
     });
     const body = (await res.json()) as { access_token?: string };
@@ -161,7 +187,10 @@ export async function startTestServer(env: Record<string, string> = {}, opts: St
   try {
     config = loadConfig({
       // Tests that count resources must not see the installed instruments; tests of the instruments turn it on.
-      HOST: '127.0.0.1', PORT: '0', DATA_DIR: storage.dataDir, HAVEN_QUESTIONNAIRES: 'off',
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATA_DIR: storage.dataDir,
+      HAVEN_QUESTIONNAIRES: 'off',
       ...(storage.databaseUrl ? { DATABASE_URL: storage.databaseUrl } : {}),
       ...env,
     });
@@ -196,7 +225,11 @@ export async function startTestServer(env: Record<string, string> = {}, opts: St
       const res = await fetch(url, { ...init, headers, body, redirect: 'manual' });
       const text = await res.text();
       let parsed: unknown;
-      try { parsed = text ? JSON.parse(text) : undefined; } catch { parsed = undefined; }
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        parsed = undefined;
+      }
       return { status: res.status, headers: res.headers, body: parsed, text };
     },
     async stop() {

@@ -90,6 +90,11 @@ describe('restrict inside chains and _has', () => {
   it('filters every type of a multi-type alias separately', async () => {
     const hideLocation = (alias: string, type: string, params: SqlParams) =>
       type === 'Location' ? `${alias}.id <> ${params.add('loc1')}` : undefined;
-    expect(sorted(await searchIds(fx.db, 'Observation', 'subject.name=smith', { restrict: hideLocation }))).toEqual(['o1', 'o2', 'o3', 'o9']);
+    expect(sorted(await searchIds(fx.db, 'Observation', 'subject.name=smith', { restrict: hideLocation }))).toEqual([
+      'o1',
+      'o2',
+      'o3',
+      'o9',
+    ]);
   });
 });

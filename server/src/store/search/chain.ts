@@ -47,7 +47,12 @@ function appliesTo(b: Build, type: string, key: FilterKey, whole: string): boole
 }
 
 /** Target types one chain link may follow: `:Type` when given, else the declared targets that define the rest. */
-function chainTargets(b: Build, ref: { code: string; targets?: readonly string[] }, key: Extract<FilterKey, { kind: 'chain' }>, whole: string): string[] {
+function chainTargets(
+  b: Build,
+  ref: { code: string; targets?: readonly string[] },
+  key: Extract<FilterKey, { kind: 'chain' }>,
+  whole: string,
+): string[] {
   if (key.targetType !== undefined) {
     if (ref.targets && !ref.targets.includes(key.targetType)) {
       throw invalid(whole, `Invalid chain ${whole}: ${ref.code} references ${ref.targets.join(', ')}, not ${key.targetType}`);
@@ -60,7 +65,10 @@ function chainTargets(b: Build, ref: { code: string; targets?: readonly string[]
   }
   if (found.length > MAX_CHAIN_TYPES) {
     // Each candidate type is a branch of the SQL; a Reference(Any) link would make dozens.
-    throw invalid(whole, `Ambiguous chain ${whole}: ${ref.code} may reference ${found.length} types that fit; name one, e.g. ${ref.code}:${found[0]}.…`);
+    throw invalid(
+      whole,
+      `Ambiguous chain ${whole}: ${ref.code} may reference ${found.length} types that fit; name one, e.g. ${ref.code}:${found[0]}.…`,
+    );
   }
   return found;
 }
@@ -106,7 +114,10 @@ function hasCondition(b: Build, owner: Owner, key: Extract<FilterKey, { kind: 'h
   }
   const targets = ref.targets;
   if (targets && !owner.types.some((type) => targets.includes(type))) {
-    throw invalid(whole, `Invalid ${whole}: ${key.sourceType}.${key.refCode} references ${targets.join(', ')}, not ${owner.types.join(', ')}`);
+    throw invalid(
+      whole,
+      `Invalid ${whole}: ${key.sourceType}.${key.refCode} references ${targets.join(', ')}, not ${owner.types.join(', ')}`,
+    );
   }
   const h = nextAlias(b, 'h');
   const s = nextAlias(b, 's');

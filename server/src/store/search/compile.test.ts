@@ -109,7 +109,10 @@ describe('parse', () => {
 
   it('treats result parameters as non-filters', () => {
     const c = compileSearch(
-      parseSearch('Patient', '_count=1&_offset=0&_sort=name&_total=none&_summary=true&_elements=id&_format=json&_pretty=true&_cursor=x&_type=Patient&_include=Patient:organization&_revinclude=Observation:subject'),
+      parseSearch(
+        'Patient',
+        '_count=1&_offset=0&_sort=name&_total=none&_summary=true&_elements=id&_format=json&_pretty=true&_cursor=x&_type=Patient&_include=Patient:organization&_revinclude=Observation:subject',
+      ),
       testContext(),
     );
     expect(c.applied.filters).toBeUndefined();

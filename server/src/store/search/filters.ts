@@ -108,7 +108,14 @@ function anyOf(conds: string[]): string {
  * SQL for `key=value` where `key` names `param` (with optional `modifier`) on `owner`.
  * @param key - the parameter as written, for diagnostics.
  */
-export function paramCondition(b: Build, owner: Owner, param: ResolvedParam, modifier: string | undefined, value: string, key: string): string {
+export function paramCondition(
+  b: Build,
+  owner: Owner,
+  param: ResolvedParam,
+  modifier: string | undefined,
+  value: string,
+  key: string,
+): string {
   checkModifier(param, modifier, key);
   if (modifier === 'missing') {
     if (value !== 'true' && value !== 'false') throw invalid(key, `Invalid ${key}=${value}: expected true or false`);
@@ -121,39 +128,47 @@ export function paramCondition(b: Build, owner: Owner, param: ResolvedParam, mod
   switch (param.kind) {
     case ParamKind.String:
       return indexExists(b, owner, param, (a) =>
-        anyOf(values.map((v) => {
-          const text = unescapeValue(v);
-          return modifier === 'exact' ? `${a}.raw = ${p.add(text)}` : stringCond(p, `${a}.norm`, text, modifier === 'contains');
-        })),
+        anyOf(
+          values.map((v) => {
+            const text = unescapeValue(v);
+            return modifier === 'exact' ? `${a}.raw = ${p.add(text)}` : stringCond(p, `${a}.norm`, text, modifier === 'contains');
+          }),
+        ),
       );
     case ParamKind.Token: {
       if (modifier === 'text') {
         return indexExists(b, owner, param, (a) => anyOf(values.map((v) => tokenTextCond(p, `${a}.display`, v))));
       }
-      const exists = indexExists(b, owner, param, (a) =>
-        anyOf(values.map((v) => tokenCond(p, `${a}.system`, `${a}.value`, v, key))),
-      );
+      const exists = indexExists(b, owner, param, (a) => anyOf(values.map((v) => tokenCond(p, `${a}.system`, `${a}.value`, v, key))));
       return modifier === 'not' ? `NOT ${exists}` : exists; // :not = no value matches (search.html#token)
     }
     case ParamKind.Reference:
       return indexExists(b, owner, param, (a) => anyOf(values.map((v) => referenceCond(b, a, param, modifier, v, key))));
     case ParamKind.Date:
       return indexExists(b, owner, param, (a) =>
-        anyOf(values.map((v) => {
-          const { prefix, range } = parseDateValue(key, v);
-          return dateCond(p, `${a}.low`, `${a}.high`, prefix, range, b.now);
-        })),
+        anyOf(
+          values.map((v) => {
+            const { prefix, range } = parseDateValue(key, v);
+            return dateCond(p, `${a}.low`, `${a}.high`, prefix, range, b.now);
+          }),
+        ),
       );
     case ParamKind.Number:
       return indexExists(b, owner, param, (a) =>
-        anyOf(values.map((v) => {
-          const { prefix, num } = parseNumberValue(key, v);
-          return numberCond(p, `${a}.value`, prefix, num);
-        })),
+        anyOf(
+          values.map((v) => {
+            const { prefix, num } = parseNumberValue(key, v);
+            return numberCond(p, `${a}.value`, prefix, num);
+          }),
+        ),
       );
     case ParamKind.Quantity:
       return indexExists(b, owner, param, (a) =>
-        anyOf(values.map((v) => quantityCond(p, { value: `${a}.value`, system: `${a}.system`, code: `${a}.unit_code`, unit: `${a}.unit` }, v, key))),
+        anyOf(
+          values.map((v) =>
+            quantityCond(p, { value: `${a}.value`, system: `${a}.system`, code: `${a}.unit_code`, unit: `${a}.unit` }, v, key),
+          ),
+        ),
       );
     case ParamKind.Uri:
       return anyOf(values.map((v) => uriParamCond(b, owner, param, modifier as 'below' | 'above' | undefined, v, key)));
@@ -165,10 +180,12 @@ export function paramCondition(b: Build, owner: Owner, param: ResolvedParam, mod
     }
     case ParamKind.LastUpdated: {
       const col = `${owner.alias}.last_updated`;
-      return anyOf(values.map((v) => {
-        const { prefix, range } = parseDateValue(key, v);
-        return dateCond(p, col, col, prefix, range, b.now);
-      }));
+      return anyOf(
+        values.map((v) => {
+          const { prefix, range } = parseDateValue(key, v);
+          return dateCond(p, col, col, prefix, range, b.now);
+        }),
+      );
     }
     default:
       return param.kind satisfies never;
@@ -180,7 +197,14 @@ export function paramCondition(b: Build, owner: Owner, param: ResolvedParam, mod
  * without version) also matches the pair url = `http://x` and `version` = `1.0` (search.html#uri and
  * canonical references), when the type has a `version` token parameter.
  */
-function uriParamCond(b: Build, owner: Owner, param: ResolvedParam, modifier: 'below' | 'above' | undefined, value: string, key: string): string {
+function uriParamCond(
+  b: Build,
+  owner: Owner,
+  param: ResolvedParam,
+  modifier: 'below' | 'above' | undefined,
+  value: string,
+  key: string,
+): string {
   const exact = indexExists(b, owner, param, (a) => uriCond(b.params, `${a}.value`, value, modifier));
   const [url, version, extra] = splitEscaped(value, '|');
   if (modifier !== undefined || version === undefined || extra !== undefined || param.code !== 'url') return exact;

@@ -43,14 +43,30 @@ describe('include and revinclude', () => {
     ['Observation', '_id=o6&_include=Observation:subject', []], // absolute reference to another server
     ['Patient', '_id=p1&_revinclude=Observation:subject', ['Observation/o1', 'Observation/o2']],
     ['Patient', '_id=p2&_revinclude=Observation:subject', ['Observation/o3', 'Observation/o9']], // o11 deleted
-    ['Patient', '_id=p1&_revinclude=Observation:subject:Patient&_revinclude=QuestionnaireResponse:subject', ['Observation/o1', 'Observation/o2', 'QuestionnaireResponse/qr1']],
+    [
+      'Patient',
+      '_id=p1&_revinclude=Observation:subject:Patient&_revinclude=QuestionnaireResponse:subject',
+      ['Observation/o1', 'Observation/o2', 'QuestionnaireResponse/qr1'],
+    ],
     ['QuestionnaireResponse', '_include=QuestionnaireResponse:questionnaire', ['Questionnaire/q1', 'Questionnaire/q2']], // canonical, any version
     ['Questionnaire', '_id=q1&_revinclude=QuestionnaireResponse:questionnaire', ['QuestionnaireResponse/qr1']],
     // Not :iterate: the Patient include does not apply to included patients.
     ['Observation', '_id=o1&_include=Observation:subject&_include=Patient:general-practitioner', ['Patient/p1']],
-    ['Observation', '_id=o1&_include=Observation:subject&_include:iterate=Patient:general-practitioner', ['Patient/p1', 'Practitioner/dr1']],
-    ['Patient', '_id=p1&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target', ['Observation/o1', 'Observation/o2', 'Provenance/pv1']],
-    ['Patient', '_id=p1&_revinclude:iterate=Observation:subject&_include:iterate=Observation:performer', ['Observation/o1', 'Observation/o2', 'Practitioner/dr1']],
+    [
+      'Observation',
+      '_id=o1&_include=Observation:subject&_include:iterate=Patient:general-practitioner',
+      ['Patient/p1', 'Practitioner/dr1'],
+    ],
+    [
+      'Patient',
+      '_id=p1&_revinclude=Observation:subject&_revinclude:iterate=Provenance:target',
+      ['Observation/o1', 'Observation/o2', 'Provenance/pv1'],
+    ],
+    [
+      'Patient',
+      '_id=p1&_revinclude:iterate=Observation:subject&_include:iterate=Observation:performer',
+      ['Observation/o1', 'Observation/o2', 'Practitioner/dr1'],
+    ],
   ])('%s?%s', async (type, query, included) => {
     const r = await run(type, query);
     expect(r.included).toEqual(included);
@@ -68,7 +84,12 @@ describe('include and revinclude', () => {
     const rows = await run('Observation', 'code=1234-5&_include=Observation:subject', {}, { maxRounds: 3, maxRows: 2 });
     expect(rows.included).toEqual(['Patient/p1', 'Patient/p2']);
     expect(rows.truncated).toBe(true);
-    const rounds = await run('Observation', '_id=o1&_include=Observation:subject&_include:iterate=Patient:general-practitioner', {}, { maxRounds: 0, maxRows: 100 });
+    const rounds = await run(
+      'Observation',
+      '_id=o1&_include=Observation:subject&_include:iterate=Patient:general-practitioner',
+      {},
+      { maxRounds: 0, maxRows: 100 },
+    );
     expect(rounds.included).toEqual(['Patient/p1']);
     expect(rounds.truncated).toBe(true);
   });
@@ -117,7 +138,9 @@ describe('restrict on includes', () => {
   });
 
   it('filters rows reached by :iterate', async () => {
-    const r = await run('Practitioner', '_id=dr1&_revinclude=Patient:general-practitioner&_revinclude:iterate=Observation:patient', { restrict });
+    const r = await run('Practitioner', '_id=dr1&_revinclude=Patient:general-practitioner&_revinclude:iterate=Observation:patient', {
+      restrict,
+    });
     expect(r.included).toEqual(['Observation/o4', 'Patient/p3']);
   });
 });

@@ -112,7 +112,7 @@ export function compileIncludes(
     if (ids.length === 0) continue;
     const param = includeParam(lookup, '_include', t);
     const targets = t.targetType ? [t.targetType] : param.targets;
-    if (targets) targets.forEach((x) => types.add(x));
+    if (targets) for (const x of targets) types.add(x);
     else anyType = true;
     const match =
       `x.tenant = ${tenant} AND x.resource_type = ${params.add(t.resourceType)}` +

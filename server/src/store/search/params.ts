@@ -107,7 +107,7 @@ export function resolveParam(lookup: ParamLookup, types: readonly string[], code
       throw unknown(key, `Search parameter '${code}' has different types across ${types.join(', ')}`);
     }
     found ??= resolved;
-    if (resolved.targets) resolved.targets.forEach((t) => targets.add(t));
+    if (resolved.targets) for (const t of resolved.targets) targets.add(t);
     else anyTarget = true;
   }
   if (!found) throw unknown(key, `Unknown search parameter '${code}'`);

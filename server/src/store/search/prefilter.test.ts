@@ -11,15 +11,19 @@ import { useScratchDb } from '../../test-support/scratch-db.ts';
 import { mayMatch } from './prefilter.ts';
 
 const phq9Total: Observation = {
-  resourceType: 'Observation', status: 'final',
+  resourceType: 'Observation',
+  status: 'final',
   code: { coding: [{ system: 'http://loinc.org', code: '44261-6', display: 'PHQ-9 total' }] },
-  subject: { reference: 'Patient/p1' }, valueInteger: 12,
+  subject: { reference: 'Patient/p1' },
+  valueInteger: 12,
   meta: { tag: [{ system: 'https://haven.example/tags', code: 'a,b' }] },
 };
 const bloodPressure: Observation = {
-  resourceType: 'Observation', status: 'amended',
+  resourceType: 'Observation',
+  status: 'amended',
   code: { coding: [{ system: 'http://loinc.org', code: '8480-6' }, { code: 'local-bp' }] },
-  subject: { reference: 'Patient/p1' }, valueQuantity: { value: 120, unit: 'mm[Hg]' },
+  subject: { reference: 'Patient/p1' },
+  valueQuantity: { value: 120, unit: 'mm[Hg]' },
 };
 const patient: Patient = { resourceType: 'Patient', active: true, gender: 'female', identifier: [{ system: 'urn:mrn', value: 'M1' }] };
 
@@ -75,11 +79,16 @@ describe('mayMatch is never stricter than the SQL search', () => {
       if (search.resourceType !== version.resourceType) continue;
       // Chains and _has reach other resources, which this test does not create: the search finds nothing.
       const bundle = await repo.search({
-        ...search, filters: [...(search.filters ?? []), { code: '_id', operator: Operator.EQUALS, value: version.id }], total: 'none',
+        ...search,
+        filters: [...(search.filters ?? []), { code: '_id', operator: Operator.EQUALS, value: version.id }],
+        total: 'none',
       });
       const hit = (bundle.entry ?? []).some((e) => e.resource?.id === version.id);
       if (hit) found++;
-      expect({ query, prefilter: hit ? mayMatch(version, search) : 'not found by SQL' }).toEqual({ query, prefilter: hit ? true : 'not found by SQL' });
+      expect({ query, prefilter: hit ? mayMatch(version, search) : 'not found by SQL' }).toEqual({
+        query,
+        prefilter: hit ? true : 'not found by SQL',
+      });
       // Where the prefilter decides (it said no), SQL must agree.
       if (!mayMatch(version, search)) expect({ query, hit }).toEqual({ query, hit: false });
     }

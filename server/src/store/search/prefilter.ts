@@ -22,7 +22,11 @@ const tokenCodes = new Map<string, ReadonlySet<string>>();
 function tokenParameters(resourceType: string): ReadonlySet<string> {
   let codes = tokenCodes.get(resourceType);
   if (!codes) {
-    codes = new Set(indexedSearchParameters(resourceType).filter((sp) => sp.type === 'token').map((sp) => sp.code));
+    codes = new Set(
+      indexedSearchParameters(resourceType)
+        .filter((sp) => sp.type === 'token')
+        .map((sp) => sp.code),
+    );
     // Not cached while definitions are not loaded (an empty plan), like the indexer's own plans.
     if (codes.size > 0) tokenCodes.set(resourceType, codes);
   }

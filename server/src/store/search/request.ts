@@ -17,8 +17,20 @@ import type { Filter, SearchRequest } from '@medplum/core';
  * some clients add; `_fields` is medplum's alias of `_elements`.
  */
 export const RESULT_PARAMS: ReadonlySet<string> = new Set([
-  '_count', '_offset', '_sort', '_total', '_summary', '_elements', '_fields', '_include', '_revinclude',
-  '_format', '_pretty', '_cursor', '_type', '_',
+  '_count',
+  '_offset',
+  '_sort',
+  '_total',
+  '_summary',
+  '_elements',
+  '_fields',
+  '_include',
+  '_revinclude',
+  '_format',
+  '_pretty',
+  '_cursor',
+  '_type',
+  '_',
 ]);
 
 /** Query input in any of the shapes the HTTP layer has at hand. */

@@ -14,7 +14,10 @@ import { nextAlias } from './types.ts';
 const SORT_COLUMN: Partial<Record<ParamKind, { table: string; column: (a: string, descending: boolean) => string }>> = {
   string: { table: INDEX_TABLES.string, column: (a) => `${a}.norm` },
   token: { table: INDEX_TABLES.token, column: (a) => `${a}.value` },
-  reference: { table: INDEX_TABLES.reference, column: (a) => `coalesce(${a}.target_type || '/' || ${a}.target_id, ${a}.url, ${a}.ident_value)` },
+  reference: {
+    table: INDEX_TABLES.reference,
+    column: (a) => `coalesce(${a}.target_type || '/' || ${a}.target_id, ${a}.url, ${a}.ident_value)`,
+  },
   date: { table: INDEX_TABLES.date, column: (a, descending) => (descending ? `${a}.high` : `${a}.low`) },
   number: { table: INDEX_TABLES.number, column: (a) => `${a}.value` },
   quantity: { table: INDEX_TABLES.quantity, column: (a) => `${a}.value` },
@@ -27,7 +30,7 @@ export function sortKey(b: Build, owner: Owner, rule: SortRule): string {
   const shown = `_sort=${rule.descending ? '-' : ''}${rule.code}`;
   if (rule.code === '') throw invalid('_sort', `Invalid ${shown}: empty sort key`);
   if (/[.:]/.test(rule.code)) throw unsupported('_sort', `Invalid ${shown}: sorting on chains or modifiers is not supported`);
-  let param;
+  let param: ReturnType<typeof resolveParam>;
   try {
     param = resolveParam(b.lookup, owner.types, rule.code, '_sort');
   } catch {
@@ -40,7 +43,8 @@ export function sortKey(b: Build, owner: Owner, rule: SortRule): string {
   const a = nextAlias(b, 'o');
   const agg = rule.descending ? 'max' : 'min';
   // Text keys compare bytewise (COLLATE "C") so that PGlite and servers with any locale page identically.
-  const collate = param.kind === ParamKind.Date || param.kind === ParamKind.Number || param.kind === ParamKind.Quantity ? '' : ' COLLATE "C"';
+  const collate =
+    param.kind === ParamKind.Date || param.kind === ParamKind.Number || param.kind === ParamKind.Quantity ? '' : ' COLLATE "C"';
   return (
     `(SELECT ${agg}(${spec.column(a, rule.descending === true)}${collate}) FROM ${spec.table} ${a}` +
     ` WHERE ${a}.tenant = ${b.tenant} AND ${a}.resource_type = ${owner.typeSql} AND ${a}.id = ${owner.alias}.id` +

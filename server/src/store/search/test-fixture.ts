@@ -18,8 +18,18 @@ import { parseSearch } from './request.ts';
 import type { SearchContext } from './types.ts';
 
 type Kind = keyof IndexRows;
-interface Row { kind: Kind; row: Record<string, unknown> }
-interface Doc { tenant: string; type: string; id: string; updated: string; deleted?: boolean; rows: Row[] }
+interface Row {
+  kind: Kind;
+  row: Record<string, unknown>;
+}
+interface Doc {
+  tenant: string;
+  type: string;
+  id: string;
+  updated: string;
+  deleted?: boolean;
+  rows: Row[];
+}
 
 const LOINC = 'http://loinc.org';
 const UCUM = 'http://unitsofmeasure.org';
@@ -50,8 +60,16 @@ const uri = (code: string, value: string): Row => ({ kind: 'uri', row: { code, v
 const compQty = (code: string, c1: [string, string], value: number, system: string, unitCode: string): Row => ({
   kind: 'composite',
   row: {
-    code, c1_system: c1[0], c1_value: c1[1], c2_system: system, c2_value: null, c2_number: value, c2_unit_code: unitCode,
-    c2_low: null, c2_high: null, c2_string: null,
+    code,
+    c1_system: c1[0],
+    c1_value: c1[1],
+    c2_system: system,
+    c2_value: null,
+    c2_number: value,
+    c2_unit_code: unitCode,
+    c2_low: null,
+    c2_high: null,
+    c2_string: null,
   },
 });
 
@@ -66,22 +84,35 @@ const T2 = 't2';
 export const DOCS: Doc[] = [
   // ---- tenant t1: patients
   doc(T1, 'Patient', 'p1', '2024-01-01T00:00:00Z', [
-    str('name', 'Smith'), str('name', 'John'), tok('gender', null, 'male'), tok('active', null, 'true'),
-    tok('identifier', MRN, '111'), tok('_tag', 'http://tags', 'vip'), uri('_profile', 'http://haven/sd/haven-patient'),
+    str('name', 'Smith'),
+    str('name', 'John'),
+    tok('gender', null, 'male'),
+    tok('active', null, 'true'),
+    tok('identifier', MRN, '111'),
+    tok('_tag', 'http://tags', 'vip'),
+    uri('_profile', 'http://haven/sd/haven-patient'),
     date('birthdate', '1980-05-12T00:00:00.000Z', '1980-05-12T23:59:59.999Z'),
-    ref('general-practitioner', 'Practitioner/dr1'), ref('organization', 'Organization/org1'),
+    ref('general-practitioner', 'Practitioner/dr1'),
+    ref('organization', 'Organization/org1'),
   ]),
   doc(T1, 'Patient', 'p2', '2024-02-01T00:00:00Z', [
-    str('name', 'Smithson'), str('name', 'Ann'), tok('gender', null, 'female'), tok('identifier', MRN, '222'),
+    str('name', 'Smithson'),
+    str('name', 'Ann'),
+    tok('gender', null, 'female'),
+    tok('identifier', MRN, '222'),
     date('birthdate', '1990-01-01T00:00:00.000Z', '1990-12-31T23:59:59.999Z'),
-    ref('general-practitioner', 'Practitioner/dr2'), ref('general-practitioner', 'Organization/org1'),
+    ref('general-practitioner', 'Practitioner/dr2'),
+    ref('general-practitioner', 'Organization/org1'),
   ]),
   doc(T1, 'Patient', 'p3', '2024-03-01T00:00:00Z', [
-    str('name', 'Élodie'), str('name', 'Durand'),
-    date('birthdate', '2000-02-29T00:00:00.000Z', '2000-02-29T23:59:59.999Z'), ref('general-practitioner', 'Practitioner/dr1'),
+    str('name', 'Élodie'),
+    str('name', 'Durand'),
+    date('birthdate', '2000-02-29T00:00:00.000Z', '2000-02-29T23:59:59.999Z'),
+    ref('general-practitioner', 'Practitioner/dr1'),
   ]),
   doc(T1, 'Patient', 'p4', '2024-04-01T00:00:00Z', [
-    str('name', 'Pat, Jr.'), tok('gender', null, 'other'),
+    str('name', 'Pat, Jr.'),
+    tok('gender', null, 'other'),
     date('birthdate', '1980-05-12T10:30:00.000Z', '1980-05-12T10:30:00.999Z'),
   ]),
   // Deleted: its index rows are left behind on purpose, to prove `NOT deleted` filters them out.
@@ -94,37 +125,62 @@ export const DOCS: Doc[] = [
   doc(T1, 'Location', 'loc1', '2024-01-01T00:00:00Z', [str('name', 'Smith Street Clinic')]),
   // ---- tenant t1: observations
   doc(T1, 'Observation', 'o1', '2024-01-10T00:00:00Z', [
-    ref('subject', 'Patient/p1'), ref('patient', 'Patient/p1'), ref('performer', 'Practitioner/dr1'),
-    tok('code', LOINC, '8480-6', 'systolic blood pressure'), tok('status', null, 'final'), tok('_tag', 'http://tags', 'vip'),
-    qty('value-quantity', 120, UCUM, 'mm[Hg]', 'mmHg'), date('date', '2024-01-10T08:00:00.000Z', '2024-01-10T08:00:00.999Z'),
+    ref('subject', 'Patient/p1'),
+    ref('patient', 'Patient/p1'),
+    ref('performer', 'Practitioner/dr1'),
+    tok('code', LOINC, '8480-6', 'systolic blood pressure'),
+    tok('status', null, 'final'),
+    tok('_tag', 'http://tags', 'vip'),
+    qty('value-quantity', 120, UCUM, 'mm[Hg]', 'mmHg'),
+    date('date', '2024-01-10T08:00:00.000Z', '2024-01-10T08:00:00.999Z'),
     compQty('code-value-quantity', [LOINC, '8480-6'], 120, UCUM, 'mm[Hg]'),
   ]),
   doc(T1, 'Observation', 'o2', '2024-02-15T00:00:00Z', [
-    ref('subject', 'Patient/p1'), ref('patient', 'Patient/p1'), tok('code', LOINC, '1234-5', 'phq-9 total score'),
-    tok('status', null, 'preliminary'), qty('value-quantity', 5.4, UCUM, 'mg', 'mg'),
-    date('date', '2024-02-15T00:00:00.000Z', '2024-02-15T23:59:59.999Z'), compQty('code-value-quantity', [LOINC, '1234-5'], 5.4, UCUM, 'mg'),
+    ref('subject', 'Patient/p1'),
+    ref('patient', 'Patient/p1'),
+    tok('code', LOINC, '1234-5', 'phq-9 total score'),
+    tok('status', null, 'preliminary'),
+    qty('value-quantity', 5.4, UCUM, 'mg', 'mg'),
+    date('date', '2024-02-15T00:00:00.000Z', '2024-02-15T23:59:59.999Z'),
+    compQty('code-value-quantity', [LOINC, '1234-5'], 5.4, UCUM, 'mg'),
   ]),
   doc(T1, 'Observation', 'o3', '2024-01-03T00:00:00Z', [
-    ref('subject', 'Patient/p2'), ref('patient', 'Patient/p2'), tok('code', LOINC, '1234-5'), tok('status', null, 'final'),
-    qty('value-quantity', 100, null, null, 'mg'), date('date', '2023-12-30T00:00:00.000Z', '2024-01-02T23:59:59.999Z'),
+    ref('subject', 'Patient/p2'),
+    ref('patient', 'Patient/p2'),
+    tok('code', LOINC, '1234-5'),
+    tok('status', null, 'final'),
+    qty('value-quantity', 100, null, null, 'mg'),
+    date('date', '2023-12-30T00:00:00.000Z', '2024-01-02T23:59:59.999Z'),
   ]),
   doc(T1, 'Observation', 'o4', '2020-03-04T00:00:00Z', [
-    ref('subject', 'Patient/p3'), ref('patient', 'Patient/p3'), tok('code', 'http://snomed.info/sct', '1234-5'),
-    qty('value-quantity', 99.6, UCUM, 'mm[Hg]', 'mmHg'), date('date', '2020-03-04T10:00:30.000Z', '2020-03-04T10:00:30.999Z'),
+    ref('subject', 'Patient/p3'),
+    ref('patient', 'Patient/p3'),
+    tok('code', 'http://snomed.info/sct', '1234-5'),
+    qty('value-quantity', 99.6, UCUM, 'mm[Hg]', 'mmHg'),
+    date('date', '2020-03-04T10:00:30.000Z', '2020-03-04T10:00:30.999Z'),
   ]),
   doc(T1, 'Observation', 'o5', '2024-01-01T00:00:00Z', [
-    ref('subject', 'Location/loc1'), tok('code', LOINC, '8480-6'), tok('status', null, 'amended'),
-    qty('value-quantity', 140, UCUM, 'mm[Hg]', 'mmHg'), compQty('code-value-quantity', [LOINC, '8480-6'], 140, UCUM, 'mm[Hg]'),
+    ref('subject', 'Location/loc1'),
+    tok('code', LOINC, '8480-6'),
+    tok('status', null, 'amended'),
+    qty('value-quantity', 140, UCUM, 'mm[Hg]', 'mmHg'),
+    compQty('code-value-quantity', [LOINC, '8480-6'], 140, UCUM, 'mm[Hg]'),
   ]),
   doc(T1, 'Observation', 'o6', '2024-01-01T00:00:00Z', [
-    refRow('subject', { url: 'http://other.example/fhir/Patient/p1' }), tok('code', LOINC, '8480-6'),
+    refRow('subject', { url: 'http://other.example/fhir/Patient/p1' }),
+    tok('code', LOINC, '8480-6'),
   ]),
-  doc(T1, 'Observation', 'o7', '2024-01-01T00:00:00Z', [ref('subject', 'Patient/p5'), ref('patient', 'Patient/p5'), tok('code', LOINC, '1234-5')]),
+  doc(T1, 'Observation', 'o7', '2024-01-01T00:00:00Z', [
+    ref('subject', 'Patient/p5'),
+    ref('patient', 'Patient/p5'),
+    tok('code', LOINC, '1234-5'),
+  ]),
   doc(T1, 'Observation', 'o8', '2024-01-01T00:00:00Z', [tok('code', null, 'abc')]),
   doc(T1, 'Observation', 'o9', '2024-01-01T00:00:00Z', [ref('subject', 'Patient/p2'), tok('code', LOINC, 'a,b')]),
   doc(T1, 'Observation', 'o10', '2024-01-01T00:00:00Z', [
     refRow('subject', { target_type: 'Patient', target_id: 'p6', ident_system: MRN, ident_value: '666' }),
-    tok('code', LOINC, '8480-6'), qty('value-quantity', 80, UCUM, 'mm[Hg]', 'mmHg'),
+    tok('code', LOINC, '8480-6'),
+    qty('value-quantity', 80, UCUM, 'mm[Hg]', 'mmHg'),
   ]),
   doc(T1, 'Observation', 'o11', '2024-01-01T00:00:00Z', [ref('subject', 'Patient/p2'), tok('code', null, 'del')], true),
   doc(T1, 'Provenance', 'pv1', '2024-01-11T00:00:00Z', [ref('target', 'Observation/o1'), ref('agent', 'Practitioner/dr1')]),
@@ -134,14 +190,19 @@ export const DOCS: Doc[] = [
   doc(T1, 'Questionnaire', 'q3', '2024-01-01T00:00:00Z', [uri('url', 'http://haven/Q/gad7'), tok('version', null, '1.0')]),
   doc(T1, 'Questionnaire', 'q4', '2024-01-01T00:00:00Z', [uri('url', 'http://haven/Qx')]),
   doc(T1, 'QuestionnaireResponse', 'qr1', '2024-01-01T00:00:00Z', [
-    refRow('questionnaire', { url: 'http://haven/Q/phq9' }), ref('subject', 'Patient/p1'),
+    refRow('questionnaire', { url: 'http://haven/Q/phq9' }),
+    ref('subject', 'Patient/p1'),
   ]),
   doc(T1, 'RiskAssessment', 'ra1', '2024-01-01T00:00:00Z', [num('probability', 0.25)]),
   doc(T1, 'RiskAssessment', 'ra2', '2024-01-01T00:00:00Z', [num('probability', 0.5)]),
   doc(T1, 'RiskAssessment', 'ra3', '2024-01-01T00:00:00Z', [num('probability', 100)]),
   doc(T1, 'RiskAssessment', 'ra4', '2024-01-01T00:00:00Z', [num('probability', 99.6)]),
   // ---- tenant t2: same ids as t1 where a join that forgot the tenant would show it
-  doc(T2, 'Patient', 'p3', '2024-01-01T00:00:00Z', [str('name', 'Zed'), tok('gender', null, 'male'), ref('general-practitioner', 'Practitioner/dr1')]),
+  doc(T2, 'Patient', 'p3', '2024-01-01T00:00:00Z', [
+    str('name', 'Zed'),
+    tok('gender', null, 'male'),
+    ref('general-practitioner', 'Practitioner/dr1'),
+  ]),
   doc(T2, 'Practitioner', 'dr1', '2024-01-01T00:00:00Z', [str('name', 'Zorro')]),
   doc(T2, 'Observation', 'o1', '2024-01-01T00:00:00Z', [ref('subject', 'Patient/p3'), tok('code', LOINC, 'leak')]),
   doc(T2, 'Observation', 'x2', '2024-01-01T00:00:00Z', [ref('subject', 'Patient/p2'), tok('code', LOINC, '1234-5')]),
@@ -222,7 +283,15 @@ export async function openFixture(): Promise<Fixture> {
 
 /** Context for tests: tenant t1, caps small enough to test, a fixed clock for `ap`. */
 export function testContext(over: Partial<SearchContext> = {}): SearchContext {
-  return { tenant: T1, maxCount: 1000, defaultCount: 100, maxChainDepth: 3, lenient: false, now: new Date('2025-01-01T00:00:00Z'), ...over };
+  return {
+    tenant: T1,
+    maxCount: 1000,
+    defaultCount: 100,
+    maxChainDepth: 3,
+    lenient: false,
+    now: new Date('2025-01-01T00:00:00Z'),
+    ...over,
+  };
 }
 
 /** Runs `Type?query` and returns the matched ids in result order (`Type/id` for system searches). */

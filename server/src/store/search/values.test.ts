@@ -24,12 +24,20 @@ describe('parseDateRange', () => {
     expect([r.low.toISOString(), r.next.toISOString()]).toEqual([low, next]);
   });
 
-  it.each(['20', '2020-1', '2020-13', '2021-02-29', '2020-02-30', '2020-03-04T10', '2020-03-04T24:00', '2020-03-04Z', '2020-03-04T10:00+15:00', 'today'])(
-    'refuses %s',
-    (value) => {
-      expect(() => parseDateRange('date', value)).toThrow(SearchError);
-    },
-  );
+  it.each([
+    '20',
+    '2020-1',
+    '2020-13',
+    '2021-02-29',
+    '2020-02-30',
+    '2020-03-04T10',
+    '2020-03-04T24:00',
+    '2020-03-04Z',
+    '2020-03-04T10:00+15:00',
+    'today',
+  ])('refuses %s', (value) => {
+    expect(() => parseDateRange('date', value)).toThrow(SearchError);
+  });
 });
 
 describe('parseNumber', () => {

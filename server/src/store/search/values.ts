@@ -29,7 +29,8 @@ function utc(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, ms = 0): Da
  */
 export function parseDateRange(key: string, value: string): DateRange {
   const m = DATE.exec(value);
-  const bad = () => invalid(key, `Invalid date '${value}' in ${key}: expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.fff]][Z|±hh:mm]`);
+  const bad = () =>
+    invalid(key, `Invalid date '${value}' in ${key}: expected YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss[.fff]][Z|±hh:mm]`);
   if (!m) throw bad();
   const [, ys, mos, ds, hs, mis, ss, frac, zone] = m;
   const y = Number(ys);
