@@ -36,7 +36,8 @@ async function boot(s: ScratchStorage, log: (event: Record<string, unknown>) => 
 
 describe('restart', () => {
   it('keeps resources, history and deletes; applies each migration once', async () => {
-    storage = await createScratchStorage();
+    // Fresh: the first start must migrate an empty database, not find a copy of the migrated template.
+    storage = await createScratchStorage({ fresh: true });
     const first = await boot(storage);
     const post = await fetch(`${first.url}/fhir/Patient`, {
       method: 'POST',

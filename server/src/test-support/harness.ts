@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { inject } from 'vitest';
 import { addClient } from '../auth/clients.ts';
 import { authUrls } from '../auth/urls.ts';
 import { loadConfig, type HavenConfig } from '../config.ts';
@@ -17,6 +17,14 @@ import { startServer, type RunningServer, type StartOptions } from '../server.ts
 import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/open-db.ts';
 import { HavenRepository } from '../store/repository.ts';
+import {
+  adminQuery,
+  copyEmbeddedTemplate,
+  createFromTemplate,
+  databaseUrlFor,
+  TEMPLATE_KEY,
+  type StorageTemplate,
+} from './template-storage.ts';
 
 /** A scratch database: a URL for DATABASE_URL (or undefined for embedded) and a data dir. */
 export interface ScratchStorage {
@@ -52,11 +60,25 @@ export function testRepository(db: Db, tenant = 'default', baseUrl = 'http://x/f
   return new HavenRepository({ db, tenant, baseUrl, maxCount: 100, defaultCount: 20, lenient: false, cursorSecret: 's' });
 }
 
-/** Creates scratch storage on the storage the suite runs on. */
-export async function createScratchStorage(): Promise<ScratchStorage> {
+/** The run's migrated template (./global-setup.ts), or null outside a vitest run that built one. */
+function storageTemplate(): StorageTemplate | null {
+  try {
+    return inject(TEMPLATE_KEY) ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Creates scratch storage on the storage the suite runs on: a copy of the run's migrated template database, or,
+ * with `fresh` (tests of migrating an empty database) or without a template, an empty one.
+ */
+export async function createScratchStorage(opts: { fresh?: boolean } = {}): Promise<ScratchStorage> {
   const dataDir = mkdtempSync(join(tmpdir(), 'haven-test-'));
   const adminUrl = process.env.DATABASE_URL;
+  const template = opts.fresh ? null : storageTemplate();
   if (!adminUrl) {
+    if (template?.kind === 'embedded') copyEmbeddedTemplate(template, dataDir);
     return {
       databaseUrl: undefined,
       dataDir,
@@ -66,20 +88,13 @@ export async function createScratchStorage(): Promise<ScratchStorage> {
     };
   }
   const name = `haven_t_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
+  if (template?.kind === 'pg') await createFromTemplate(adminUrl, name, template);
+  else await adminQuery(adminUrl, `CREATE DATABASE ${name}`);
   return {
-    databaseUrl: url.toString(),
+    databaseUrl: databaseUrlFor(adminUrl, name),
     dataDir,
     async drop() {
-      const a = new pg.Client({ connectionString: adminUrl });
-      await a.connect();
-      await a.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await a.end();
+      await adminQuery(adminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
