@@ -92,7 +92,6 @@ export function matchStoredQuestionnaire(all: readonly Instrument[], q: Question
   const own = all.find((i) => i.url === q.url && i.version === q.version);
   if (own) return { match: { instrument: own, via: 'stored-canonical', linkIds: new Map() } };
   const formItems = questions(q.item).filter((item) => item.linkId);
-  const codesOf = (linkId: string): Coding[] => formItems.find((f) => f.linkId === linkId)?.code ?? [];
   const carrying = (code: Coding): string[] =>
     formItems.filter((f) => f.code?.some((c) => sameCode(c, code))).map((f) => f.linkId as string);
   // Form questions coded like a question of some instrument.
@@ -113,9 +112,7 @@ export function matchStoredQuestionnaire(all: readonly Instrument[], q: Question
     }
     if (!any) continue;
     touched.push(instrument);
-    const foreign = recognised.some(
-      (f) => !instrument.items.some((item) => codesOf(f.linkId as string).some((c) => sameCode(c, item.code))),
-    );
+    const foreign = recognised.some((f) => !instrument.items.some((item) => f.code?.some((c) => sameCode(c, item.code))));
     if (complete && !foreign) candidates.push({ instrument, via: 'stored-codes', linkIds });
     else if (!foreign) partial.push(instrument);
   }
