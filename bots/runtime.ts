@@ -41,6 +41,8 @@ export interface BotContext {
   readonly config: BotConfig;
   /** Current time (ISO 8601), fixed for the run. */
   readonly now: string;
+  /** FHIR base URL of the tenant (`…/fhir` or `…/t/<tenant>/fhir`), to recognise absolute references to this server. */
+  readonly baseUrl: string;
   /** The current version of a resource, or undefined when missing, deleted or outside the bot's scopes. */
   read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
   /** Search (`query` as in a URL, e.g. `subject=Patient/1&_sort=-date`); one page of up to `_count` (default 100). */
@@ -66,12 +68,20 @@ export interface VetoInput {
 export interface VetoContext {
   readonly config: BotConfig;
   readonly now: string;
+  /** FHIR base URL of the tenant. */
+  readonly baseUrl: string;
   read<T extends Resource = Resource>(resourceType: string, id: string): Promise<T | undefined>;
   search<T extends Resource = Resource>(resourceType: string, query: string): Promise<T[]>;
 }
 
-/** A veto bot's decision. An allowed write may carry a note (e.g. a documented override) for the audit log. */
-export type VetoDecision = { readonly allow: true; readonly note?: string } | { readonly allow: false; readonly reason: string };
+/**
+ * A veto bot's decision. An allowed write may carry a note (e.g. a documented override) for the audit log, and a
+ * warning for the client (an OperationOutcome issue in the response, an HTTP `Warning` header): the warning reaches
+ * logs and headers, so it names references and instruments only, never answers or other PHI.
+ */
+export type VetoDecision =
+  | { readonly allow: true; readonly note?: string; readonly warning?: string }
+  | { readonly allow: false; readonly reason: string };
 
 interface BotBase {
   /** Stable id, `[a-z0-9-]+`: part of the idempotency key and of the consumer name `bot:<id>`. */

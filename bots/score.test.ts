@@ -101,6 +101,8 @@ describe('score bot (end to end)', () => {
     const { rows } = await t.server.db.query<{ detail: string }>(
       `SELECT detail FROM haven_bot_runs WHERE bot = 'score' ORDER BY seq DESC LIMIT 1`,
     );
-    expect(rows[0].detail).toMatch(/not a known instrument/);
+    // Not scored, and the run says so and why (issue 13: never silent).
+    expect(rows[0].detail).toMatch(/^not scored: https:\/\/example\.org\/Questionnaire\/intake .*no question of an instrument/);
+    expect(other.headers.get('warning')).toMatch(/^199 - "Not scored: /);
   });
 });

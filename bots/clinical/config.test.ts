@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULTS_PATH, defaultClinicalConfig, loadClinicalConfig, mergeConfig, parseClinicalConfig } from './config.ts';
+import { DEFAULTS_PATH, defaultClinicalConfig, fallbackOwnerFor, loadClinicalConfig, mergeConfig, parseClinicalConfig } from './config.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'haven-bot-config-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,6 +55,41 @@ describe('defaults', () => {
 
   it('loadClinicalConfig without HAVEN_BOT_CONFIG equals the defaults', () => {
     expect(loadClinicalConfig({})).toEqual(defaultClinicalConfig());
+  });
+});
+
+describe('risk Task owners (escalation.fallbackOwner, escalation.tenants)', () => {
+  it('ship unset (required per deployment), with the on-call role as performerType', () => {
+    const c = defaultClinicalConfig();
+    expect(c.escalation.fallbackOwner).toBeUndefined();
+    expect(c.escalation.tenants).toEqual({});
+    expect(c.escalation.performerType).toEqual({
+      system: 'https://haven.health/fhir/CodeSystem/care-role',
+      code: 'on-call-clinician',
+      display: 'On-call clinician for suicide risk',
+    });
+    expect(rawDefaults().escalation._owner).toMatch(/REQUIRED/);
+  });
+
+  it.each([
+    ['global only', { fallbackOwner: 'Organization/clinic' }, 'acme', 'Organization/clinic'],
+    [
+      'tenant setting wins',
+      { fallbackOwner: 'Organization/clinic', tenants: { acme: { fallbackOwner: 'CareTeam/duty' } } },
+      'acme',
+      'CareTeam/duty',
+    ],
+    [
+      'another tenant falls back to the global one',
+      { fallbackOwner: 'Organization/clinic', tenants: { acme: { fallbackOwner: 'CareTeam/duty' } } },
+      'beta',
+      'Organization/clinic',
+    ],
+    ['tenant only', { tenants: { acme: { fallbackOwner: 'PractitionerRole/r' } } }, 'default', undefined],
+    ['a tenant named like an Object property', { tenants: {} }, 'constructor', undefined],
+  ])('fallbackOwnerFor: %s', (_name, escalation, tenant, expected) => {
+    const c = loadClinicalConfig({ HAVEN_BOT_CONFIG: writeOverride(`owner-${tenant}.json`, { escalation }) });
+    expect(fallbackOwnerFor(c.escalation, tenant)).toBe(expected);
   });
 });
 
@@ -270,6 +305,55 @@ describe('invalid configuration throws an Error naming the bad key', () => {
         c.missedCare.careManager = 'Jane';
       },
       'missedCare.careManager',
+    ],
+    [
+      'fallback owner not a reference',
+      (c) => {
+        c.escalation.fallbackOwner = 'Dr Smith';
+      },
+      'escalation.fallbackOwner',
+    ],
+    [
+      'fallback owner of a type that cannot own a Task here',
+      (c) => {
+        c.escalation.fallbackOwner = 'Patient/p1';
+      },
+      'escalation.fallbackOwner',
+    ],
+    [
+      'tenant settings not an object',
+      (c) => {
+        c.escalation.tenants = ['acme'];
+      },
+      'escalation.tenants',
+    ],
+    [
+      'tenant id not a tenant id',
+      (c) => {
+        c.escalation.tenants = { ACME: { fallbackOwner: 'Practitioner/a' } };
+      },
+      'escalation.tenants.ACME',
+    ],
+    [
+      'unknown tenant setting (a typo)',
+      (c) => {
+        c.escalation.tenants = { acme: { fallbackOwnr: 'Practitioner/a' } };
+      },
+      'escalation.tenants.acme.fallbackOwnr',
+    ],
+    [
+      'tenant fallback not a reference',
+      (c) => {
+        c.escalation.tenants = { acme: { fallbackOwner: 'duty desk' } };
+      },
+      'escalation.tenants.acme.fallbackOwner',
+    ],
+    [
+      'performerType without a code',
+      (c) => {
+        delete c.escalation.performerType.code;
+      },
+      'escalation.performerType.code',
     ],
     [
       'not a state',

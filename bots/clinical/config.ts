@@ -80,6 +80,19 @@ export interface OnCallRoster {
   readonly fallback?: string;
 }
 
+/** A Coding as configuration gives it (system, code and display all required). */
+export interface ConfiguredCoding {
+  readonly system: string;
+  readonly code: string;
+  readonly display: string;
+}
+
+/** Settings that differ per tenant (references are tenant-local: `Practitioner/x` names a resource of that tenant). */
+export interface TenantEscalationConfig {
+  /** Owner of risk Tasks when no roster entry, treating practitioner or care team names one (overrides the global one). */
+  readonly fallbackOwner?: string;
+}
+
 /** Escalation policy per level (clinical.md §4.3: platform defaults, set by each organization's policy). */
 export interface EscalationConfig {
   readonly priority: Readonly<Record<EscalationLevel, TaskPriority>>;
@@ -89,6 +102,18 @@ export interface EscalationConfig {
   /** Levels routed to the on-call clinician. */
   readonly onCallLevels: readonly EscalationLevel[];
   readonly onCall: OnCallRoster;
+  /**
+   * The role that acts on risk Tasks (Task.performerType on every risk and checklist Task), so a work queue can pick
+   * them up whoever owns them.
+   */
+  readonly performerType: ConfiguredCoding;
+  /**
+   * Last resort owner of risk Tasks (after roster → treating practitioner → care team): required wherever the risk
+   * bot runs (`haven doctor` fails and the server warns at start without one). Per tenant in `tenants`.
+   */
+  readonly fallbackOwner?: string;
+  /** Per-tenant settings, by tenant id. */
+  readonly tenants: Readonly<Record<string, TenantEscalationConfig>>;
 }
 
 /** Crisis resources shown to patients (clinical.md §4.1). */
@@ -330,8 +355,36 @@ function parseOnCall(v: unknown, path: string): OnCallRoster {
   };
 }
 
+const TENANT_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+function parseCoding(v: unknown, path: string): ConfiguredCoding {
+  const o = object(v, path, ['system', 'code', 'display']);
+  return { system: text(o.system, `${path}.system`), code: text(o.code, `${path}.code`), display: text(o.display, `${path}.display`) };
+}
+
+function parseTenants(v: unknown, path: string): Record<string, TenantEscalationConfig> {
+  if (!isPlainObject(v)) fail(path, 'an object of tenant ids', v);
+  const out: Record<string, TenantEscalationConfig> = {};
+  for (const [tenant, settings] of Object.entries(v)) {
+    if (tenant.startsWith('_')) continue;
+    if (!TENANT_ID.test(tenant)) fail(`${path}.${tenant}`, 'a tenant id (lower-case letters, digits and "-")', tenant);
+    const o = object(settings, `${path}.${tenant}`, ['fallbackOwner']);
+    out[tenant] = optional(o, 'fallbackOwner', `${path}.${tenant}`, reference(OWNER_TYPES));
+  }
+  return out;
+}
+
 function parseEscalation(v: unknown, path: string): EscalationConfig {
-  const o = object(v, path, ['priority', 'dueMinutes', 'notifyPatientWith988', 'onCallLevels', 'onCall']);
+  const o = object(v, path, [
+    'priority',
+    'dueMinutes',
+    'notifyPatientWith988',
+    'onCallLevels',
+    'onCall',
+    'performerType',
+    'fallbackOwner',
+    'tenants',
+  ]);
   const steps: Reader<Record<EscalationStep, number>> = (s, p) => {
     const due = record(ESCALATION_STEPS, int(0), true)(s, p);
     // A checklist whose later step falls due before an earlier one cannot be worked in order.
@@ -345,7 +398,16 @@ function parseEscalation(v: unknown, path: string): EscalationConfig {
     notifyPatientWith988: record(ESCALATION_LEVELS, bool, true)(o.notifyPatientWith988, `${path}.notifyPatientWith988`),
     onCallLevels: list(oneOf(ESCALATION_LEVELS))(o.onCallLevels, `${path}.onCallLevels`),
     onCall: parseOnCall(o.onCall, `${path}.onCall`),
+    performerType: parseCoding(o.performerType, `${path}.performerType`),
+    ...optional(o, 'fallbackOwner', path, reference(OWNER_TYPES)),
+    tenants: o.tenants === undefined ? {} : parseTenants(o.tenants, `${path}.tenants`),
   };
+}
+
+/** The tenant's fallback owner of risk Tasks: its own setting, else the global one (undefined: none configured). */
+export function fallbackOwnerFor(config: EscalationConfig, tenant: string): string | undefined {
+  const own = Object.hasOwn(config.tenants, tenant) ? config.tenants[tenant]?.fallbackOwner : undefined;
+  return own ?? config.fallbackOwner;
 }
 
 /** The 988 menu option 3 (LGBTQ+ youth) ended 2025-07-17 (clinical.md §4.1): a message naming it is wrong. */

@@ -186,6 +186,42 @@ describe('FHIR builders (validated with the server validator)', () => {
     expect(errors({ ...task, priority: 'soon' } as unknown as Resource).length).toBeGreaterThan(0);
   });
 
+  it('buildRiskTask and the checklist carry performerType (the on-call role) and the owner route', () => {
+    const plan = active('low');
+    const task = buildRiskTask({
+      patient: 'Patient/p1',
+      owner: 'CareTeam/ct',
+      ownerRoute: 'care-team',
+      plan,
+      assessment: result,
+      focus: 'QuestionnaireResponse/q',
+      now: NOW,
+    });
+    expect(errors(task)).toEqual([]);
+    const role = {
+      system: 'https://haven.health/fhir/CodeSystem/care-role',
+      code: 'on-call-clinician',
+      display: 'On-call clinician for suicide risk',
+    };
+    expect(task.performerType).toEqual([{ coding: [role], text: role.display }]);
+    expect(task.owner).toEqual({ reference: 'CareTeam/ct' });
+    expect(task.input?.find((i) => i.type.coding?.[0]?.code === 'owner-route')?.valueCode).toBe('care-team');
+    for (const child of buildChecklistTasks({
+      patient: 'Patient/p1',
+      parent: 'urn:uuid:0e9a2b4c-1111-4a53-9a37-2a4a2b0e9a11',
+      plan,
+      owner: 'CareTeam/ct',
+      now: NOW,
+    })) {
+      expect(child.performerType).toEqual(task.performerType);
+      expect(child.owner).toEqual({ reference: 'CareTeam/ct' });
+    }
+    // Without any owner the role is still named, so a queue picks it up.
+    expect(
+      buildRiskTask({ patient: 'Patient/p1', plan, assessment: result, focus: 'QuestionnaireResponse/q', now: NOW }).performerType,
+    ).toEqual(task.performerType);
+  });
+
   it('buildRiskTask: owner defaults to the on-call clinician; episode keys the identifier', () => {
     const esc = { ...config.escalation, onCall: { timezone: 'UTC', entries: [], fallback: 'Practitioner/oncall' } };
     const task = buildRiskTask({

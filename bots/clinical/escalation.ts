@@ -33,7 +33,7 @@ export const HAVEN_FLAG_SYSTEM = 'https://haven.health/fhir/CodeSystem/haven-fla
 export const RISK_LEVEL_SYSTEM = 'https://haven.health/fhir/CodeSystem/risk-level';
 /** Risk reason codes (values of RISK_REASON in ./risk.ts). */
 export const RISK_REASON_SYSTEM = 'https://haven.health/fhir/CodeSystem/risk-reason';
-/** Types of Task.input Haven writes: `risk-level`, `risk-reason`, `finding`. */
+/** Types of Task.input Haven writes: `risk-level`, `risk-reason`, `owner-route`, `finding`. */
 export const TASK_INPUT_SYSTEM = 'https://haven.health/fhir/CodeSystem/task-input';
 /** Identifier system of the one open risk Task per patient and episode. */
 export const RISK_TASK_IDENTIFIER_SYSTEM = 'https://haven.health/fhir/NamingSystem/risk-task';
@@ -103,6 +103,8 @@ export interface ActiveEscalation {
   notifyPatientWith988: boolean;
   /** On-call clinician when the level is routed on call and the roster names one. */
   onCall?: string;
+  /** The role that acts on the Tasks (Task.performerType), from configuration. */
+  performerType: CodeableConcept;
 }
 
 /** The plan for an assessment: nothing to do at level `none`. */
@@ -123,6 +125,7 @@ export function planEscalation(assessment: RiskAssessment, config: EscalationCon
     firstDue: steps[0].due,
     notifyPatientWith988: config.notifyPatientWith988[level],
     ...(onCall ? { onCall } : {}),
+    performerType: { coding: [{ ...config.performerType }], text: config.performerType.display },
   };
 }
 
@@ -196,6 +199,8 @@ export interface RiskTaskArgs {
   episode?: string;
   /** Owner; defaults to the plan's on-call clinician. */
   owner?: string;
+  /** How the owner was chosen (./routing.ts), recorded as an `owner-route` input. */
+  ownerRoute?: string;
   plan: ActiveEscalation;
   assessment: RiskAssessment;
   /** The Observation or QuestionnaireResponse that triggered the review. */
@@ -225,8 +230,12 @@ export function buildRiskTask(args: RiskTaskArgs): Task {
     authoredOn: now.toISOString(),
     lastModified: now.toISOString(),
     ...(owner ? { owner: ref(owner) } : {}),
+    performerType: [plan.performerType],
     restriction: { period: { end: plan.firstDue } },
-    input: riskInputs(plan.level, assessment),
+    input: [
+      ...riskInputs(plan.level, assessment),
+      ...(args.ownerRoute ? [{ type: inputType('owner-route'), valueCode: args.ownerRoute }] : []),
+    ],
   };
 }
 
@@ -262,6 +271,7 @@ export function buildChecklistTasks(args: ChecklistArgs): Task[] {
     ...(args.encounter ? { encounter: ref(args.encounter) } : {}),
     authoredOn: args.now.toISOString(),
     ...(owner ? { owner: ref(owner) } : {}),
+    performerType: [args.plan.performerType],
     restriction: { period: { end: due } },
   }));
 }

@@ -246,8 +246,8 @@ function extensionWeight(extensions: readonly Extension[] | undefined): number |
   return undefined;
 }
 
-/** Questions in document order, looking inside groups and nested items. */
-function questions(items: readonly QuestionnaireItem[] | undefined): QuestionnaireItem[] {
+/** Questions (not groups or display items) in document order, looking inside groups and nested items. */
+export function questions(items: readonly QuestionnaireItem[] | undefined): QuestionnaireItem[] {
   return (items ?? []).flatMap((item) => [...(item.type === 'display' || item.type === 'group' ? [] : [item]), ...questions(item.item)]);
 }
 

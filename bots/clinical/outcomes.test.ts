@@ -3,7 +3,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadDefinitions } from '../../server/src/fhir/definitions.ts';
 import { validateFhirResource } from '../../server/src/fhir/validate.ts';
 import { defaultClinicalConfig, type Instrument } from './config.ts';
-import { achievementStatusConcept, buildOutcomeObservations, evaluateOutcome, type OutcomeEvaluation } from './outcomes.ts';
+import {
+  achievementStatusConcept,
+  buildOutcomeObservations,
+  episodeOutcomes,
+  evaluateOutcome,
+  type OutcomeEvaluation,
+} from './outcomes.ts';
 
 const config = defaultClinicalConfig().outcomes;
 const NOW = new Date('2026-03-04T15:00:00.000Z');
@@ -98,4 +104,34 @@ describe('buildOutcomeObservations', () => {
     expect(response.method).toBeUndefined();
     expect(response.valueBoolean).toBe(false);
   });
+});
+
+describe('episodeOutcomes: an episode recomputed from the totals that remain (after a retraction)', () => {
+  it.each([
+    ['no total left: nothing, and no Goal status', [], undefined, [], undefined],
+    ['one total: it is the baseline, in progress', [16], 't0', [], 'in-progress'],
+    [
+      'baseline 16, then 9, then 4: each measured against 16; the latest sets the Goal',
+      [16, 9, 4],
+      't0',
+      [
+        ['t1', 'improving'],
+        ['t2', 'achieved'],
+      ],
+      'achieved',
+    ],
+    ['the old baseline retracted: 9 is the index, 12 is a rise', [9, 12], 't0', [['t1', 'worsening']], 'worsening'],
+  ] as [string, number[], string | undefined, [string, string][], string | undefined][])(
+    '%s',
+    (_name, values, baseline, outcomes, latest) => {
+      const e = episodeOutcomes(
+        values.map((value, i) => ({ id: `t${i}`, value })),
+        'phq-9',
+        config,
+      );
+      expect(e.baseline).toBe(baseline);
+      expect([...e.outcomes].map(([id, o]) => [id, o.achievementStatus])).toEqual(outcomes);
+      expect(e.latest).toBe(latest);
+    },
+  );
 });

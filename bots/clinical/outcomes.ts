@@ -122,3 +122,36 @@ export function buildOutcomeObservations(args: OutcomeObservationArgs): [Observa
     build('remission', args.remission, `remission${rule ? ` (total below ${rule.remissionBelow})` : ''}`),
   ];
 }
+
+/** A valid (final or amended) total of an episode. */
+export interface EpisodeTotal {
+  readonly id: string;
+  readonly value: number;
+}
+
+/** The outcomes of an episode's totals, recomputed as a whole (after one of them was retracted). */
+export interface EpisodeOutcomes {
+  /** The first valid total: the index every other total is measured against (it has no outcome of its own). */
+  readonly baseline?: string;
+  /** Outcome of every valid total after the baseline, by total id. */
+  readonly outcomes: ReadonlyMap<string, OutcomeEvaluation>;
+  /** Goal.achievementStatus the latest valid total gives; undefined when no valid total is left. */
+  readonly latest?: AchievementStatus;
+}
+
+/**
+ * Recomputes an episode from its valid totals, oldest first (the caller leaves out retracted ones): the first is the
+ * baseline, each later one is evaluated against it, and the latest sets the Goal. Pure.
+ */
+export function episodeOutcomes(
+  totals: readonly EpisodeTotal[],
+  instrument: Instrument,
+  config: Partial<Record<Instrument, OutcomeRule>>,
+): EpisodeOutcomes {
+  const [first, ...later] = totals;
+  if (!first) return { outcomes: new Map() };
+  const outcomes = new Map(later.map((t) => [t.id, evaluateOutcome({ instrument, baseline: first.value, current: t.value, config })]));
+  const last = later.at(-1);
+  const latest = last ? (outcomes.get(last.id) as OutcomeEvaluation).achievementStatus : 'in-progress';
+  return { baseline: first.id, outcomes, latest };
+}

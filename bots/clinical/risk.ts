@@ -54,6 +54,8 @@ export const RISK_REASON = {
   scoreRise: 'score-rise',
   totalInvalid: 'total-invalid',
   missingRequired: 'missing-required',
+  /** The response was not scored as a whole (unknown form, partial match): assessed from its safety answers only. */
+  safetyItemsOnly: 'safety-items-only',
 } as const;
 export type RiskReasonCode = (typeof RISK_REASON)[keyof typeof RISK_REASON];
 

@@ -22,6 +22,7 @@ import { openDatabase } from './store/open-db.ts';
 import { cursorSecret } from './store/settings.ts';
 import { defaultBotSet, startEvents, WEBSOCKET_PATH, type BotSet, type Events } from './events/index.ts';
 import { addSubscriptionOperations } from './events/subscription-ops.ts';
+import { logConfigProblems } from './events/config-warnings.ts';
 
 /** A running server. */
 export interface RunningServer {
@@ -197,6 +198,8 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   let events: Events;
   try {
     const botSet = opts.botSet ?? defaultBotSet();
+    // At every start: a tenant whose risk Tasks could be left without an owner is logged (`haven doctor` fails on it).
+    await logConfigProblems(db, config.events.botsEnabled, botSet, log);
     events = await startEvents({
       config,
       db,

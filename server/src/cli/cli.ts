@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type HavenConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
 import { AUTH_COMMANDS } from './auth-cmd.ts';
+import { DOCTOR_COMMANDS } from './doctor-cmd.ts';
 import { EVENTS_COMMANDS } from './events-cmd.ts';
 import { UsageError, tenantOf, tenantOption, type Command } from './command.ts';
 import { runBackup, runExport, runRestore } from './dump-cmd.ts';
@@ -86,6 +87,7 @@ or corrupted backup changes nothing. Refuses a database that already holds resou
   },
   ...AUTH_COMMANDS,
   ...EVENTS_COMMANDS,
+  ...DOCTOR_COMMANDS,
 };
 
 function mainHelp(): string {
@@ -170,7 +172,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     const [min, max] = command.positionals;
     const n = parsed.positionals.length;
     if (n < min || n > max) throw new UsageError(n < min ? 'missing argument' : `unexpected argument '${parsed.positionals[max]}'`);
-    action = command.prepare(parsed.positionals, parsed.values);
+    action = command.prepare(parsed.positionals, parsed.values, env);
   } catch (err) {
     // parseArgs' own messages are long-winded; keep the option name only.
     const unknown =

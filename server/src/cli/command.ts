@@ -15,10 +15,14 @@ export interface Command {
   options: Options;
   /** Allowed number of positionals: [min, max]. */
   positionals: [number, number];
-  /** Checks the arguments (throwing {@link UsageError}) before any storage is opened; returns the action. */
+  /**
+   * Checks the arguments (throwing {@link UsageError}) before any storage is opened; returns the action. `env` is the
+   * environment the CLI runs with (for commands that read configuration besides storage).
+   */
   prepare(
     positionals: string[],
     values: Record<string, string | boolean | string[] | undefined>,
+    env: NodeJS.ProcessEnv,
   ): (target: Target, io: CliIo) => Promise<number>;
 }
 

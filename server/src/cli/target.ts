@@ -27,6 +27,7 @@ import { cursorSecret } from '../store/settings.ts';
 import { listBotRuns, type BotRun } from '../events/bot-runs.ts';
 import { listDeadLetters, requestReplay, type DeadLetter } from '../events/dead-letters.ts';
 import { defaultBotSet, writeHooksFor } from '../events/index.ts';
+import { knownTenants } from '../events/tenants.ts';
 import { ADMIN_FILE, LOCK_FILE, acquireDataDirLock, liveAdminCredential, type AdminCredential } from './owner.ts';
 
 /** The operations the CLI needs, wherever they run. */
@@ -47,6 +48,8 @@ export interface Target {
   botRuns(filter: { tenant?: string; bot?: string; outcome?: string; limit?: number }): Promise<BotRun[]>;
   /** Queues dead letters for replay by a running server; returns how many. */
   requestReplay(tenant: string, filter: { consumer?: string; seq?: number }): Promise<number>;
+  /** The tenants storage knows (with events, and `default`), sorted. */
+  tenants(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -84,6 +87,7 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
       deadLetters: (tenant, includeReplayed) => listDeadLetters(db, { ...(tenant ? { tenant } : {}), includeReplayed }),
       requestReplay: (tenant, filter) => requestReplay(db, tenant, filter),
       botRuns: (filter) => listBotRuns(db, filter),
+      tenants: () => knownTenants(db),
       async close() {
         try {
           await db.close();
@@ -248,6 +252,7 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
       ),
     requestReplay: async (tenant, filter) =>
       (await answer<{ queued: number }>(await call(cred, 'POST', `/admin/events/replay${q(tenant)}`, { json: filter }))).queued,
+    tenants: async () => (await answer<{ tenants: string[] }>(await call(cred, 'GET', '/admin/tenants'))).tenants,
     async close() {},
   };
 }

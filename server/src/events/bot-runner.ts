@@ -140,7 +140,7 @@ class BotWorker {
         },
         repo,
       });
-      w.postMessage({ type: 'run', runId, event, config, now: new Date().toISOString() } satisfies ToWorker);
+      w.postMessage({ type: 'run', runId, event, config, now: new Date().toISOString(), baseUrl: repo.ctx.baseUrl } satisfies ToWorker);
     });
   }
 

@@ -8,7 +8,7 @@ import type { AfterCommitBot, BotContext, BotDefinition, BotEvent, BotTick, Sche
 
 /** Main thread → worker. */
 export type ToWorker =
-  | { type: 'run'; runId: number; event: BotEvent | BotTick; config: unknown; now: string }
+  | { type: 'run'; runId: number; event: BotEvent | BotTick; config: unknown; now: string; baseUrl: string }
   | { type: 'reply'; callId: number; ok: true; value: unknown }
   | { type: 'reply'; callId: number; ok: false; error: string };
 
@@ -53,6 +53,7 @@ port.on('message', (msg: ToWorker) => {
       const ctx: BotContext = {
         config: msg.config as BotContext['config'],
         now: msg.now,
+        baseUrl: msg.baseUrl,
         read: (resourceType, id) => call(msg.runId, 'read', [resourceType, id]) as never,
         search: (resourceType, query) => call(msg.runId, 'search', [resourceType, query]) as never,
       };

@@ -2,6 +2,8 @@
  * Veto bots (../../../bots/runtime.ts `mode: 'veto'`) as repository write hooks: they run inside the write's
  * transaction, before the version is written, and a refusal rolls back the whole write (or transaction Bundle)
  * with a 422 OperationOutcome carrying the bot's reason. Their reads see the transaction's own earlier writes.
+ * An allowed write may carry a warning: it goes to the request's warning list (RepositoryContext.warnings), which the
+ * HTTP layer reports in the response (../http/routes.ts, ../http/respond.ts), and to the log.
  */
 import { matchesSearchRequest, OperationOutcomeError, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
@@ -41,6 +43,7 @@ export function vetoHooks(
       const ctx: VetoContext = {
         config: config as VetoContext['config'],
         now: new Date().toISOString(),
+        baseUrl: repo.ctx.baseUrl,
         async read<T extends Resource>(resourceType: string, id: string): Promise<T | undefined> {
           try {
             return await reader.readResource<T>(resourceType, id);
@@ -58,6 +61,19 @@ export function vetoHooks(
         if (search && !matchesSearchRequest(resource, search)) continue;
         const decision = await bot.handle({ tenant: repo.ctx.tenant, interaction, resource }, ctx);
         if (!decision.allow) throw vetoOutcome(bot.id, decision.reason);
+        if (decision.warning) {
+          // Warnings carry references and instrument names only (the bot contract), so they may be logged.
+          repo.ctx.warnings?.push({ resourceType: change.resourceType, id: change.id, source: bot.id, text: decision.warning });
+          log({
+            level: 'info',
+            event: 'bots.veto_warning',
+            tenant: repo.ctx.tenant,
+            bot: bot.id,
+            resourceType: change.resourceType,
+            id: change.id,
+            warning: decision.warning,
+          });
+        }
         // An allowed write with a note (a documented override): logged without free text, which may hold PHI;
         // the reason itself stays on the resource and in its history.
         if (decision.note)

@@ -20,6 +20,7 @@ import type { WriteHooks } from '../store/repository.ts';
 import { importDocument, importResources, type ImportContext, type ImportItem } from '../store/import.ts';
 import { listBotRuns } from '../events/bot-runs.ts';
 import { listDeadLetters, requestReplay } from '../events/dead-letters.ts';
+import { knownTenants } from '../events/tenants.ts';
 import { fhirBase } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 
@@ -130,6 +131,12 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
   app.get('/admin/status', (_req, res) => {
     res.json({ pid: process.pid, storage: deps.db.kind });
   });
+  app.get(
+    '/admin/tenants',
+    handle(async (_req, res) => {
+      res.json({ tenants: await knownTenants(deps.db) });
+    }),
+  );
   app.post(
     '/admin/import/document',
     json,

@@ -148,6 +148,8 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         // The caller's SMART grants, enforced on every path below (../policy).
         access: compilePolicy(principal),
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
+        // Warnings the write hooks raise for this request (reported by ../http/routes.ts and ./respond.ts).
+        warnings: [],
       });
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {

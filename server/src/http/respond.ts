@@ -1,6 +1,7 @@
 /**
  * Turns a router result into an HTTP response: status, FHIR headers (ETag, Last-Modified, Location),
- * Prefer: return=…, conditional read (If-None-Match / If-Modified-Since), _pretty, _summary/_elements.
+ * Prefer: return=…, conditional read (If-None-Match / If-Modified-Since), _pretty, _summary/_elements, and the
+ * warnings of an allowed write (as `Warning` headers, and in the body with Prefer: return=OperationOutcome).
  */
 import { getStatus, isOk } from '@medplum/core';
 import type { FhirResponse } from '@medplum/fhir-router';
@@ -38,6 +39,19 @@ function isVersioned(resource: Resource | undefined): resource is Resource & { m
   );
 }
 
+/**
+ * An HTTP `Warning` value (RFC 7234 §5.5; code 199 "Miscellaneous warning", agent "-"): printable ASCII in a quoted
+ * string. The header is the one place a default response (the resource itself) can carry a warning; its text never
+ * holds PHI (write warnings name references and instruments only).
+ */
+export function warningHeader(text: string): string {
+  const ascii = text
+    .slice(0, 300)
+    .replace(/[^\x20-\x7e]/g, '?')
+    .replace(/["\\]/g, (c) => `\\${c}`);
+  return `199 - "${ascii}"`;
+}
+
 /** True when a conditional read may answer 304 (RFC 9110 §13.1.2, §13.1.3; If-None-Match wins). */
 export function notModified(req: Request, resource: Resource & { meta: { versionId: string; lastUpdated: string } }): boolean {
   const inm = req.get('if-none-match');
@@ -70,6 +84,10 @@ export function sendFhirResponse(
   if (!isOk(outcome) && status >= 400) {
     sendFhirJson(req, res, status, withDiagnostics(outcome));
     return;
+  }
+  for (const issue of outcome.issue ?? []) {
+    const text = issue.severity === 'warning' ? (issue.details?.text ?? issue.diagnostics) : undefined;
+    if (text) res.append('Warning', warningHeader(text));
   }
   if (isVersioned(resource)) {
     res.setHeader('ETag', `W/"${resource.meta.versionId}"`);

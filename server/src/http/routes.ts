@@ -6,14 +6,14 @@
  */
 import { OperationOutcomeError, allOk, badRequest, conflict, created, isOk } from '@medplum/core';
 import { FhirRouter, type FhirRequest, type FhirResponse, type FhirRouteHandler } from '@medplum/fhir-router';
-import type { Bundle, Parameters, Resource } from '@medplum/fhirtypes';
+import type { Bundle, OperationOutcome, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
 import { validateFhirResource } from '../fhir/validate.ts';
 import { grantsAny } from '../policy/access.ts';
 import { forbidden, isRestricted } from '../policy/guard.ts';
 import { readEverythingPage } from '../store/everything.ts';
 import { parseHistoryInstant, readHistoryPage } from '../store/history.ts';
 import { pageLinks, requestedCount, requestedOffset, single, type PageRequest } from '../store/paging.ts';
-import type { HavenRepository } from '../store/repository.ts';
+import type { HavenRepository, WriteWarning } from '../store/repository.ts';
 import type { SearchRequestWithQuery } from '../store/search-exec.ts';
 import { parseSearch } from '../store/search/index.ts';
 
@@ -177,6 +177,44 @@ const search: FhirRouteHandler = async (req, repo) => {
   return [allOk, await repo.search(searchRequest)];
 };
 
+/** A write warning as an OperationOutcome issue. */
+export function warningIssue(w: WriteWarning): OperationOutcomeIssue {
+  return {
+    severity: 'warning',
+    code: 'informational',
+    details: { text: w.text },
+    diagnostics: `${w.source}: ${w.text}`,
+    expression: [w.resourceType],
+  };
+}
+
+/** `outcome` with the warnings added (a new object: Medplum's outcomes are shared constants; the id carries the status). */
+export function withWarnings(outcome: OperationOutcome, warnings: readonly WriteWarning[]): OperationOutcome {
+  return { ...outcome, issue: [...(outcome.issue ?? []), ...warnings.map(warningIssue)] };
+}
+
+/**
+ * Reports the warnings write hooks raised while `handler` ran (veto bots that allow a write with a warning) in its
+ * outcome: a single write's response outcome, or, inside a batch or transaction, the entry's `response.outcome`. A
+ * failed handler's warnings are dropped with its write.
+ */
+function reportWriteWarnings(handler: FhirRouteHandler): FhirRouteHandler {
+  return async (req, fhirRepo, router, options) => {
+    const sink = (fhirRepo as HavenRepository).ctx?.warnings;
+    if (!sink) return handler(req, fhirRepo, router, options);
+    const start = sink.length;
+    try {
+      const result = await handler(req, fhirRepo, router, options);
+      const raised = sink.splice(start);
+      if (raised.length === 0 || !isOk(result[0])) return result;
+      return [withWarnings(result[0], raised), result[1]] as FhirResponse;
+    } catch (err) {
+      sink.splice(start);
+      throw err;
+    }
+  };
+}
+
 /** Update-as-create (R4 §3.1.0.4.3) answers 201: a PUT whose result is version 1 created the resource. */
 function reportUpdateAsCreate(update: FhirRouteHandler): FhirRouteHandler {
   return async (req, repo, router, options) => {
@@ -209,6 +247,6 @@ export function createFhirRouter(log: (event: Record<string, unknown>) => void):
   // GraphQL is not part of Haven's API (not advertised, not policy-reviewed): remove it.
   const graphql = routes.findIndex((r) => r.path.length === 1 && r.path[0].value === '$graphql');
   if (graphql >= 0) routes.splice(graphql, 1);
-  for (const route of routes) route.handler = guardHandler(route.handler, log);
+  for (const route of routes) route.handler = guardHandler(reportWriteWarnings(route.handler), log);
   return router;
 }

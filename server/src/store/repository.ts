@@ -67,6 +67,20 @@ export interface RepositoryContext {
   readonly origin?: EventOrigin;
   /** Checks that run inside every write's transaction (veto bots, Subscription registration). */
   readonly hooks?: WriteHooks;
+  /**
+   * Where write hooks put warnings about writes they allow (one list per request; the HTTP layer reports them). Shared
+   * by the request's transaction repositories; absent for callers that do not report warnings.
+   */
+  readonly warnings?: WriteWarning[];
+}
+
+/** A warning a write hook attaches to a write it allows. It reaches HTTP headers and logs: no PHI. */
+export interface WriteWarning {
+  readonly resourceType: string;
+  readonly id: string;
+  /** What raised it (a bot id). */
+  readonly source: string;
+  readonly text: string;
 }
 
 /** One resource write, as a {@link WriteHooks} sees it. */
