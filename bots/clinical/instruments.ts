@@ -2,7 +2,8 @@
  * The six measurement-based-care instruments Haven scores, built from the Questionnaire JSON in
  * `questionnaires/`. Item lists, answer codes and answer scores (ordinalValue) come only from that JSON;
  * what a Questionnaire cannot say (total code, severity bands, screen cut-offs, which items are safety items)
- * is data in this module. Facts and sources: /work/shared/reference/clinical.md §1.
+ * is data in this module. Sources: the LOINC panels named below and the LHC-Forms / US Core encodings
+ * (questionnaires/README.md).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
