@@ -147,6 +147,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         cursorSecret: deps.cursorSecret,
         // The caller's SMART grants, enforced on every path below (../policy).
         access: compilePolicy(principal),
+        principal,
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
       });
       let body = req.body as unknown;

@@ -155,5 +155,5 @@ export function checkUrl(url: string, policy: OutboundPolicy, own: ReadonlySet<s
 /** A one-line description of a refusal for a creation-time error (no resolved address: that is for the log). */
 export function describeRefusal(r: Refusal): string {
   if (r.kind === 'url') return r.message;
-  return 'resolves to an address Haven does not call (loopback, private, link-local, shared, unique-local, multicast, metadata or this server’s own); an operator can allow a partner host with HAVEN_OUTBOUND_ALLOW';
+  return "resolves to an address Haven does not call (loopback, private, link-local, shared, unique-local, multicast, metadata or one of this server's own addresses); an operator can allow a partner host with HAVEN_OUTBOUND_ALLOW";
 }
