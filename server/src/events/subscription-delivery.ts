@@ -17,7 +17,6 @@
  * subscriber can read (it would make rest-hook endpoints a port scanner).
  */
 import type { Subscription } from '@medplum/fhirtypes';
-import type { Resolver } from '../net/guarded-request.ts';
 import type { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
@@ -44,8 +43,6 @@ export interface DeliveryOptions {
   /** HAVEN_AUTH=off: Subscriptions created in development mode are valid only while it stays off. */
   readonly authOff: boolean;
   readonly announce: SocketAnnouncer;
-  /** Replaces DNS for rest-hook endpoints (tests). */
-  readonly resolve?: Resolver;
   readonly log?: (event: Record<string, unknown>) => void;
 }
 
@@ -152,7 +149,6 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
     const result = await postNotification(sub.channel.endpoint as string, parseChannelHeaders(sub), bundle, {
       timeoutMs: opts.timeoutMs,
       policy: opts.outbound,
-      ...(opts.resolve ? { resolve: opts.resolve } : {}),
     });
     return result.ok ? { kind: 'done' } : { kind: 'failed', error: result.error, retryable: result.retryable };
   }

@@ -11,7 +11,6 @@
  */
 import { badRequest, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import type { Subscription } from '@medplum/fhirtypes';
-import type { Resolver } from '../net/guarded-request.ts';
 import type { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { HavenRepository, WriteChange } from '../store/repository.ts';
 import { parseCriteria } from './matcher.ts';
@@ -26,16 +25,13 @@ export const SUPPORTED_CHANNELS = ['rest-hook', 'websocket'] as const;
 export interface SubscriptionRules {
   /** Which rest-hook endpoints may be called. */
   readonly outbound: OutboundPolicy;
-  /**
-   * Time limit of the endpoint lookup when a Subscription is written. It runs inside the write's transaction
-   * (before its first statement on a create), so it is kept short; a host that does not answer in time is accepted
-   * and checked again at every delivery.
-   */
-  readonly lookupTimeoutMs?: number;
-  /** Replaces DNS (tests). */
-  readonly resolve?: Resolver;
 }
 
+/**
+ * Time limit of the endpoint lookup when a Subscription is written. It runs inside the write's transaction (before
+ * its first statement on a create), so it is kept short; a host that does not answer in time is accepted and checked
+ * again at every delivery.
+ */
 const LOOKUP_TIMEOUT_MS = 2_000;
 
 function refuse(message: string, expression?: string): never {
@@ -107,10 +103,7 @@ export function subscriptionHook(rules: SubscriptionRules): {
         // Where the endpoint's host points now (the handshake leaves right after this write). Server-side status
         // changes keep the endpoint, and every delivery checks again anyway.
         if (sub.channel.type === 'rest-hook' && isDelivering(sub.status) && !serverSide) {
-          const why = await checkEndpoint(sub.channel.endpoint as string, rules.outbound, {
-            timeoutMs: rules.lookupTimeoutMs ?? LOOKUP_TIMEOUT_MS,
-            ...(rules.resolve ? { resolve: rules.resolve } : {}),
-          });
+          const why = await checkEndpoint(sub.channel.endpoint as string, rules.outbound, { timeoutMs: LOOKUP_TIMEOUT_MS });
           if (why) refuse(`Subscription.channel.endpoint: ${why}`, 'Subscription.channel.endpoint');
         }
         // The criteria must be a search this server can run: compile it once (unknown parameters, bad values → 400).
