@@ -3,6 +3,7 @@
  */
 import { resolve } from 'node:path';
 import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
+import { parseAllowList, type AllowEntry } from './net/outbound-policy.ts';
 import type { EmbeddedThread } from './store/pglite-db.ts';
 
 /** Everything the server and CLI read from the environment. */
@@ -35,6 +36,18 @@ export interface HavenConfig {
   readonly defaultCount: number;
   /** Events, bots and Subscriptions (server/src/events/README.md). */
   readonly events: EventsConfig;
+  /** Requests to URLs someone else chose (server/src/net/: rest-hook endpoints, remote JWKS). */
+  readonly outbound: OutboundConfig;
+}
+
+/** Operator settings of the outbound guard (server/src/net/outbound-policy.ts). */
+export interface OutboundConfig {
+  /**
+   * HAVEN_OUTBOUND_ALLOW: comma-separated host names (`ehr.partner.internal`, `*.partner.internal`), addresses and
+   * CIDR ranges that outbound requests may reach although they are not public (a partner EHR in a private network).
+   * This machine's own addresses and metadata addresses need the exact address (or, for own ones, the host name).
+   */
+  readonly allow: readonly AllowEntry[];
 }
 
 /** Settings of the outbox dispatcher, the bots and Subscription delivery. */
@@ -56,7 +69,7 @@ export interface EventsConfig {
   readonly deliveryTimeoutMs: number;
   /** HAVEN_SUBSCRIPTION_ALLOW_HTTP=true: accept http: rest-hook endpoints (development; https otherwise). */
   readonly allowHttpEndpoints: boolean;
-  /** HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK=true: accept endpoints on this machine (development, tests). */
+  /** HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK=true: accept loopback endpoints (127.0.0.0/8, ::1; development, tests). */
   readonly allowLoopbackEndpoints: boolean;
   /** HAVEN_QUESTIONNAIRES=off: do not install questionnaires/ into each tenant (on by default). */
   readonly installQuestionnaires: boolean;
@@ -122,5 +135,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
       allowLoopbackEndpoints: flagFromEnv(env, 'HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK'),
       installQuestionnaires: env.HAVEN_QUESTIONNAIRES !== 'off',
     },
+    outbound: { allow: parseAllowList(env.HAVEN_OUTBOUND_ALLOW) },
   };
 }

@@ -9,7 +9,7 @@ import type { AuditLog } from './audit.ts';
 import type { Authenticator, Principal } from './authenticate.ts';
 import type { AuthDeps } from './deps.ts';
 import { purgeExpired } from './grants.ts';
-import { RemoteJwksCache } from './jwks-remote.ts';
+import { jwksOutbound, RemoteJwksCache } from './jwks-remote.ts';
 import { KeyStore } from './keys.ts';
 import { createAuthRouter, createWellKnownRouter } from './router.ts';
 import { loadKek } from './secret.ts';
@@ -68,7 +68,7 @@ export async function createAuthServer(opts: AuthServerOptions): Promise<AuthSer
     db: opts.db,
     kek,
     keys,
-    jwksCache: new RemoteJwksCache(),
+    jwksCache: new RemoteJwksCache({ outbound: jwksOutbound(opts.config) }),
     resourceTypes: opts.resourceTypes,
     log: opts.log,
   };

@@ -18,7 +18,8 @@ let rsClient: oauth.Client;
 let ecClient: oauth.Client;
 
 beforeAll(async () => {
-  ts = await startAuthServer();
+  // The JWKS host runs on loopback: remote JWKS go through the outbound guard, which calls it only when allowed.
+  ts = await startAuthServer({ HAVEN_OUTBOUND_ALLOW: '127.0.0.1' });
   await ts.seed([{ resourceType: 'Patient', id: 'p1', name: [{ family: 'Lee' }] }]);
   rsKey = await clientKey('RS384', 'rs-1');
   ecKey = await clientKey('ES384', 'ec-1');

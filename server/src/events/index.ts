@@ -12,23 +12,26 @@ import { loadClinicalConfig } from '../../../bots/clinical/config.ts';
 import { BOTS, BOTS_MODULE } from '../../../bots/index.ts';
 import { instruments } from '../../../bots/instruments-registry.ts';
 import type { HavenConfig } from '../config.ts';
+import type { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { Db } from '../store/db.ts';
 import type { RepositoryContext, WriteHooks } from '../store/repository.ts';
 import { createBotRunner } from './bot-runner.ts';
 import { startDispatcher, type Dispatcher } from './dispatcher.ts';
+import { parseCriteria } from './matcher.ts';
 import { buildNotificationBundle, payloadContentOf } from './notification.ts';
-import { createSubscriptionDelivery, eventCount, loadSubscription } from './subscription-delivery.ts';
+import { createSubscriptionDelivery, eventCount, loadSubscription, type SocketAnnouncer } from './subscription-delivery.ts';
 import { subscriptionHook } from './subscription-hook.ts';
 import { hashToken } from './subscription-ops.ts';
 import { vetoHooks } from './veto.ts';
 import { createWebSocketHub, type WebSocketHub } from './websocket-hub.ts';
+import { createWsFanout, standingOfKey } from './ws-fanout.ts';
 
 /** Path websocket clients connect to. */
 export const WEBSOCKET_PATH = '/ws/subscriptions';
-/** NOTIFY channel carrying websocket notifications between processes on PostgreSQL. */
+/** NOTIFY channel telling every process on PostgreSQL that a websocket Subscription has a numbered event. */
 const WS_CHANNEL = 'haven_ws';
-/** NOTIFY payloads are limited to 8000 bytes: larger notifications travel without resources. */
-const WS_NOTIFY_LIMIT = 7500;
+/** How often bound sockets are re-checked (their receiver still exists and may read, their subscription delivers). */
+const WS_REVALIDATE_MS = 30_000;
 
 /** The loaded bots and where workers import them from. */
 export interface BotSet {
@@ -91,7 +94,16 @@ function combineHooks(list: readonly WriteHooks[]): WriteHooks {
  */
 export function writeHooksFor(config: HavenConfig, botSet: BotSet, log: (event: Record<string, unknown>) => void): WriteHooks {
   const vetoes = config.events.botsEnabled ? botSet.bots.filter((b): b is VetoBot => b.mode === 'veto') : [];
-  return combineHooks([subscriptionHook(config.events), vetoHooks(vetoes, botSet.config, log)]);
+  return combineHooks([subscriptionHook({ outbound: restHookOutbound(config) }), vetoHooks(vetoes, botSet.config, log)]);
+}
+
+/** Which rest-hook endpoints may be called: the operator allow-list and the development flags (../config.ts). */
+export function restHookOutbound(config: HavenConfig): OutboundPolicy {
+  return {
+    allow: config.outbound.allow,
+    allowLoopback: config.events.allowLoopbackEndpoints,
+    allowHttp: config.events.allowHttpEndpoints,
+  };
 }
 
 /**
@@ -156,14 +168,21 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
     log,
     heartbeat,
     async resolveToken(token) {
-      const { rows } = await db.query<{ tenant: string; subscription_id: string }>(
-        `SELECT tenant, subscription_id FROM haven_ws_tokens WHERE token_hash = $1 AND expires_at > now()`,
+      const { rows } = await db.query<{ tenant: string; subscription_id: string; receiver: unknown }>(
+        `SELECT tenant, subscription_id, receiver FROM haven_ws_tokens WHERE token_hash = $1 AND expires_at > now()`,
         [hashToken(token)],
       );
       const row = rows[0];
       if (!row) return undefined;
       const sub = await loadSubscription(db, row.tenant, row.subscription_id);
       if (sub?.channel?.type !== 'websocket') return undefined;
+      // The caller who asked for the token binds; they must still exist and read the subscribed type now.
+      const receiver = row.receiver === null || row.receiver === undefined ? undefined : JSON.stringify(row.receiver);
+      const standing = await standingOfKey(db, row.tenant, receiver, parseCriteria(sub.criteria).resourceType, config.authOff);
+      if (!standing.ok) {
+        log({ level: 'warn', event: 'ws.bind_refused', tenant: row.tenant, subscription: row.subscription_id, reason: standing.reason });
+        return undefined;
+      }
       const handshake = buildNotificationBundle({
         baseUrl: repoContext(row.tenant).baseUrl,
         subscriptionId: row.subscription_id,
@@ -174,33 +193,35 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
         events: [],
         content: payloadContentOf(sub),
       });
-      return { tenant: row.tenant, subscriptionId: row.subscription_id, handshake };
+      return { tenant: row.tenant, subscriptionId: row.subscription_id, handshake, ...(receiver ? { receiver } : {}) };
     },
   });
+  const fanout = createWsFanout({ db, hub, baseUrl: (tenant) => repoContext(tenant).baseUrl, authOff: config.authOff, log });
 
-  // Websocket notifications reach every process through NOTIFY on PostgreSQL (the socket may be held by another
-  // process than the one that delivers); on embedded storage there is one process.
-  let publish = (tenant: string, id: string, bundle: Bundle): number => hub.publish(tenant, id, bundle);
+  // A numbered websocket event reaches every process through NOTIFY on PostgreSQL (the socket may be held by another
+  // process than the one that delivers; only the number travels); on embedded storage there is one process.
+  let announce: SocketAnnouncer = (tenant, id, eventNumber) => fanout.deliver(tenant, id, eventNumber);
   let unlistenWs: (() => Promise<void>) | undefined;
   if (db.kind === 'pg') {
     unlistenWs = await db.listen(WS_CHANNEL, (payload) => {
+      let msg: { tenant?: unknown; id?: unknown; n?: unknown };
       try {
-        const msg = JSON.parse(payload) as { tenant: string; id: string; bundle: Bundle };
-        hub.publish(msg.tenant, msg.id, msg.bundle);
+        msg = JSON.parse(payload) as typeof msg;
       } catch {
-        // a malformed payload is not ours
+        return; // a malformed payload is not ours
+      }
+      if (typeof msg.tenant === 'string' && typeof msg.id === 'string' && typeof msg.n === 'number') {
+        void fanout.deliver(msg.tenant, msg.id, msg.n);
       }
     });
-    publish = (tenant, id, bundle) => {
-      let payload = JSON.stringify({ tenant, id, bundle });
-      if (payload.length > WS_NOTIFY_LIMIT) {
-        // Too large for NOTIFY: the status entry only; the client fetches the event with $events.
-        payload = JSON.stringify({ tenant, id, bundle: { ...bundle, entry: bundle.entry?.slice(0, 1) } });
-      }
-      db.query('SELECT pg_notify($1, $2)', [WS_CHANNEL, payload]).catch(() => undefined);
-      return 1;
+    announce = async (tenant, id, n) => {
+      await db.query('SELECT pg_notify($1, $2)', [WS_CHANNEL, JSON.stringify({ tenant, id, n })]);
     };
   }
+  const revalidateTimer = setInterval(() => {
+    fanout.revalidate().catch(() => undefined);
+  }, WS_REVALIDATE_MS);
+  revalidateTimer.unref();
 
   const botRunner = createBotRunner({
     db,
@@ -216,7 +237,9 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
     db,
     repoContext,
     timeoutMs: config.events.deliveryTimeoutMs,
-    publish: (t, id, b) => publish(t, id, b),
+    outbound: restHookOutbound(config),
+    authOff: config.authOff,
+    announce: (tenant, id, n) => announce(tenant, id, n),
     log,
   });
   const botIds = afterCommit.map((b) => b.id);
@@ -255,6 +278,7 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
     attach: (server) => hub.attach(server),
     async close() {
       clearInterval(scheduleTimer);
+      clearInterval(revalidateTimer);
       await scheduling;
       await dispatcher.stop();
       await botRunner.close();

@@ -356,10 +356,20 @@ describe('parseChannelHeaders', () => {
     ['Connection: close', /Connection header/],
     ['Upgrade: websocket', /Upgrade header/],
     ['Content-Type: text/plain', /Content-Type header/],
+    ['Expect: 100-continue', /Expect header/],
+    ['Proxy-Authorization: Basic eA==', /Proxy-Authorization header/],
+    ['TE: trailers', /TE header/],
+    ['Keep-Alive: timeout=5', /Keep-Alive header/],
+    ['X-Unicode: \u2603', /character HTTP headers cannot carry/],
+    [`X-Long: ${'a'.repeat(5000)}`, /longer than 4096/],
   ];
   for (const [line, message] of bad) {
-    it(`refuses ${JSON.stringify(line)}`, () => expect(() => parseChannelHeaders(sub([line]))).toThrow(message));
+    it(`refuses ${JSON.stringify(line.slice(0, 40))}`, () => expect(() => parseChannelHeaders(sub([line]))).toThrow(message));
   }
+  it('refuses more than 20 lines', () => {
+    expect(() => parseChannelHeaders(sub(Array.from({ length: 21 }, (_, i) => `X-${i}: v`)))).toThrow(/more than 20 lines/);
+    expect(parseChannelHeaders(sub(Array.from({ length: 20 }, (_, i) => `X-${i}: v`)))).toHaveLength(20);
+  });
   it('names the offending line and never echoes a value', () => {
     let message = '';
     try {

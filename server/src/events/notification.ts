@@ -253,8 +253,10 @@ export function payloadContentOf(subscription: Subscription, defaultWithPayload:
 const FIELD_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 /**
- * Fields a subscriber may not set: hop-by-hop fields (RFC 9110 §7.6.1) and those the sender owns (Host,
- * framing, and Content-Type, which the IG "Channels → REST-Hook" ties to `channel.payload`).
+ * Fields a subscriber may not set: hop-by-hop fields (RFC 9110 §7.6.1), those the sender owns (Host, framing,
+ * and Content-Type, which the IG "Channels → REST-Hook" ties to `channel.payload`), `Expect` (100-continue
+ * changes how the request is sent) and proxy credentials (no proxy is used; a proxy-bound secret has no business
+ * reaching the receiver).
  */
 const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   'host',
@@ -266,19 +268,30 @@ const FORBIDDEN_HEADERS: ReadonlySet<string> = new Set([
   'te',
   'trailer',
   'upgrade',
+  'http2-settings',
   'content-type',
+  'expect',
+  'proxy-authorization',
+  'proxy-authenticate',
 ]);
+
+/** At most this many header lines, each at most this long: they are sent with every notification. */
+export const MAX_HEADER_LINES = 20;
+export const MAX_HEADER_LINE_LENGTH = 4096;
 
 /**
  * R4 `Subscription.channel.header` lines ("Name: value", IG "Channels → REST-Hook": "Each Subscription.header
  * value SHALL be conveyed as an HTTP request header") as `[name, value]` pairs, value trimmed of optional
  * whitespace. Error messages name the line and the field but never echo a value (they are often secrets).
- * @throws Error on a line without a colon, an empty or non-token name, a control character in the value, or a
- *   forbidden field.
+ * @throws Error on a line without a colon, an empty or non-token name, a control character or a character outside
+ *   Latin-1 in the value (RFC 9110 §5.5 field-value), a forbidden field, too many or too long lines.
  */
 export function parseChannelHeaders(subscription: Subscription): [string, string][] {
-  return (subscription.channel?.header ?? []).map((line, i): [string, string] => {
+  const lines = subscription.channel?.header ?? [];
+  if (lines.length > MAX_HEADER_LINES) throw new Error(`Subscription.channel.header has more than ${MAX_HEADER_LINES} lines`);
+  return lines.map((line, i): [string, string] => {
     const where = `Subscription.channel.header[${i}]`;
+    if (line.length > MAX_HEADER_LINE_LENGTH) throw new Error(`${where} is longer than ${MAX_HEADER_LINE_LENGTH} characters`);
     const colon = line.indexOf(':');
     if (colon < 0) throw new Error(`${where} must be "Name: value"`);
     const name = line.slice(0, colon);
@@ -286,6 +299,7 @@ export function parseChannelHeaders(subscription: Subscription): [string, string
     if (!FIELD_NAME.test(name)) throw new Error(`${where} has an invalid header name (no spaces or separators before the colon)`);
     // CR/LF would split the request (header injection); other controls are refused by HTTP clients anyway.
     if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new Error(`${where} (${name}) has a control character in its value`);
+    if (/[^\u0000-\u00ff]/.test(value)) throw new Error(`${where} (${name}) has a character HTTP headers cannot carry in its value`);
     if (FORBIDDEN_HEADERS.has(name.toLowerCase()))
       throw new Error(`${where}: the ${name} header is set by the server and cannot be overridden`);
     return [name, value];

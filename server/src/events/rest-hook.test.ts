@@ -1,13 +1,18 @@
 /**
  * rest-hook delivery against a real local HTTP server (node:http on port 0): success, retryable and final
  * statuses, timeouts, refused connections, header forwarding, and that no error carries a body; endpoint rules.
+ * The receiver is on loopback, so these posts run with the loopback flag the tests use.
  */
 import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import type { Bundle } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isLoopbackHostname, isRetryableStatus, postNotification, validateEndpoint } from './rest-hook.ts';
+import type { OutboundPolicy } from '../net/outbound-policy.ts';
+import { checkEndpoint, isRetryableStatus, postNotification, validateEndpoint } from './rest-hook.ts';
+
+const LOOPBACK_OK: OutboundPolicy = { allow: [], allowHttp: true, allowLoopback: true };
 
 const BUNDLE: Bundle = {
   resourceType: 'Bundle',
@@ -65,7 +70,7 @@ afterAll(async () => {
 });
 
 const post = (path: string, headers: [string, string][] = [], timeoutMs = 2_000) =>
-  postNotification(`${base}${path}`, headers, BUNDLE, { timeoutMs });
+  postNotification(`${base}${path}`, headers, BUNDLE, { timeoutMs, policy: LOOPBACK_OK });
 
 describe('postNotification against node:http', () => {
   it('200: delivered, as application/fhir+json, with the Bundle and the subscription headers', async () => {
@@ -142,66 +147,50 @@ describe('postNotification against node:http', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const port = (closed.address() as AddressInfo).port;
     await new Promise((resolve) => closed.close(resolve));
-    const result = await postNotification(`http://127.0.0.1:${port}/hook`, [], BUNDLE, { timeoutMs: 2_000 });
+    const result = await postNotification(`http://127.0.0.1:${port}/hook`, [], BUNDLE, { timeoutMs: 2_000, policy: LOOPBACK_OK });
     expect(result).toEqual({ ok: false, error: 'ECONNREFUSED', retryable: true });
   });
 });
 
-describe('postNotification without a network', () => {
+describe('postNotification: refusals and failures', () => {
   it('an unparseable endpoint is final', async () => {
-    expect(await postNotification('not a url', [], BUNDLE, { timeoutMs: 100 })).toEqual({
+    expect(await postNotification('not a url', [], BUNDLE, { timeoutMs: 100, policy: LOOPBACK_OK })).toEqual({
       ok: false,
-      error: 'invalid endpoint URL',
+      error: 'url: must be an absolute URL',
       retryable: false,
     });
   });
-  it('a header the HTTP client refuses is final and not echoed', async () => {
-    const result = await postNotification('https://h.example/', [['X-Bad', 'line\nbreak-secret']], BUNDLE, {
-      timeoutMs: 100,
-      fetchImpl: () => Promise.reject(new Error('unreached')),
-    });
+  it('a header the HTTP client refuses is final, not sent and not echoed', async () => {
+    received.length = 0;
+    const result = await post('/hook', [['X-Bad', 'line\nbreak-secret']]);
     expect(result).toMatchObject({ ok: false, retryable: false });
     if (!result.ok) expect(result.error).not.toContain('secret');
+    expect(received).toHaveLength(0);
   });
-  it('a thrown message never reaches the error; the code does', async () => {
-    const fetchImpl = (() =>
-      Promise.reject(
-        Object.assign(new TypeError('fetch failed: SecretFamilyName'), {
-          cause: Object.assign(new Error('getaddrinfo ENOTFOUND'), { code: 'ENOTFOUND' }),
-        }),
-      )) as typeof fetch;
-    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl })).toEqual({
+  it('a lookup failure is retryable and carries the code only', async () => {
+    const resolve = async (): Promise<string[]> => {
+      throw Object.assign(new Error('getaddrinfo ENOTFOUND SecretFamilyName.example'), { code: 'ENOTFOUND' });
+    };
+    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, policy: LOOPBACK_OK, resolve })).toEqual({
       ok: false,
-      error: 'ENOTFOUND',
-      retryable: true,
-    });
-    const opaque = (() => Promise.reject(new TypeError('SecretFamilyName'))) as typeof fetch;
-    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl: opaque })).toEqual({
-      ok: false,
-      error: 'network error',
+      error: 'dns ENOTFOUND',
       retryable: true,
     });
   });
-  it('the body is not read from a failed response', async () => {
-    let read = false;
-    const body = new ReadableStream(
-      {
-        pull(controller) {
-          read = true;
-          controller.enqueue(new TextEncoder().encode('PHI'));
-          controller.close();
-        },
-      },
-      { highWaterMark: 0 },
-    );
-    const fetchImpl = (() => Promise.resolve(new Response(body, { status: 500 }))) as typeof fetch;
-    expect(await postNotification('https://h.example/', [], BUNDLE, { timeoutMs: 100, fetchImpl })).toEqual({
-      ok: false,
-      status: 500,
-      error: 'HTTP 500',
-      retryable: true,
-    });
-    expect(read).toBe(false);
+  it('a host that now resolves to a private or metadata address is refused at delivery, nothing sent (rebinding)', async () => {
+    received.length = 0;
+    const port = new URL(base).port;
+    for (const address of ['10.0.0.7', '169.254.169.254', '::ffff:192.168.0.1', 'fd00:ec2::254']) {
+      const resolve = async (): Promise<string[]> => [address];
+      const result = await postNotification(`http://hooks.example.org:${port}/hook`, [], BUNDLE, {
+        timeoutMs: 500,
+        policy: LOOPBACK_OK,
+        resolve,
+      });
+      expect(result).toMatchObject({ ok: false, retryable: false });
+      if (!result.ok) expect(result.error).toMatch(/^address class (private|metadata)/);
+    }
+    expect(received).toHaveLength(0);
   });
 });
 
@@ -222,49 +211,63 @@ describe('isRetryableStatus', () => {
 });
 
 describe('validateEndpoint', () => {
-  const strict = { allowHttp: false, allowLoopback: false };
-  const dev = { allowHttp: true, allowLoopback: true };
-  const table: [string, typeof strict, string | undefined][] = [
+  const strict: OutboundPolicy = { allow: [], allowHttp: false, allowLoopback: false };
+  const dev: OutboundPolicy = LOOPBACK_OK;
+  const httpOnly: OutboundPolicy = { ...strict, allowHttp: true };
+  const REFUSED = /^endpoint resolves to an address Haven does not call/;
+  const table: [string, OutboundPolicy, string | RegExp | undefined][] = [
     ['https://hooks.example.org/fhir/notify?x=1', strict, undefined],
     ['https://hooks.example.org:8443/n', strict, undefined],
     ['http://hooks.example.org/n', strict, 'endpoint must use https'],
-    ['http://hooks.example.org/n', { allowHttp: true, allowLoopback: false }, undefined],
+    ['http://hooks.example.org/n', httpOnly, undefined],
     ['/relative/path', strict, 'endpoint must be an absolute URL'],
     ['hooks.example.org/n', strict, 'endpoint must be an absolute URL'],
     ['ftp://hooks.example.org/n', dev, 'endpoint must be an https URL, not ftp:'],
     ['mailto:someone@example.org', dev, 'endpoint must be an https URL, not mailto:'],
-    ['https://user:pass@hooks.example.org/n', strict, 'endpoint must not contain credentials; send them in channel.header'],
-    ['https://user@hooks.example.org/n', dev, 'endpoint must not contain credentials; send them in channel.header'],
-    ['https://localhost/n', strict, 'endpoint must not be a loopback address'],
-    ['https://127.0.0.1:9/n', strict, 'endpoint must not be a loopback address'],
-    ['https://127.1/n', strict, 'endpoint must not be a loopback address'],
-    ['https://2130706433/n', strict, 'endpoint must not be a loopback address'],
-    ['https://[::1]/n', strict, 'endpoint must not be a loopback address'],
-    ['https://[::ffff:127.0.0.1]/n', strict, 'endpoint must not be a loopback address'],
-    ['https://0.0.0.0/n', strict, 'endpoint must not be a loopback address'],
-    ['https://api.localhost/n', strict, 'endpoint must not be a loopback address'],
+    ['https://user:pass@hooks.example.org/n', strict, 'endpoint must not contain credentials'],
+    ['https://user@hooks.example.org/n', dev, 'endpoint must not contain credentials'],
+    ['https://localhost/n', strict, REFUSED],
+    ['https://127.0.0.1:9/n', strict, REFUSED],
+    ['https://127.1/n', strict, REFUSED],
+    ['https://2130706433/n', strict, REFUSED],
+    ['https://[::1]/n', strict, REFUSED],
+    ['https://[::ffff:127.0.0.1]/n', strict, REFUSED],
+    ['https://0.0.0.0/n', dev, REFUSED],
+    ['https://api.localhost/n', strict, REFUSED],
+    ['https://169.254.169.254/latest/meta-data/', dev, REFUSED],
+    ['https://[fd00:ec2::254]/', dev, REFUSED],
+    ['https://metadata.google.internal/', dev, REFUSED],
+    ['https://10.1.2.3/', dev, REFUSED],
+    ['https://100.64.0.9/', dev, REFUSED],
+    ['https://[fc00::5]/', dev, REFUSED],
+    ['https://[fe80::5]/', dev, REFUSED],
     ['http://127.0.0.1:8080/n', dev, undefined],
   ];
-  for (const [url, rules, expected] of table) {
-    it(`${url} ${rules.allowHttp ? '(http ok)' : ''}${rules.allowLoopback ? '(loopback ok)' : ''} → ${expected ?? 'ok'}`, () =>
-      expect(validateEndpoint(url, rules)).toBe(expected));
+  for (const [url, policy, expected] of table) {
+    it(`${url} ${policy.allowHttp ? '(http ok)' : ''}${policy.allowLoopback ? '(loopback ok)' : ''} → ${expected ?? 'ok'}`, () => {
+      const got = validateEndpoint(url, policy);
+      if (expected instanceof RegExp) expect(got).toMatch(expected);
+      else expect(got).toBe(expected);
+    });
   }
 });
 
-describe('isLoopbackHostname', () => {
-  const table: [string, boolean][] = [
-    ['localhost', true],
-    ['LOCALHOST.', true],
-    ['127.255.0.1', true],
-    ['[::1]', true],
-    ['::', true],
-    ['::ffff:7f00:1', true],
-    ['128.0.0.1', false],
-    ['10.0.0.1', false],
-    ['example.org', false],
-    ['localhost.example.org', false],
-    ['::2', false],
-    ['::ffff:a00:1', false],
-  ];
-  for (const [host, expected] of table) it(`${host} → ${expected}`, () => expect(isLoopbackHostname(host)).toBe(expected));
+describe('checkEndpoint (with DNS)', () => {
+  const strict: OutboundPolicy = { allow: [], allowHttp: true, allowLoopback: false };
+  it('refuses a name that resolves to a refused address', async () => {
+    const resolve = async (): Promise<string[]> => ['10.9.8.7'];
+    expect(await checkEndpoint('https://partner.example/', strict, { timeoutMs: 500, resolve })).toMatch(/does not call/);
+  });
+  it('refuses this machine’s own name (it resolves to loopback or an interface address)', async () => {
+    expect(await checkEndpoint(`http://${hostname()}/`, strict, { timeoutMs: 2000 })).toMatch(/does not call/);
+  });
+  it('accepts a public answer, and a name that does not resolve yet (delivery checks again)', async () => {
+    expect(
+      await checkEndpoint('https://partner.example/', strict, { timeoutMs: 500, resolve: async () => ['93.184.216.34'] }),
+    ).toBeUndefined();
+    const nx = async (): Promise<string[]> => {
+      throw Object.assign(new Error('nx'), { code: 'ENOTFOUND' });
+    };
+    expect(await checkEndpoint('https://partner.example/', strict, { timeoutMs: 500, resolve: nx })).toBeUndefined();
+  });
 });

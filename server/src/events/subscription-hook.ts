@@ -1,28 +1,38 @@
 /**
  * Runs inside the transaction of every Subscription write (../store/repository.ts `WriteHooks`):
  * - refuses a malformed Subscription with a 400 that says what is wrong: criteria that do not parse or name
- *   unknown search parameters, an unsupported channel type, an endpoint Haven will not call, bad headers, an
+ *   unknown search parameters, an unsupported channel type, an endpoint Haven will not call (by its URL, and for a
+ *   delivering rest-hook by the addresses its host resolves to now: ../net/outbound-policy.ts), bad headers, an
  *   unsupported payload type or content code;
- * - records its creator's access policy (a subscription only ever delivers what its creator may read);
+ * - records its owner, the caller who wrote it, as a receiver (./receiver.ts): every delivery re-checks that the
+ *   owner still exists and what it may read then;
  * - registers its outbox consumer (`sub:<id>`), starting after the events already committed, or removes it
  *   when the subscription is turned off or deleted.
  */
 import { badRequest, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import type { Subscription } from '@medplum/fhirtypes';
-import { UNRESTRICTED } from '../policy/access.ts';
+import type { OutboundPolicy } from '../net/outbound-policy.ts';
 import type { HavenRepository, WriteChange } from '../store/repository.ts';
 import { parseCriteria } from './matcher.ts';
 import { parseChannelHeaders, payloadContentOf } from './notification.ts';
-import { FHIR_JSON, validateEndpoint } from './rest-hook.ts';
+import { receiverOf } from './receiver.ts';
+import { checkEndpoint, FHIR_JSON, validateEndpoint } from './rest-hook.ts';
 
 /** Channel types Haven delivers. */
 export const SUPPORTED_CHANNELS = ['rest-hook', 'websocket'] as const;
 
-/** Endpoint rules (from ../config.ts `events`). */
+/** Endpoint rules (from ../config.ts `events` and `outbound`). */
 export interface SubscriptionRules {
-  readonly allowHttpEndpoints: boolean;
-  readonly allowLoopbackEndpoints: boolean;
+  /** Which rest-hook endpoints may be called. */
+  readonly outbound: OutboundPolicy;
 }
+
+/**
+ * Time limit of the endpoint lookup when a Subscription is written. It runs inside the write's transaction (before
+ * its first statement on a create), so it is kept short; a host that does not answer in time is accepted and checked
+ * again at every delivery.
+ */
+const LOOKUP_TIMEOUT_MS = 2_000;
 
 function refuse(message: string, expression?: string): never {
   throw new OperationOutcomeError(badRequest(message, expression));
@@ -30,9 +40,10 @@ function refuse(message: string, expression?: string): never {
 
 /**
  * Checks a Subscription's own fields (no database) and returns its parsed criteria: throws a 400
- * OperationOutcomeError naming the problem.
+ * OperationOutcomeError naming the problem. `endpointUrl: false` skips the endpoint's URL rules (server-side status
+ * changes must go through even when the operator's rules changed since; delivery refuses such an endpoint anyway).
  */
-export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRules): SearchRequest {
+export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRules, endpointUrl = true): SearchRequest {
   if (!sub.criteria?.trim()) refuse('Subscription.criteria is required', 'Subscription.criteria');
   let search: SearchRequest;
   try {
@@ -50,7 +61,7 @@ export function checkSubscriptionShape(sub: Subscription, rules: SubscriptionRul
   if (type === 'rest-hook') {
     const endpoint = sub.channel.endpoint;
     if (!endpoint) refuse('A rest-hook Subscription needs channel.endpoint', 'Subscription.channel.endpoint');
-    const why = validateEndpoint(endpoint, { allowHttp: rules.allowHttpEndpoints, allowLoopback: rules.allowLoopbackEndpoints });
+    const why = endpointUrl ? validateEndpoint(endpoint, rules.outbound) : undefined;
     if (why) refuse(`Subscription.channel.endpoint: ${why}`, 'Subscription.channel.endpoint');
   }
   try {
@@ -86,8 +97,15 @@ export function subscriptionHook(rules: SubscriptionRules): {
     async beforeWrite(repo, change) {
       const tenant = repo.ctx.tenant;
       const sub = change.resource as Subscription | undefined;
+      const serverSide = repo.ctx.origin?.actor?.startsWith('system:') === true;
       if (sub) {
-        const search = checkSubscriptionShape(sub, rules);
+        const search = checkSubscriptionShape(sub, rules, !serverSide);
+        // Where the endpoint's host points now (the handshake leaves right after this write). Server-side status
+        // changes keep the endpoint, and every delivery checks again anyway.
+        if (sub.channel.type === 'rest-hook' && isDelivering(sub.status) && !serverSide) {
+          const why = await checkEndpoint(sub.channel.endpoint as string, rules.outbound, { timeoutMs: LOOKUP_TIMEOUT_MS });
+          if (why) refuse(`Subscription.channel.endpoint: ${why}`, 'Subscription.channel.endpoint');
+        }
         // The criteria must be a search this server can run: compile it once (unknown parameters, bad values → 400).
         await repo.search({ ...search, count: 0, total: 'none' });
       }
@@ -95,12 +113,12 @@ export function subscriptionHook(rules: SubscriptionRules): {
         await repo.q.query(`DELETE FROM haven_consumers WHERE tenant = $1 AND consumer = $2`, [tenant, `sub:${change.id}`]);
         return;
       }
-      // Server-side writes (status changes by the dispatcher) keep the owner recorded at creation.
-      if (!repo.ctx.origin?.actor?.startsWith('system:')) {
+      // Server-side writes (status changes by the dispatcher) keep the owner recorded by the caller's last write.
+      if (!serverSide) {
         await repo.q.query(
           `INSERT INTO haven_subscriptions (tenant, id, owner) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (tenant, id) DO UPDATE SET owner = EXCLUDED.owner`,
-          [tenant, change.id, JSON.stringify(repo.ctx.access ?? UNRESTRICTED)],
+          [tenant, change.id, JSON.stringify(receiverOf(repo.ctx.principal, repo.ctx.access))],
         );
       }
       await repo.q.query(

@@ -5,24 +5,22 @@
  *   so a receiver that missed notifications can fetch them;
  * - `Subscription/{id}/$get-ws-binding-token`: a token to bind a websocket to a `websocket` channel subscription.
  * Each reads the Subscription through the caller's repository first, so the caller's access policy applies
- * (404 when hidden), and `$events` re-checks every event's resource against the caller's grants.
+ * (404 when hidden). Who receives notification content is decided with that receiver's grants as they are now
+ * (./receiver.ts): `$events` re-checks every event (deletes on the version before them) against its caller's, and a
+ * binding token is issued only to a caller who may read the subscribed type, and remembers that caller, so a bound
+ * socket receives only what its caller may read (./ws-fanout.ts), not what the Subscription's owner may.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { allOk, badRequest, OperationOutcomeError, type WithId } from '@medplum/core';
 import type { FhirRequest, FhirRouteHandler, FhirRouter } from '@medplum/fhir-router';
-import type { Resource, Subscription } from '@medplum/fhirtypes';
-import { rowRule } from '../policy/access.ts';
-import { isRestricted } from '../policy/guard.ts';
-import { resourceAllowed } from '../policy/sql.ts';
+import type { Subscription } from '@medplum/fhirtypes';
+import type { Policy } from '../policy/access.ts';
+import { forbidden } from '../policy/guard.ts';
 import type { HavenRepository } from '../store/repository.ts';
-import { fromStored } from '../store/stored.ts';
-import {
-  buildNotificationBundle,
-  buildStatusSearchBundle,
-  payloadContentOf,
-  type NotificationEvent,
-  type PayloadContent,
-} from './notification.ts';
+import { parseCriteria } from './matcher.ts';
+import { buildNotificationBundle, buildStatusSearchBundle, payloadContentOf, type PayloadContent } from './notification.ts';
+import { readNumberedEvents, toNotificationEvent, visibleTo } from './numbered-events.ts';
+import { receiverAccessTo, receiverOf, Revoked, type Receiver } from './receiver.ts';
 import { eventCount } from './subscription-delivery.ts';
 
 /** How long a websocket binding token is valid (the IG leaves it to the server). */
@@ -83,15 +81,22 @@ const status: FhirRouteHandler = async (req, fhirRepo) => {
   ];
 };
 
-interface ReplayRow {
-  event_number: number;
-  seq: number;
-  resource_type: string;
-  resource_id: string;
-  version_id: number;
-  interaction: string;
-  recorded_at: Date | string;
-  content: Resource | null;
+/**
+ * What the caller may read of `resourceType` now: its token's scopes cut to its client's current registration,
+ * its user's current roles (./receiver.ts). 403 when the caller can no longer receive it at all.
+ */
+async function callerAccess(repo: HavenRepository, resourceType: string, what: string): Promise<{ receiver: Receiver; policy: Policy }> {
+  const receiver = receiverOf(repo.ctx.principal, repo.ctx.access);
+  // A development principal exists only while HAVEN_AUTH=off.
+  const standing = await receiverAccessTo(repo.ctx.db, repo.ctx.tenant, receiver, resourceType, 'r', {
+    authOff: repo.ctx.principal?.development === true,
+  });
+  if (standing.ok) return { receiver, policy: standing.policy };
+  throw forbidden(
+    standing.reason === Revoked.NoGrant
+      ? `${what} needs read access to ${resourceType}: this Subscription notifies about ${resourceType} resources, and a caller receives only what it may read (one of patient/${resourceType}.r, user/${resourceType}.r, system/${resourceType}.r or a wildcard)`
+      : `${what}: the caller's client or user can no longer receive notifications`,
+  );
 }
 
 const events: FhirRouteHandler = async (req, fhirRepo) => {
@@ -104,30 +109,11 @@ const events: FhirRouteHandler = async (req, fhirRepo) => {
     throw new OperationOutcomeError(badRequest('content must be empty, id-only or full-resource', 'content'));
   }
   const content = (contentParam ?? payloadContentOf(sub)) as PayloadContent;
-  const { rows } = await repo.q.query<ReplayRow>(
-    `SELECT se.event_number, se.seq, e.resource_type, e.resource_id, e.version_id, e.interaction, e.recorded_at, h.content
-     FROM haven_subscription_events se
-     JOIN haven_events e ON e.tenant = se.tenant AND e.seq = se.seq
-     LEFT JOIN resource_history h ON h.tenant = e.tenant AND h.resource_type = e.resource_type AND h.id = e.resource_id AND h.version_id = e.version_id
-     WHERE se.tenant = $1 AND se.subscription_id = $2 AND se.event_number >= $3 AND ($4::bigint IS NULL OR se.event_number <= $4)
-     ORDER BY se.event_number LIMIT $5`,
-    [repo.ctx.tenant, sub.id, since, until ?? null, MAX_EVENTS_PER_CALL],
-  );
-  const access = repo.ctx.access;
-  const list: NotificationEvent[] = [];
-  for (const r of rows) {
-    const version = r.content && r.interaction !== 'delete' ? fromStored<Resource>(r.content) : undefined;
-    // The caller may differ from the subscription's creator: every event is re-checked against the caller's grants.
-    if (version && isRestricted(access) && !resourceAllowed(rowRule(access, 'r', r.resource_type), version)) continue;
-    list.push({
-      eventNumber: Number(r.event_number),
-      timestamp: (r.recorded_at instanceof Date ? r.recorded_at : new Date(r.recorded_at)).toISOString(),
-      focus: { resourceType: r.resource_type, id: r.resource_id, versionId: String(r.version_id) },
-      ...(r.interaction === 'delete'
-        ? { deleted: true, method: 'DELETE' as const }
-        : { resource: version, method: r.interaction === 'create' ? ('POST' as const) : ('PUT' as const) }),
-    });
-  }
+  const { policy } = await callerAccess(repo, parseCriteria(sub.criteria).resourceType, '$events');
+  const numbered = await readNumberedEvents(repo.q, repo.ctx.tenant, sub.id, since, until, MAX_EVENTS_PER_CALL);
+  // The caller may differ from the subscription's owner: every event (a delete by the version before it) is checked
+  // against the caller's current grants, and one it may not read is left out entirely, number and id included.
+  const list = numbered.filter((e) => visibleTo(policy, e)).map(toNotificationEvent);
   const count = await eventCount(repo.ctx.db, repo.ctx.tenant, sub.id);
   return [
     allOk,
@@ -152,14 +138,15 @@ export function addSubscriptionOperations(router: FhirRouter, websocketUrl: () =
     if (sub.channel?.type !== 'websocket') {
       throw new OperationOutcomeError(badRequest('$get-ws-binding-token needs a Subscription with channel.type websocket'));
     }
+    // The socket will receive what THIS caller may read (checked again at every notification), so a caller who
+    // may read nothing of the subscribed type gets no token at all.
+    const { receiver } = await callerAccess(repo, parseCriteria(sub.criteria).resourceType, '$get-ws-binding-token');
     const token = randomBytes(32).toString('base64url');
     const expires = new Date(Date.now() + WS_TOKEN_TTL_MS);
-    await repo.ctx.db.query(`INSERT INTO haven_ws_tokens (token_hash, tenant, subscription_id, expires_at) VALUES ($1, $2, $3, $4)`, [
-      hashToken(token),
-      repo.ctx.tenant,
-      sub.id,
-      expires.toISOString(),
-    ]);
+    await repo.ctx.db.query(
+      `INSERT INTO haven_ws_tokens (token_hash, tenant, subscription_id, expires_at, receiver) VALUES ($1, $2, $3, $4, $5::jsonb)`,
+      [hashToken(token), repo.ctx.tenant, sub.id, expires.toISOString(), JSON.stringify(receiver)],
+    );
     await repo.ctx.db.query(`DELETE FROM haven_ws_tokens WHERE expires_at < now() - interval '1 hour'`);
     return [
       allOk,

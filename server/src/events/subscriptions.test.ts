@@ -3,6 +3,8 @@ import WebSocket from 'ws';
 import type { Bundle, Parameters } from '@medplum/fhirtypes';
 import { startTestServer, type TestServer } from '../test-support/harness.ts';
 import { as, principalFromTestHeader, type TestToken } from '../policy/test-principal.ts';
+import { DELIVERY_FAILED_ERROR } from './subscription-delivery.ts';
+import { backendClient } from './test-clients.ts';
 import { startReceiver, type Receiver } from './test-receiver.ts';
 
 /** Fast retries and polling so that the receiver-down cases run in a second or two. */
@@ -150,12 +152,14 @@ describe('R4 Subscriptions (rest-hook)', () => {
       flaky.down = true;
       await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Deadletter' }] } });
       const errored = await waitForStatus(t, id, 'error');
-      expect(errored.error).toMatch(/HTTP 503/);
-      const { rows } = await t.server.db.query<{ consumer: string; attempts: number }>(
-        `SELECT consumer, attempts FROM haven_dead_letters WHERE consumer = $1`,
+      // The subscriber learns that delivery failed, not how (no status code, no connection error): the detail is in
+      // the dead-letter list and the server log.
+      expect(errored.error).toBe(DELIVERY_FAILED_ERROR);
+      const { rows } = await t.server.db.query<{ consumer: string; attempts: number; error: string }>(
+        `SELECT consumer, attempts, error FROM haven_dead_letters WHERE consumer = $1`,
         [`sub:${id}`],
       );
-      expect(rows).toEqual([{ consumer: `sub:${id}`, attempts: 6 }]);
+      expect(rows).toEqual([{ consumer: `sub:${id}`, attempts: 6, error: 'HTTP 503' }]);
       flaky.down = false;
       await t.req('/fhir/Patient', { method: 'POST', json: { resourceType: 'Patient', name: [{ family: 'Deadletter' }] } });
       await flaky.waitFor(() => flaky.events().length >= 1);
@@ -178,6 +182,9 @@ describe('R4 Subscriptions (rest-hook)', () => {
       ],
       [subscription('ftp://example.org/x', 'Observation?code=1'), /endpoint/i],
       [subscription('https://user:pw@example.org/x', 'Observation?code=1'), /credentials/i],
+      // HAVEN_SUBSCRIPTION_ALLOW_LOOPBACK opens loopback only, not the private network or metadata.
+      [subscription('http://10.0.0.1/x', 'Observation?code=1'), /does not call/],
+      [subscription('http://169.254.169.254/latest/meta-data/', 'Observation?code=1'), /does not call/],
       [
         { ...subscription(rx.url, 'Observation?code=1'), channel: { type: 'rest-hook', endpoint: rx.url, header: ['NoColonHere'] } },
         /header/i,
@@ -202,7 +209,16 @@ describe('R4 Subscriptions (rest-hook)', () => {
     });
     expect(created.status).toBe(201);
     const errored = await waitForStatus(t, created.body.id, 'error');
-    expect(errored.error).toMatch(/handshake/);
+    // Neither the Subscription nor $status says "connection refused" (nor timeout, nor a status): that would make a
+    // rest-hook endpoint a port scanner. The reason is recorded server-side.
+    expect(errored.error).toBe(DELIVERY_FAILED_ERROR);
+    const status = await t.req(`/fhir/Subscription/${created.body.id}/$status`);
+    expect(JSON.stringify(status.body)).not.toMatch(/ECONNREFUSED|refused|timeout|handshake|HTTP \d/i);
+    const { rows } = await t.server.db.query<{ error: string }>(`SELECT error FROM haven_dead_letters WHERE consumer = $1`, [
+      `sub:${created.body.id}`,
+    ]);
+    expect(rows[0]?.error).toBe('handshake: ECONNREFUSED');
+    expect(t.logs.some((l) => l.event === 'events.dead_letter' && l.error === 'handshake: ECONNREFUSED')).toBe(true);
     // Other consumers keep flowing.
     const o = await t.req('/fhir/Observation', { method: 'POST', json: observation('p2') });
     await rx.waitFor(() => rx.events().some((e) => e.focus[0]?.endsWith(`/Observation/${o.body.id}`)));
@@ -217,10 +233,13 @@ describe('Subscriptions deliver only what their creator may read', () => {
   const surveysOnly: TestToken = {
     scopes: 'system/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|survey system/Subscription.cruds',
     clientId: 'partner',
+    subject: 'partner',
   };
   beforeAll(async () => {
     t = await startTestServer({ ...EVENTS_ENV, HAVEN_AUTH: '' }, { authenticate: principalFromTestHeader });
     rx = await startReceiver();
+    // Delivery checks that the owner's client is still registered, and cuts its scopes to the registration.
+    await backendClient(t.server.db, 'partner', surveysOnly.scopes as string);
   });
   afterAll(async () => {
     await rx.close();

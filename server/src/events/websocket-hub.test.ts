@@ -32,13 +32,25 @@ function notification(tenant: string, subscriptionId: string, type: Notification
   });
 }
 
-const TOKENS: Record<string, [string, string]> = { 'tok-a': ['acme', 's1'], 'tok-a2': ['acme', 's2'], 'tok-b': ['beta', 's1'] };
+const TOKENS: Record<string, [string, string, string?]> = {
+  'tok-a': ['acme', 's1'],
+  'tok-a2': ['acme', 's2'],
+  'tok-b': ['beta', 's1'],
+  'tok-ann': ['acme', 's1', 'ann'],
+  'tok-bob': ['acme', 's1', 'bob'],
+};
 
 async function resolveToken(token: string): Promise<BindingResolution | undefined> {
   if (token === 'boom') throw new Error('database down');
   if (token === 'slow') await new Promise((r) => setTimeout(r, 300));
   const hit = TOKENS[token === 'slow' ? 'tok-a' : token];
-  return hit ? { tenant: hit[0], subscriptionId: hit[1], handshake: notification(hit[0], hit[1], 'handshake') } : undefined;
+  if (!hit) return undefined;
+  return {
+    tenant: hit[0],
+    subscriptionId: hit[1],
+    handshake: notification(hit[0], hit[1], 'handshake'),
+    ...(hit[2] ? { receiver: hit[2] } : {}),
+  };
 }
 
 interface Harness {
@@ -207,6 +219,43 @@ describe('bind-with-token (Backport IG)', () => {
     await c.next();
     await until(() => h.logs.some((l) => l.event === 'ws.heartbeat-failed'));
     expect(c.ws.readyState).toBe(WebSocket.OPEN);
+  });
+});
+
+describe('per-receiver frames', () => {
+  it('publish with a function gives each receiver its own Bundle, or nothing', async () => {
+    const h = await start();
+    const ann = await client(h.url);
+    const bob = await client(h.url);
+    const bobPing = await client(h.url);
+    ann.ws.send('bind-with-token tok-ann');
+    bob.ws.send('bind-with-token tok-bob');
+    bobPing.ws.send('bind tok-bob');
+    await Promise.all([ann.next(), bob.next(), bobPing.next()]);
+    expect(h.hub.receivers('acme', 's1').sort()).toEqual(['ann', 'bob']);
+    expect(h.hub.bindings()).toEqual([{ tenant: 'acme', subscriptionId: 's1', receivers: ['ann', 'bob'] }]);
+    const forAnn = notification('acme', 's1', 'event-notification');
+    expect(h.hub.publish('acme', 's1', (r) => (r === 'ann' ? forAnn : undefined))).toBe(1);
+    expect(JSON.parse(await ann.next())).toEqual(forAnn);
+    // Neither a Bundle nor a classic ping reaches a receiver that is not told.
+    await new Promise((r) => setTimeout(r, 50));
+    expect(bob.frames).toEqual([]);
+    expect(bobPing.frames).toEqual([]);
+  });
+
+  it('revoke closes the sockets bound as that receiver (1008) and only those', async () => {
+    const h = await start();
+    const ann = await client(h.url);
+    const bob = await client(h.url);
+    ann.ws.send('bind-with-token tok-ann');
+    bob.ws.send('bind-with-token tok-bob');
+    await Promise.all([ann.next(), bob.next()]);
+    expect(h.hub.revoke('acme', 's1', 'bob', 'access revoked')).toBe(1);
+    expect(await bob.next()).toBe('error access revoked');
+    expect((await bob.closed).code).toBe(1008);
+    expect(h.hub.receivers('acme', 's1')).toEqual(['ann']);
+    expect(h.hub.publish('acme', 's1', notification('acme', 's1', 'event-notification'))).toBe(1);
+    expect(typeOf(await ann.next())).toBe('event-notification');
   });
 });
 

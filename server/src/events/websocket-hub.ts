@@ -9,6 +9,10 @@
  * `bound <subscription-id>`, and each notification is a `ping <subscription-id>` text frame, no Bundle.
  * Haven takes a binding token where R4 took a bare subscription id, so knowing an id is not enough to listen.
  *
+ * Each binding remembers its receiver (who asked for the token, as a key the resolver gives): the events layer
+ * decides per receiver what a notification may show (./ws-fanout.ts), publishes with a frame per receiver, and
+ * revokes the bindings of a receiver that can no longer receive.
+ *
  * Bad input closes the socket with 1008 (policy violation) after an `error <reason>` text frame. Tokens,
  * Bundles and reasons from the resolver are never logged. Nothing here throws into the HTTP server.
  */
@@ -24,7 +28,12 @@ export interface BindingResolution {
   subscriptionId: string;
   /** Handshake notification Bundle to send (IG: "Server sends one or more handshake messages"). */
   handshake: Bundle;
+  /** Who bound (opaque to the hub): {@link WebSocketHub.publish} may give each receiver its own frame. */
+  receiver?: string;
 }
+
+/** A Bundle for every bound socket, or one per receiver (undefined: that receiver is not told). */
+export type Publication = Bundle | ((receiver: string | undefined) => Bundle | undefined);
 
 /** Configuration of {@link createWebSocketHub}. */
 export interface WebSocketHubOptions {
@@ -50,10 +59,19 @@ export interface WebSocketHubOptions {
 export interface WebSocketHub {
   /** Accepts websocket upgrades on `path` of `server`; other paths are left to other upgrade listeners (404 if none). */
   attach(server: Server): void;
-  /** Sends to every socket bound to that subscription; returns how many received it. */
-  publish(tenant: string, subscriptionId: string, bundle: Bundle): number;
+  /** Sends to every socket bound to that subscription (per receiver when given a function); returns how many received it. */
+  publish(tenant: string, subscriptionId: string, bundle: Publication): number;
   /** Sockets currently bound to that subscription. */
   boundCount(tenant: string, subscriptionId: string): number;
+  /** The distinct receivers bound to that subscription. */
+  receivers(tenant: string, subscriptionId: string): (string | undefined)[];
+  /** Every bound subscription with its distinct receivers. */
+  bindings(): { tenant: string; subscriptionId: string; receivers: (string | undefined)[] }[];
+  /**
+   * Closes (1008, `error <reason>`) every socket bound to that subscription as that receiver; returns how many.
+   * The whole socket goes: its caller can no longer receive, whatever else it bound.
+   */
+  revoke(tenant: string, subscriptionId: string, receiver: string | undefined, reason: string): number;
   /** Stops accepting upgrades, closes every socket (1001) and stops the timers. */
   close(): Promise<void>;
 }
@@ -72,10 +90,15 @@ export function parseClientMessage(text: string): ClientCommand | undefined {
 
 type Mode = 'bundle' | 'ping';
 
+interface Binding {
+  mode: Mode;
+  receiver: string | undefined;
+}
+
 interface Connection {
   ws: WebSocket;
-  /** Subscription key → how notifications are framed for it. */
-  bindings: Map<string, Mode>;
+  /** Subscription key → how notifications are framed for it, and who bound it. */
+  bindings: Map<string, Binding>;
   alive: boolean;
   bindTimer?: NodeJS.Timeout;
 }
@@ -155,7 +178,7 @@ export function createWebSocketHub(opts: WebSocketHubOptions): WebSocketHub {
     const { tenant, subscriptionId, handshake } = resolution;
     const k = key(tenant, subscriptionId);
     const mode: Mode = cmd.command === 'bind' ? 'ping' : 'bundle';
-    conn.bindings.set(k, mode);
+    conn.bindings.set(k, { mode, receiver: resolution.receiver });
     let set = bound.get(k);
     if (!set) bound.set(k, (set = new Set()));
     set.add(conn);
@@ -203,7 +226,7 @@ export function createWebSocketHub(opts: WebSocketHubOptions): WebSocketHub {
       }
     }
     for (const [k, set] of bound) {
-      const listeners = [...set].filter((c) => c.bindings.get(k) === 'bundle');
+      const listeners = [...set].filter((c) => c.bindings.get(k)?.mode === 'bundle');
       if (listeners.length === 0) continue;
       const [tenant, subscriptionId] = k.split('\u0000');
       let json: string;
@@ -245,13 +268,20 @@ export function createWebSocketHub(opts: WebSocketHubOptions): WebSocketHub {
       attached.push([server, onUpgrade]);
     },
 
-    publish(tenant: string, subscriptionId: string, bundle: Bundle): number {
+    publish(tenant: string, subscriptionId: string, bundle: Publication): number {
       const k = key(tenant, subscriptionId);
-      let json: string | undefined;
+      const json = new Map<Bundle, string>();
       let delivered = 0;
       for (const conn of bound.get(k) ?? []) {
-        const mode = conn.bindings.get(k);
-        const frame = mode === 'ping' ? `ping ${subscriptionId}` : (json ??= JSON.stringify(bundle));
+        const binding = conn.bindings.get(k);
+        if (!binding) continue;
+        const b = typeof bundle === 'function' ? bundle(binding.receiver) : bundle;
+        if (!b) continue;
+        let frame = `ping ${subscriptionId}`;
+        if (binding.mode === 'bundle') {
+          frame = json.get(b) ?? JSON.stringify(b);
+          json.set(b, frame);
+        }
         if (send(conn, frame)) delivered++;
       }
       return delivered;
@@ -259,6 +289,25 @@ export function createWebSocketHub(opts: WebSocketHubOptions): WebSocketHub {
 
     boundCount(tenant: string, subscriptionId: string): number {
       return bound.get(key(tenant, subscriptionId))?.size ?? 0;
+    },
+
+    receivers(tenant: string, subscriptionId: string): (string | undefined)[] {
+      const k = key(tenant, subscriptionId);
+      return [...new Set([...(bound.get(k) ?? [])].map((c) => c.bindings.get(k)?.receiver))];
+    },
+
+    bindings() {
+      return [...bound].map(([k, set]) => {
+        const [tenant, subscriptionId] = k.split('\u0000');
+        return { tenant, subscriptionId, receivers: [...new Set([...set].map((c) => c.bindings.get(k)?.receiver))] };
+      });
+    },
+
+    revoke(tenant: string, subscriptionId: string, receiver: string | undefined, reason: string): number {
+      const k = key(tenant, subscriptionId);
+      const victims = [...(bound.get(k) ?? [])].filter((c) => c.bindings.get(k)?.receiver === receiver);
+      for (const conn of victims) refuse(conn, reason, CLOSE.policy);
+      return victims.length;
     },
 
     async close(): Promise<void> {

@@ -147,6 +147,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         cursorSecret: deps.cursorSecret,
         // The caller's SMART grants, enforced on every path below (../policy).
         access: compilePolicy(principal),
+        principal,
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         // Warnings the write hooks raise for this request (reported by ../http/routes.ts and ./respond.ts).
         warnings: [],

@@ -31,6 +31,7 @@ import {
   type UpdateResourceOptions,
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
+import type { Principal } from '../auth/authenticate.ts';
 import { assertValidResource } from '../fhir/validate.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
@@ -63,6 +64,11 @@ export interface RepositoryContext {
    * internal callers (import, the local admin channel) leave it undefined, which means full access.
    */
   readonly access?: Policy;
+  /**
+   * The caller `access` was compiled from (the FHIR API sets both). Recorded where a write outlives the request:
+   * a Subscription delivers to its owner, re-checked at every delivery (../events/receiver.ts).
+   */
+  readonly principal?: Principal;
   /** Who causes these writes (a bot and its cascade depth); absent for people and clients. */
   readonly origin?: EventOrigin;
   /** Checks that run inside every write's transaction (veto bots, Subscription registration). */
