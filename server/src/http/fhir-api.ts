@@ -27,6 +27,12 @@ export interface FhirApiDeps {
   log: (event: Record<string, unknown>) => void;
   /** Write hooks of the events layer (../events): Subscription registration and veto bots. */
   hooks?: WriteHooks;
+  /**
+   * Makes a tenant ready before its first request is served (the events layer installs Haven's Questionnaires
+   * there). Called only for authenticated requests, so that an unauthenticated probe of `/t/{any}/fhir` writes
+   * nothing; resolves at once for a tenant already prepared.
+   */
+  prepareTenant?: (tenant: string) => Promise<void>;
 }
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -137,6 +143,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}", error="invalid_token"`);
         throw new HttpError(401, 'login', 'This access token was not issued for this FHIR base');
       }
+      await deps.prepareTenant?.(tenant);
       const repo = new HavenRepository({
         db: deps.db,
         tenant,
