@@ -1,7 +1,7 @@
 /**
  * Haven's FHIR interaction table: @medplum/fhir-router's routes (CRUD, search, batch/transaction, patch,
  * conditional operations) plus what Haven adds: type/system history, instance history with _since/_at,
- * Patient/$everything and $validate. Access policy is enforced below the handlers, in the repository,
+ * Patient/$everything, $validate, and conditional references resolved in batch and transaction Bundles. Access policy is enforced below the handlers, in the repository,
  * history, $everything and search (../policy); $validate reads no data but still needs some grant on the type.
  */
 import { OperationOutcomeError, allOk, badRequest, conflict, created, isOk } from '@medplum/core';
@@ -14,6 +14,7 @@ import { readEverythingPage } from '../store/everything.ts';
 import { parseHistoryInstant, readHistoryPage } from '../store/history.ts';
 import { pageLinks, requestedCount, requestedOffset, single, type PageRequest } from '../store/paging.ts';
 import type { HavenRepository } from '../store/repository.ts';
+import { resolvingConditionalReferences } from './conditional-references.ts';
 import type { SearchRequestWithQuery } from '../store/search-exec.ts';
 import { parseSearch } from '../store/search/index.ts';
 
@@ -205,6 +206,8 @@ export function createFhirRouter(log: (event: Record<string, unknown>) => void):
     const shape = `${route.method} ${route.path.map((seg) => (seg.param ? ':' : seg.value)).join('/')}`;
     if (shape === 'GET ' || shape === 'GET :' || shape === 'POST :/_search') route.handler = search;
     if (shape === 'PUT :/:') route.handler = reportUpdateAsCreate(route.handler);
+    // batch and transaction: conditional references (`Patient?identifier=…`) resolved (./conditional-references.ts)
+    if (shape === 'POST ') route.handler = resolvingConditionalReferences(route.handler);
   }
   // GraphQL is not part of Haven's API (not advertised, not policy-reviewed): remove it.
   const graphql = routes.findIndex((r) => r.path.length === 1 && r.path[0].value === '$graphql');
