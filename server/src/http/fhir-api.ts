@@ -143,7 +143,20 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}", error="invalid_token"`);
         throw new HttpError(401, 'login', 'This access token was not issued for this FHIR base');
       }
-      await deps.prepareTenant?.(tenant);
+      try {
+        await deps.prepareTenant?.(tenant);
+      } catch (err) {
+        // Not the client's fault and not its business: logged (no PHI: the tenant name and the error class), and
+        // the request may simply be tried again.
+        deps.log({
+          level: 'error',
+          event: 'fhir.tenant_setup_failed',
+          tenant,
+          error: err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'non-error thrown',
+        });
+        res.setHeader('Retry-After', '5');
+        throw new HttpError(503, 'transient', 'This FHIR base is still being set up; retry in a few seconds');
+      }
       const repo = new HavenRepository({
         db: deps.db,
         tenant,

@@ -3,12 +3,18 @@
  * Questionnaires are installed and the bots are registered, `/readyz` and the FHIR API answer 503; a tenant that
  * appears later gets its Questionnaires before its first request is served.
  */
+import type { AddressInfo } from 'node:net';
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Bundle, Questionnaire } from '@medplum/fhirtypes';
+import { loadConfig } from '../config.ts';
+import type { Db } from '../store/db.ts';
 import { instruments } from '../../../bots/instruments-registry.ts';
 import { phqLikeResponse } from '../../../bots/test-support/responses.ts';
 import { startTestServer, type TestServer } from '../test-support/harness.ts';
+import { createFhirApi } from './fhir-api.ts';
 import { Readiness, STARTUP_STEPS, readinessReport, type StartupStep } from './readiness.ts';
+import { createFhirRouter } from './routes.ts';
 
 const INSTRUMENT_URLS = instruments()
   .all()
@@ -145,5 +151,41 @@ describe('a server whose Questionnaire installation is held back', () => {
     expect(res.status).toBe(401);
     const { rows } = await t.server.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM resources WHERE tenant = 'probe-only'`);
     expect(rows[0].n).toBe(0);
+  });
+});
+
+describe('a tenant whose set-up fails', () => {
+  it('answers 503 with Retry-After and an OperationOutcome, and logs the failure without the request', async () => {
+    const logs: Record<string, unknown>[] = [];
+    const app = express();
+    app.use(
+      '/t/:tenant/fhir',
+      createFhirApi({
+        config: loadConfig({}),
+        db: {} as Db,
+        router: createFhirRouter(() => undefined),
+        resourceTypes: new Set(['Patient']),
+        authenticate: async (_req, tenant) => ({ tenant, subject: 'svc', scopes: ['system/*.rs'], roles: [], development: false }),
+        cursorSecret: 's',
+        capabilityStatement: () => ({}),
+        log: (e) => logs.push(e),
+        prepareTenant: async () => {
+          throw new Error('database went away');
+        },
+      }),
+    );
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await get(`http://127.0.0.1:${(server.address() as AddressInfo).port}/t/new-clinic/fhir/Patient?name=Rivera`);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('5');
+      expect(res.body.resourceType).toBe('OperationOutcome');
+      expect(res.body.issue[0].diagnostics).toMatch(/being set up/);
+      expect(logs).toEqual([expect.objectContaining({ event: 'fhir.tenant_setup_failed', tenant: 'new-clinic' })]);
+      expect(JSON.stringify(logs)).not.toContain('Rivera');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
