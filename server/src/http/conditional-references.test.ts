@@ -20,6 +20,7 @@ beforeAll(async () => {
     { resourceType: 'Patient', id: 'cr-p2', identifier: [{ system: MRN, value: 'twin' }] },
     { resourceType: 'Patient', id: 'cr-p3', identifier: [{ system: MRN, value: 'twin' }] },
     { resourceType: 'Patient', id: 'cr-p4', identifier: [{ system: MRN, value: 'mrn-4' }] },
+    { resourceType: 'Patient', id: 'cr-gone', identifier: [{ system: MRN, value: 'mrn-gone' }] },
     { resourceType: 'Practitioner', id: 'cr-dr', identifier: [{ system: NPI, value: '1234567893' }] },
     { resourceType: 'Organization', id: 'cr-org', identifier: [{ system: 'urn:oid:2.16.840.1.113883.19', value: 'clinic' }] },
   ];
@@ -263,6 +264,39 @@ describe('in a transaction', () => {
     expect(await observationsCoded('second')).toEqual([]);
     const patients = await t.req(`/fhir/Patient?identifier=${MRN}|mrn-1`, { headers: admin });
     expect(patients.body.entry).toHaveLength(1);
+  });
+
+  it('412 when the transaction deletes the one match', async () => {
+    const res = await post(
+      transaction([
+        { request: { method: 'DELETE', url: 'Patient/cr-gone' } },
+        {
+          request: { method: 'POST', url: 'Observation' },
+          resource: obs('deleted', { subject: { reference: `Patient?identifier=${MRN}|mrn-gone` } }),
+        },
+      ]),
+    );
+    expect(res.status, res.text).toBe(412);
+    expect(res.body.issue[0].diagnostics).toMatch(/matched no resource once the transaction.s own writes are applied/);
+    expect((await t.req('/fhir/Patient/cr-gone', { headers: admin })).status).toBe(200);
+    expect(await observationsCoded('deleted')).toEqual([]);
+  });
+
+  it('a match that only a plain create of the same transaction makes is not found (412): refer to its urn:uuid instead', async () => {
+    const res = await post(
+      transaction([
+        {
+          request: { method: 'POST', url: 'Patient' },
+          resource: { resourceType: 'Patient', identifier: [{ system: MRN, value: 'mrn-plain-new' }] },
+        },
+        {
+          request: { method: 'POST', url: 'Observation' },
+          resource: obs('plain-new', { subject: { reference: `Patient?identifier=${MRN}|mrn-plain-new` } }),
+        },
+      ]),
+    );
+    expect(res.status, res.text).toBe(412);
+    expect((await t.req(`/fhir/Patient?identifier=${MRN}|mrn-plain-new`, { headers: admin })).body.entry ?? []).toEqual([]);
   });
 
   it('refuses searches that are not filters only (400)', async () => {
