@@ -27,7 +27,7 @@ const STORAGE = ON_POSTGRES ? 'PostgreSQL' : 'PGlite';
  */
 const WAIT_DEADLINE_MS = 180_000;
 /** Per test: up to two child starts (../test-process.ts CHILD_READY_DEADLINE_MS) and several waits. */
-const TEST_DEADLINE_MS = 600_000;
+const SLOW = { timeout: 600_000 };
 /** On PostgreSQL a killed process keeps its leases until they expire (30 s, dispatcher.ts); the deadline allows for that. */
 const RESUME_TIMEOUT_MS = WAIT_DEADLINE_MS;
 /**
@@ -309,187 +309,169 @@ function duplicates(keys: readonly string[]): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe(`a server killed with kill -9 mid-dispatch loses nothing after restart (${STORAGE})`, () => {
-  it(
-    'rest-hook: after dropping repeats by event number, the receiver has 1..N in order of first arrival',
-    async () => {
-      const N = 40;
-      const storage = await scratch();
-      const rx = await startSlowReceiver(50);
-      const first = await child(storage, 'first');
-      await subscribe(first, rx, 'Patient?family=Durable');
-      // One transaction: all N events are committed before the kill, so none can be lost with the request.
-      const created = await transaction(
-        first,
-        Array.from({ length: N }, (_, i) => ({
-          request: { method: 'POST', url: 'Patient' },
-          resource: { resourceType: 'Patient', name: [{ family: 'Durable', given: [`n${i}`] }] },
-        })),
+  it('rest-hook: after dropping repeats by event number, the receiver has 1..N in order of first arrival', SLOW, async () => {
+    const N = 40;
+    const storage = await scratch();
+    const rx = await startSlowReceiver(50);
+    const first = await child(storage, 'first');
+    await subscribe(first, rx, 'Patient?family=Durable');
+    // One transaction: all N events are committed before the kill, so none can be lost with the request.
+    const created = await transaction(
+      first,
+      Array.from({ length: N }, (_, i) => ({
+        request: { method: 'POST', url: 'Patient' },
+        resource: { resourceType: 'Patient', name: [{ family: 'Durable', given: [`n${i}`] }] },
+      })),
+    );
+    await waitUntil('some notifications arrived', () => rx.firstArrivals().length >= 5);
+    await first.kill();
+    const killedAt = Date.now();
+    rx.phase = 'after-kill';
+    const beforeKill = rx.firstArrivals().length;
+    expect(beforeKill, 'the kill must land mid-dispatch').toBeLessThan(N);
+
+    const second = await child(storage, 'second');
+    await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N, RESUME_TIMEOUT_MS);
+    const resumedAt = rx.arrivals.find((a) => a.phase === 'after-kill')?.at ?? Infinity;
+    if (!ON_POSTGRES)
+      expect(resumedAt - second.readyAt, "delivery resumes without waiting for the dead process's lease").toBeLessThan(EMBEDDED_RESUME_MS);
+    expect(rx.firstArrivals()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    // A repeat is the same event: one focus per number, and the N focuses are the N Patients written.
+    const focusOf = new Map<number, Set<string>>();
+    for (const a of rx.arrivals)
+      focusOf.set(a.eventNumber, (focusOf.get(a.eventNumber) ?? new Set()).add(a.focus.split('/').slice(-2).join('/')));
+    expect([...focusOf.values()].filter((f) => f.size !== 1)).toEqual([]);
+    expect(new Set([...focusOf.values()].map((f) => [...f][0]))).toEqual(new Set(created));
+    expect(
+      rx.arrivals.some((a) => a.phase === 'after-kill'),
+      'the restarted server delivered the rest',
+    ).toBe(true);
+    console.info(
+      `[durability ${STORAGE}] rest-hook: ${beforeKill}/${N} event numbers arrived before kill -9; the next ${resumedAt - killedAt} ms after it,` +
+        ` ${resumedAt - second.readyAt} ms after the restarted server started; ${rx.arrivals.length - N} repeat(s)`,
+    );
+
+    await second.stop();
+    // The storage is sound after a kill and a restart: it opens in a third process, and its outbox is whole.
+    await inspect(storage, async (db) => {
+      const { rows } = await db.query<{ n: number; last: number }>(
+        `SELECT count(*)::int AS n, (SELECT last_seq FROM haven_event_counters WHERE tenant = 'default') AS last FROM haven_events WHERE tenant = 'default'`,
       );
-      await waitUntil('some notifications arrived', () => rx.firstArrivals().length >= 5);
-      await first.kill();
-      const killedAt = Date.now();
-      rx.phase = 'after-kill';
-      const beforeKill = rx.firstArrivals().length;
-      expect(beforeKill, 'the kill must land mid-dispatch').toBeLessThan(N);
+      expect(rows[0].n).toBe(Number(rows[0].last));
+      expect(await caughtUp(db)).toBe(true);
+    });
+  });
 
-      const second = await child(storage, 'second');
-      await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N, RESUME_TIMEOUT_MS);
-      const resumedAt = rx.arrivals.find((a) => a.phase === 'after-kill')?.at ?? Infinity;
-      if (!ON_POSTGRES)
-        expect(resumedAt - second.readyAt, "delivery resumes without waiting for the dead process's lease").toBeLessThan(
-          EMBEDDED_RESUME_MS,
-        );
-      expect(rx.firstArrivals()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
-      // A repeat is the same event: one focus per number, and the N focuses are the N Patients written.
-      const focusOf = new Map<number, Set<string>>();
-      for (const a of rx.arrivals)
-        focusOf.set(a.eventNumber, (focusOf.get(a.eventNumber) ?? new Set()).add(a.focus.split('/').slice(-2).join('/')));
-      expect([...focusOf.values()].filter((f) => f.size !== 1)).toEqual([]);
-      expect(new Set([...focusOf.values()].map((f) => [...f][0]))).toEqual(new Set(created));
-      expect(
-        rx.arrivals.some((a) => a.phase === 'after-kill'),
-        'the restarted server delivered the rest',
-      ).toBe(true);
-      console.info(
-        `[durability ${STORAGE}] rest-hook: ${beforeKill}/${N} event numbers arrived before kill -9; the next ${resumedAt - killedAt} ms after it,` +
-          ` ${resumedAt - second.readyAt} ms after the restarted server started; ${rx.arrivals.length - N} repeat(s)`,
-      );
+  it('bots: one total score and one risk Task (where expected) per response, one succeeded run per (bot, event)', SLOW, async () => {
+    const N = 30;
+    const storage = await scratch();
+    const first = await child(storage, 'first');
+    const { patients, responses: entries, risky } = responseEntries('kill', N);
+    const patientRefs = await transaction(first, patients);
+    const responses = await transaction(first, entries);
+    // Watched in the child's log, not through its API, so that the watching does not slow the bots down.
+    await waitUntil('the bots are under way', () => runKeys(first).length >= 3);
+    await first.kill();
+    const killedAt = Date.now();
+    const beforeKill = runKeys(first);
+    expect(beforeKill.length, 'the kill must land while bots run').toBeLessThan(2 * N);
 
-      await second.stop();
-      // The storage is sound after a kill and a restart: it opens in a third process, and its outbox is whole.
-      await inspect(storage, async (db) => {
-        const { rows } = await db.query<{ n: number; last: number }>(
-          `SELECT count(*)::int AS n, (SELECT last_seq FROM haven_event_counters WHERE tenant = 'default') AS last FROM haven_events WHERE tenant = 'default'`,
-        );
-        expect(rows[0].n).toBe(Number(rows[0].last));
-        expect(await caughtUp(db)).toBe(true);
-      });
-    },
-    TEST_DEADLINE_MS,
-  );
+    const second = await child(storage, 'second');
+    await waitUntil(
+      'every response is scored and assessed',
+      async () => {
+        const e = await botEffects(second);
+        return e.totals.size >= N && [...risky].every((p) => e.riskTasks.has(p) && e.notices.has(p));
+      },
+      RESUME_TIMEOUT_MS,
+    );
+    const firstRun = logEvents(second, 'bots.run').find((l) => l.bot === 'score' || l.bot === 'risk');
+    const resumedAt = Date.parse(String(firstRun?.time));
+    if (!ON_POSTGRES)
+      expect(resumedAt - second.readyAt, "bots resume without waiting for the dead process's leases").toBeLessThan(EMBEDDED_RESUME_MS);
+    if (ON_POSTGRES) await inspect(storage, (db) => waitUntil('the consumers caught up', () => caughtUp(db)));
+    expectEffectsOnce(await botEffects(second), responses, patientRefs, risky);
+    const afterRestart = runKeys(second);
+    expect(afterRestart.length, 'the restarted server ran what was left').toBeGreaterThan(0);
+    expect(duplicates([...beforeKill, ...afterRestart]), 'runs committed twice').toEqual([]);
+    console.info(
+      `[durability ${STORAGE}] bots: ${beforeKill.length} of ${2 * N} score/risk runs logged before kill -9, ${afterRestart.length} after;` +
+        ` the next one ${resumedAt - killedAt} ms after the kill, ${resumedAt - second.readyAt} ms after the restarted server started`,
+    );
 
-  it(
-    'bots: one total score and one risk Task (where expected) per response, one succeeded run per (bot, event)',
-    async () => {
-      const N = 30;
-      const storage = await scratch();
-      const first = await child(storage, 'first');
-      const { patients, responses: entries, risky } = responseEntries('kill', N);
-      const patientRefs = await transaction(first, patients);
-      const responses = await transaction(first, entries);
-      // Watched in the child's log, not through its API, so that the watching does not slow the bots down.
-      await waitUntil('the bots are under way', () => runKeys(first).length >= 3);
-      await first.kill();
-      const killedAt = Date.now();
-      const beforeKill = runKeys(first);
-      expect(beforeKill.length, 'the kill must land while bots run').toBeLessThan(2 * N);
-
-      const second = await child(storage, 'second');
-      await waitUntil(
-        'every response is scored and assessed',
-        async () => {
-          const e = await botEffects(second);
-          return e.totals.size >= N && [...risky].every((p) => e.riskTasks.has(p) && e.notices.has(p));
-        },
-        RESUME_TIMEOUT_MS,
-      );
-      const firstRun = logEvents(second, 'bots.run').find((l) => l.bot === 'score' || l.bot === 'risk');
-      const resumedAt = Date.parse(String(firstRun?.time));
-      if (!ON_POSTGRES)
-        expect(resumedAt - second.readyAt, "bots resume without waiting for the dead process's leases").toBeLessThan(EMBEDDED_RESUME_MS);
-      if (ON_POSTGRES) await inspect(storage, (db) => waitUntil('the consumers caught up', () => caughtUp(db)));
-      expectEffectsOnce(await botEffects(second), responses, patientRefs, risky);
-      const afterRestart = runKeys(second);
-      expect(afterRestart.length, 'the restarted server ran what was left').toBeGreaterThan(0);
-      expect(duplicates([...beforeKill, ...afterRestart]), 'runs committed twice').toEqual([]);
-      console.info(
-        `[durability ${STORAGE}] bots: ${beforeKill.length} of ${2 * N} score/risk runs logged before kill -9, ${afterRestart.length} after;` +
-          ` the next one ${resumedAt - killedAt} ms after the kill, ${resumedAt - second.readyAt} ms after the restarted server started`,
-      );
-
-      await second.stop();
-      await inspect(storage, async (db) => expectRunsOnce(await runsOf(db, responses), N));
-    },
-    TEST_DEADLINE_MS,
-  );
+    await second.stop();
+    await inspect(storage, async (db) => expectRunsOnce(await runsOf(db, responses), N));
+  });
 });
 
 describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (PostgreSQL only: skipped without DATABASE_URL)', () => {
-  it(
-    'bots: responses written alternately to both give one total, one risk Task where expected, one succeeded run each',
-    async () => {
-      const N = 30;
-      const storage = await scratch();
-      // One after the other: two processes starting together on an EMPTY database can race on
-      // `CREATE TABLE IF NOT EXISTS haven_migrations`, which runs before the migration lock (../store/migrate.ts).
-      const a = await child(storage, 'a');
-      const b = await child(storage, 'b');
-      const { patients, responses: entries, risky } = responseEntries('two', N);
-      const patientRefs = await transaction(a, patients);
-      const responses: string[] = [];
-      for (const [i, e] of entries.entries()) {
-        const res = await (i % 2 ? b : a).req('/fhir/QuestionnaireResponse', { method: 'POST', json: e.resource as QuestionnaireResponse });
-        expect(res.status, res.text.slice(0, 300)).toBe(201);
-        responses.push(`QuestionnaireResponse/${res.body.id}`);
-      }
-      await inspect(storage, async (db) => {
-        await waitUntil('both processes are idle', () => caughtUp(db));
-        expectRunsOnce(await runsOf(db, responses), N);
-      });
-      expectEffectsOnce(await botEffects(a), responses, patientRefs, risky);
-      const [ranA, ranB] = [runKeys(a), runKeys(b)];
-      expect(duplicates([...ranA, ...ranB]), 'runs committed twice').toEqual([]);
-      // Work is shared per consumer (one bot at a time per process), not per event, and not promised: reported only.
-      const by = (keys: string[], bot: string): number => keys.filter((k) => k.startsWith(`${bot}#`)).length;
-      console.info(
-        `[durability PostgreSQL] two processes, bot runs: a ran score ${by(ranA, 'score')}, risk ${by(ranA, 'risk')};` +
-          ` b ran score ${by(ranB, 'score')}, risk ${by(ranB, 'risk')}`,
-      );
-    },
-    TEST_DEADLINE_MS,
-  );
+  it('bots: responses written alternately to both give one total, one risk Task where expected, one succeeded run each', SLOW, async () => {
+    const N = 30;
+    const storage = await scratch();
+    // One after the other: two processes starting together on an EMPTY database can race on
+    // `CREATE TABLE IF NOT EXISTS haven_migrations`, which runs before the migration lock (../store/migrate.ts).
+    const a = await child(storage, 'a');
+    const b = await child(storage, 'b');
+    const { patients, responses: entries, risky } = responseEntries('two', N);
+    const patientRefs = await transaction(a, patients);
+    const responses: string[] = [];
+    for (const [i, e] of entries.entries()) {
+      const res = await (i % 2 ? b : a).req('/fhir/QuestionnaireResponse', { method: 'POST', json: e.resource as QuestionnaireResponse });
+      expect(res.status, res.text.slice(0, 300)).toBe(201);
+      responses.push(`QuestionnaireResponse/${res.body.id}`);
+    }
+    await inspect(storage, async (db) => {
+      await waitUntil('both processes are idle', () => caughtUp(db));
+      expectRunsOnce(await runsOf(db, responses), N);
+    });
+    expectEffectsOnce(await botEffects(a), responses, patientRefs, risky);
+    const [ranA, ranB] = [runKeys(a), runKeys(b)];
+    expect(duplicates([...ranA, ...ranB]), 'runs committed twice').toEqual([]);
+    // Work is shared per consumer (one bot at a time per process), not per event, and not promised: reported only.
+    const by = (keys: string[], bot: string): number => keys.filter((k) => k.startsWith(`${bot}#`)).length;
+    console.info(
+      `[durability PostgreSQL] two processes, bot runs: a ran score ${by(ranA, 'score')}, risk ${by(ranA, 'risk')};` +
+        ` b ran score ${by(ranB, 'score')}, risk ${by(ranB, 'risk')}`,
+    );
+  });
 
-  it(
-    'rest-hook: with both processes running, every event number arrives once and in order',
-    async () => {
-      const N = 30;
-      const storage = await scratch();
-      const rx = await startSlowReceiver(0);
-      const a = await child(storage, 'a');
-      const b = await child(storage, 'b');
-      const id = await subscribe(a, rx, 'Patient?family=Shared');
-      // Which process holds the subscription's lease while it delivers (the owner id carries the pid).
-      const holders = new Set<string>();
-      await inspect(storage, async (db) => {
-        let writing = true;
-        const watch = (async () => {
-          while (writing) {
-            const { rows } = await db.query<{ owner: string | null }>(
-              `SELECT lease_owner AS owner FROM haven_consumers WHERE consumer = $1`,
-              [`sub:${id}`],
-            );
-            const pid = rows[0]?.owner?.split(':')[1];
-            if (pid) holders.add(pid === String(a.pid) ? 'a' : pid === String(b.pid) ? 'b' : pid);
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        })();
-        for (let i = 0; i < N; i++) {
-          const res = await (i % 2 ? b : a).req('/fhir/Patient', {
-            method: 'POST',
-            json: { resourceType: 'Patient', name: [{ family: 'Shared', given: [`n${i}`] }] },
-          });
-          expect(res.status).toBe(201);
+  it('rest-hook: with both processes running, every event number arrives once and in order', SLOW, async () => {
+    const N = 30;
+    const storage = await scratch();
+    const rx = await startSlowReceiver(0);
+    const a = await child(storage, 'a');
+    const b = await child(storage, 'b');
+    const id = await subscribe(a, rx, 'Patient?family=Shared');
+    // Which process holds the subscription's lease while it delivers (the owner id carries the pid).
+    const holders = new Set<string>();
+    await inspect(storage, async (db) => {
+      let writing = true;
+      const watch = (async () => {
+        while (writing) {
+          const { rows } = await db.query<{ owner: string | null }>(
+            `SELECT lease_owner AS owner FROM haven_consumers WHERE consumer = $1`,
+            [`sub:${id}`],
+          );
+          const pid = rows[0]?.owner?.split(':')[1];
+          if (pid) holders.add(pid === String(a.pid) ? 'a' : pid === String(b.pid) ? 'b' : pid);
+          await new Promise((r) => setTimeout(r, 10));
         }
-        await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N);
-        await waitUntil('both processes are idle', () => caughtUp(db));
-        writing = false;
-        await watch;
-      });
-      expect(rx.arrivals.map((x) => x.eventNumber)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
-      console.info(
-        `[durability PostgreSQL] rest-hook with two processes: ${rx.arrivals.length} notifications for ${N} events; lease seen held by ${[...holders].sort().join(', ') || 'nobody (too fast to see)'}`,
-      );
-    },
-    TEST_DEADLINE_MS,
-  );
+      })();
+      for (let i = 0; i < N; i++) {
+        const res = await (i % 2 ? b : a).req('/fhir/Patient', {
+          method: 'POST',
+          json: { resourceType: 'Patient', name: [{ family: 'Shared', given: [`n${i}`] }] },
+        });
+        expect(res.status).toBe(201);
+      }
+      await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N);
+      await waitUntil('both processes are idle', () => caughtUp(db));
+      writing = false;
+      await watch;
+    });
+    expect(rx.arrivals.map((x) => x.eventNumber)).toEqual(Array.from({ length: N }, (_, i) => i + 1));
+    console.info(
+      `[durability PostgreSQL] rest-hook with two processes: ${rx.arrivals.length} notifications for ${N} events; lease seen held by ${[...holders].sort().join(', ') || 'nobody (too fast to see)'}`,
+    );
+  });
 });

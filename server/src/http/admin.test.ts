@@ -19,10 +19,10 @@ import { createFhirRouter } from './routes.ts';
 
 const embedded = !process.env.DATABASE_URL;
 /**
- * Deadline of the tests that start a second server or a CLI child process in their body: a safety net, not a
- * measure (each ends when the process does). On a loaded 2-vCPU machine such starts took over the default 60 s.
+ * Tests that start a second server or a CLI child process in their body: the deadline is a safety net, not a measure
+ * (each ends when the process does). On a loaded 2-vCPU machine such starts took over the default 60 s.
  */
-const PROCESS_TEST_DEADLINE_MS = 300_000;
+const SLOW = { timeout: 300_000 };
 let t: TestServer;
 let work: string;
 beforeAll(async () => {
@@ -123,59 +123,51 @@ describe('admin endpoints', () => {
 });
 
 describe.skipIf(!embedded)('DATA_DIR ownership (embedded storage)', () => {
-  it(
-    'publishes admin.json with mode 0600 while the server runs, and removes it on close',
-    async () => {
-      const dataDir = mkdtempSync(join(tmpdir(), 'haven-owner-'));
-      const s = await startServer({ ...t.config, dataDir, port: 0 }, { log: () => {} });
-      try {
-        const cred = readAdminCredential(dataDir);
-        expect(cred?.pid).toBe(process.pid);
-        expect(cred?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-        expect(statSync(join(dataDir, ADMIN_FILE)).mode & 0o777).toBe(0o600);
-        expect(existsSync(join(dataDir, LOCK_FILE))).toBe(true);
-        // A second owner of the same DATA_DIR is refused.
-        await expect(startServer({ ...t.config, dataDir, port: 0 }, { log: () => {} })).rejects.toThrow(/already open|in use/);
-      } finally {
-        await s.close();
-      }
-      expect(existsSync(join(dataDir, ADMIN_FILE))).toBe(false);
-      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-    PROCESS_TEST_DEADLINE_MS,
-  );
+  it('publishes admin.json with mode 0600 while the server runs, and removes it on close', SLOW, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'haven-owner-'));
+    const s = await startServer({ ...t.config, dataDir, port: 0 }, { log: () => {} });
+    try {
+      const cred = readAdminCredential(dataDir);
+      expect(cred?.pid).toBe(process.pid);
+      expect(cred?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(statSync(join(dataDir, ADMIN_FILE)).mode & 0o777).toBe(0o600);
+      expect(existsSync(join(dataDir, LOCK_FILE))).toBe(true);
+      // A second owner of the same DATA_DIR is refused.
+      await expect(startServer({ ...t.config, dataDir, port: 0 }, { log: () => {} })).rejects.toThrow(/already open|in use/);
+    } finally {
+      await s.close();
+    }
+    expect(existsSync(join(dataDir, ADMIN_FILE))).toBe(false);
+    expect(existsSync(join(dataDir, LOCK_FILE))).toBe(false);
+    rmSync(dataDir, { recursive: true, force: true });
+  });
 });
 
 describe('the CLI against a running server', () => {
-  it(
-    'imports through the server when spawned as a child process',
-    async () => {
-      const file = join(work, 'Patient.ndjson');
-      writeFileSync(
-        file,
-        [
-          JSON.stringify({ resourceType: 'Patient', id: 'via-admin-1', name: [{ family: 'Child' }] }),
-          JSON.stringify({ resourceType: 'Patient', id: 'via-admin-2' }),
-        ].join('\n'),
-      );
-      const node = existsSync(join(REPO_ROOT, 'node_modules/.bin/node')) ? join(REPO_ROOT, 'node_modules/.bin/node') : process.execPath;
-      const child = spawn(node, [join(REPO_ROOT, 'server/src/cli/bin.js'), 'import', file], {
-        env: { PATH: process.env.PATH, ...env() },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      child.stdout.on('data', (c) => (out += c));
-      child.stderr.on('data', (c) => (err += c));
-      const code = await new Promise((r) => child.once('close', r));
-      expect(code, err).toBe(0);
-      expect(out).toMatch(/2 resources imported/);
-      if (embedded) expect(out).toMatch(new RegExp(`server pid ${process.pid} \\(admin channel\\)`));
-      expect((await t.req('/fhir/Patient/via-admin-1')).body.name[0].family).toBe('Child');
-    },
-    PROCESS_TEST_DEADLINE_MS,
-  );
+  it('imports through the server when spawned as a child process', SLOW, async () => {
+    const file = join(work, 'Patient.ndjson');
+    writeFileSync(
+      file,
+      [
+        JSON.stringify({ resourceType: 'Patient', id: 'via-admin-1', name: [{ family: 'Child' }] }),
+        JSON.stringify({ resourceType: 'Patient', id: 'via-admin-2' }),
+      ].join('\n'),
+    );
+    const node = existsSync(join(REPO_ROOT, 'node_modules/.bin/node')) ? join(REPO_ROOT, 'node_modules/.bin/node') : process.execPath;
+    const child = spawn(node, [join(REPO_ROOT, 'server/src/cli/bin.js'), 'import', file], {
+      env: { PATH: process.env.PATH, ...env() },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.stderr.on('data', (c) => (err += c));
+    const code = await new Promise((r) => child.once('close', r));
+    expect(code, err).toBe(0);
+    expect(out).toMatch(/2 resources imported/);
+    if (embedded) expect(out).toMatch(new RegExp(`server pid ${process.pid} \\(admin channel\\)`));
+    expect((await t.req('/fhir/Patient/via-admin-1')).body.name[0].family).toBe('Child');
+  });
 
   it('exports, backs up and guards restore through the server', async () => {
     const out = join(work, 'export');
