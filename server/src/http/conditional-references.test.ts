@@ -21,6 +21,7 @@ beforeAll(async () => {
     { resourceType: 'Patient', id: 'cr-p3', identifier: [{ system: MRN, value: 'twin' }] },
     { resourceType: 'Patient', id: 'cr-p4', identifier: [{ system: MRN, value: 'mrn-4' }] },
     { resourceType: 'Patient', id: 'cr-gone', identifier: [{ system: MRN, value: 'mrn-gone' }] },
+    { resourceType: 'Patient', id: 'cr-swap-a', identifier: [{ system: MRN, value: 'mrn-swap' }] },
     { resourceType: 'Practitioner', id: 'cr-dr', identifier: [{ system: NPI, value: '1234567893' }] },
     { resourceType: 'Organization', id: 'cr-org', identifier: [{ system: 'urn:oid:2.16.840.1.113883.19', value: 'clinic' }] },
   ];
@@ -280,6 +281,29 @@ describe('in a transaction', () => {
     expect(res.body.issue[0].diagnostics).toMatch(/matched no resource once the transaction.s own writes are applied/);
     expect((await t.req('/fhir/Patient/cr-gone', { headers: admin })).status).toBe(200);
     expect(await observationsCoded('deleted')).toEqual([]);
+  });
+
+  it('412 when the transaction moves the search from one resource to another (written references cannot follow)', async () => {
+    const res = await post(
+      transaction([
+        {
+          request: { method: 'PUT', url: 'Patient/cr-swap-a' },
+          resource: { resourceType: 'Patient', id: 'cr-swap-a', identifier: [{ system: MRN, value: 'mrn-swapped' }] },
+        },
+        {
+          request: { method: 'PUT', url: 'Patient/cr-swap-b' },
+          resource: { resourceType: 'Patient', id: 'cr-swap-b', identifier: [{ system: MRN, value: 'mrn-swap' }] },
+        },
+        {
+          request: { method: 'POST', url: 'Observation' },
+          resource: obs('swap', { subject: { reference: `Patient?identifier=${MRN}|mrn-swap` } }),
+        },
+      ]),
+    );
+    expect(res.status, res.text).toBe(412);
+    expect(res.body.issue[0].diagnostics).toMatch(/matched another resource once the transaction.s own writes are applied/);
+    expect((await t.req('/fhir/Patient/cr-swap-b', { headers: admin })).status).toBe(404);
+    expect(await observationsCoded('swap')).toEqual([]);
   });
 
   it('a match that only a plain create of the same transaction makes is not found (412): refer to its urn:uuid instead', async () => {

@@ -77,9 +77,12 @@ function toSearch(ref: ConditionalReference, where: string): SearchRequest {
   return { ...parseSearch(ref.resourceType, ref.query), count: 2, offset: 0, sortRules: undefined, total: undefined };
 }
 
-/** 412 naming the reference and how many resources it matched. */
+/**
+ * 412 naming the reference and what it matched: no resource, several, or (after the writes) another one than the
+ * resource it was resolved to.
+ */
 function notExactlyOne(c: Criteria, matched: number, afterWrites: boolean): OperationOutcomeError {
-  const how = matched === 0 ? 'matched no resource' : 'matched more than one resource';
+  const how = matched === 0 ? 'matched no resource' : matched === 1 ? 'matched another resource' : 'matched more than one resource';
   const when = afterWrites ? ' once the transaction’s own writes are applied' : '';
   const diagnostics =
     `Conditional reference "${c.text}" at ${c.where} ${how}${when} (visible to this client); ` +
@@ -91,7 +94,7 @@ function notExactlyOne(c: Criteria, matched: number, afterWrites: boolean): Oper
     issue: [
       {
         severity: 'error',
-        code: matched === 0 ? 'not-found' : 'multiple-matches',
+        code: matched === 0 ? 'not-found' : matched === 1 ? 'conflict' : 'multiple-matches',
         details: { text: diagnostics },
         diagnostics,
         expression: [c.where],
