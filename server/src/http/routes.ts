@@ -1,8 +1,9 @@
 /**
  * Haven's FHIR interaction table: @medplum/fhir-router's routes (CRUD, search, batch/transaction, patch,
  * conditional operations) plus what Haven adds: type/system history, instance history with _since/_at,
- * Patient/$everything, $validate, and conditional references resolved in batch and transaction Bundles. Access policy is enforced below the handlers, in the repository,
- * history, $everything and search (../policy); $validate reads no data but still needs some grant on the type.
+ * Patient/$everything, $validate, and conditional references resolved in batch and transaction Bundles
+ * (./conditional-references.ts). Access policy is enforced below the handlers, in the repository, history,
+ * $everything and search (../policy); $validate reads no data but still needs some grant on the type.
  */
 import { OperationOutcomeError, allOk, badRequest, conflict, created, isOk } from '@medplum/core';
 import { FhirRouter, type FhirRequest, type FhirResponse, type FhirRouteHandler } from '@medplum/fhir-router';
