@@ -259,7 +259,7 @@ function tail(file: string, lines: number): string {
   }
 }
 
-/** Starts `node server/src/main.ts` on a free port and waits until /healthz answers 200. */
+/** Starts `node server/src/main.ts` on a free port and waits until /readyz answers 200 (/healthz answers 200 while it starts). */
 export async function startServerProcess(opts: {
   repoRoot: string;
   storage: BenchStorage;
@@ -322,7 +322,7 @@ export async function startServerProcess(opts: {
       throw new Error(`server exited with code ${code} before it was ready; last log lines:\n${tail(logFile, 15)}`);
     }
     try {
-      const res = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
+      const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) return proc;
     } catch {
       /* not listening yet */
@@ -330,5 +330,5 @@ export async function startServerProcess(opts: {
     await new Promise((r) => setTimeout(r, 250));
   }
   await proc.stop();
-  throw new Error(`server did not answer /healthz within ${(opts.startTimeoutMs ?? 180_000) / 1000} s; see ${logFile}`);
+  throw new Error(`server was not ready (/readyz) within ${(opts.startTimeoutMs ?? 180_000) / 1000} s; see ${logFile}`);
 }

@@ -1,5 +1,6 @@
 /**
- * `npm start`: runs the Haven server with configuration from the environment.
+ * `npm start`: runs the Haven server with configuration from the environment. The server logs `server.started`
+ * when it listens (answering 503 until ready) and `server.ready` once it serves (./http/readiness.ts).
  */
 import { loadConfig } from './config.ts';
 import { logEvent, startServer } from './server.ts';
@@ -7,7 +8,6 @@ import { logEvent, startServer } from './server.ts';
 try {
   const config = loadConfig();
   const server = await startServer(config);
-  logEvent({ level: 'info', event: 'server.started', url: server.url, fhirBase: `${config.baseUrl}/fhir`, storage: server.db.kind });
   const stop = async (): Promise<void> => {
     logEvent({ level: 'info', event: 'server.stopping' });
     await server.close();

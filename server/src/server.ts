@@ -2,7 +2,7 @@
  * Starts a Haven server process: definitions, storage (migrated), FHIR router, HTTP listener.
  */
 import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { getResourceTypes, getSearchParameters } from '@medplum/core';
 import { developmentAuthenticator, type Authenticator } from './auth/authenticate.ts';
 import { createAuthAdminRouter, localAuthAdmin } from './auth/admin.ts';
@@ -12,6 +12,7 @@ import type { HavenConfig } from './config.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
 import { startAdminChannel } from './http/admin.ts';
 import { createApp } from './http/app.ts';
+import { createStartingApp, Readiness, type StartupStep } from './http/readiness.ts';
 import { smartSecurityBlock } from './auth/discovery.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
@@ -99,6 +100,10 @@ export interface StartOptions {
   /** Replaces the bots (tests); default: every bot in bots/index.ts with bots/config. */
   botSet?: BotSet;
   log?: (event: Record<string, unknown>) => void;
+  /** Told the bound address as soon as the listener is up, before the server is ready (tests). */
+  onListening?: (url: string) => void;
+  /** Awaited before each start-up step runs (tests hold a step back to observe a server that is not ready). */
+  beforeStep?: (step: StartupStep) => Promise<void>;
 }
 
 /**
@@ -123,38 +128,11 @@ async function adviseOnEmbeddedSize(db: Db, advisedMax: number, log: (event: Rec
   });
 }
 
-/** Opens storage and starts listening; resolves once the port is bound. */
-export async function startServer(config: HavenConfig, opts: StartOptions = {}): Promise<RunningServer> {
-  const log = opts.log ?? logEvent;
-  loadDefinitions();
-  if (config.authOff) {
-    log({
-      level: 'warn',
-      event: 'auth.disabled',
-      message: 'HAVEN_AUTH=off: the FHIR API is open to anyone on this machine. Development only.',
-    });
-  }
-  // Embedded storage has one owner process (DESIGN.md): refuse to start while another process holds DATA_DIR.
-  const releaseLock = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
-  let db: Db;
-  try {
-    db = await openDatabase({
-      databaseUrl: config.databaseUrl,
-      dataDir: config.dataDir,
-      embeddedThread: config.embeddedThread,
-      // Table counts and timings only. A failed run is a warning: statistics go stale, dead rows stay.
-      onMaintenance: (r) => log({ level: r.error ? 'warn' : 'info', event: 'store.maintenance', ...r }),
-    });
-  } catch (err) {
-    releaseLock();
-    throw err;
-  }
-  await adviseOnEmbeddedSize(db, config.embeddedAdvisedMax, log);
-  const secret = await cursorSecret(db);
-  const resourceTypes = servedResourceTypes();
-  const capabilityCache = new Map<string, object>();
-  const capabilityStatement = (baseUrl: string): object => {
-    let cs = capabilityCache.get(baseUrl);
+/** The CapabilityStatement of each FHIR base, built once per base. */
+function capabilityStatements(config: HavenConfig, resourceTypes: string[]): (baseUrl: string) => object {
+  const cache = new Map<string, object>();
+  return (baseUrl) => {
+    let cs = cache.get(baseUrl);
     if (!cs) {
       cs = buildCapabilityStatement({
         baseUrl,
@@ -189,23 +167,98 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
         // The SMART block is advertised only when the authorization server runs (not with HAVEN_AUTH=off).
         security: config.authOff ? undefined : smartSecurityBlock(baseUrl),
       });
-      capabilityCache.set(baseUrl, cs);
+      cache.set(baseUrl, cs);
     }
     return cs;
   };
-  const router = createFhirRouter(log);
-  addSubscriptionOperations(router, () => `${config.baseUrl.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`);
-  let events: Events;
+}
+
+/** Binds the listener; rejects when the port cannot be bound. */
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+}
+
+/**
+ * Starts a server and resolves once it is READY (./http/readiness.ts): the listener binds first, and answers
+ * `/healthz` 200, `/readyz` 503 and everything else 503 with `Retry-After` while storage opens (migrations), the
+ * Questionnaires are installed into every tenant with data and the bots are registered; then it serves the
+ * application. Logs `server.started` when listening and `server.ready` (with `timeToReadyMs`) when ready.
+ */
+export async function startServer(config: HavenConfig, opts: StartOptions = {}): Promise<RunningServer> {
+  const startedAt = performance.now();
+  const log = opts.log ?? logEvent;
+  loadDefinitions();
+  if (config.authOff) {
+    log({
+      level: 'warn',
+      event: 'auth.disabled',
+      message: 'HAVEN_AUTH=off: the FHIR API is open to anyone on this machine. Development only.',
+    });
+  }
+  // Embedded storage has one owner process (DESIGN.md): refuse to start while another process holds DATA_DIR.
+  const releaseLock = config.databaseUrl ? () => {} : acquireDataDirLock(config.dataDir);
+  const readiness = new Readiness();
+  // Requests go to whatever serves now: the starting app until every step is done, then the application.
+  let serve: RequestListener = createStartingApp(readiness);
+  const server = createServer((req, res) => serve(req, res));
+  // Everything opened so far, closed in reverse order if a later step fails.
+  const opened: (() => Promise<void> | void)[] = [releaseLock];
+  const unwind = async (): Promise<void> => {
+    for (const close of opened.splice(0).reverse()) await (async () => close())().catch(() => undefined);
+  };
   try {
+    await listen(server, config.port, config.host);
+  } catch (err) {
+    await unwind();
+    throw err;
+  }
+  opened.push(async () => {
+    server.closeAllConnections?.();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  const port = (server.address() as AddressInfo).port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  log({ level: 'info', event: 'server.started', url, fhirBase: `${config.baseUrl}/fhir`, ready: false });
+  opts.onListening?.(url);
+  const step = async (name: StartupStep, work: () => Promise<void>): Promise<void> => {
+    await opts.beforeStep?.(name);
+    await work();
+    readiness.complete(name);
+  };
+
+  try {
+    let db!: Db;
+    await step('storage', async () => {
+      db = await openDatabase({
+        databaseUrl: config.databaseUrl,
+        dataDir: config.dataDir,
+        embeddedThread: config.embeddedThread,
+        // Table counts and timings only. A failed run is a warning: statistics go stale, dead rows stay.
+        onMaintenance: (r) => log({ level: r.error ? 'warn' : 'info', event: 'store.maintenance', ...r }),
+      });
+      opened.push(() => db.close());
+    });
+    await adviseOnEmbeddedSize(db, config.embeddedAdvisedMax, log);
+    const secret = await cursorSecret(db);
+    const resourceTypes = servedResourceTypes();
+    const router = createFhirRouter(log);
+    addSubscriptionOperations(router, () => `${config.baseUrl.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`);
     const botSet = opts.botSet ?? defaultBotSet();
     // At every start: a tenant whose risk Tasks could be left without an owner is logged (`haven doctor` fails on it).
     await logConfigProblems(db, config.events.botsEnabled, botSet, log);
-    events = await startEvents({
+    const events = await startEvents({
       config,
       db,
       router,
       botSet,
       log,
+      step,
       repoContext: (tenant) => ({
         db,
         tenant,
@@ -216,66 +269,65 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
         cursorSecret: secret,
       }),
     });
+    opened.push(() => events.close());
+    let admin!: Awaited<ReturnType<typeof startAdminChannel>>;
+    let auth: AuthServer | undefined;
+    await step('http', async () => {
+      // The SMART authorization server runs unless HAVEN_AUTH=off (then the FHIR API is open and nothing
+      // would honour its tokens, so it is not offered at all).
+      if (!config.authOff) {
+        const started = await createAuthServer({ config, db, resourceTypes: new Set(resourceTypes), log });
+        auth = started;
+        opened.push(() => started.close());
+      }
+      const authenticate: Authenticator = config.authOff ? developmentAuthenticator : (opts.authenticate ?? auth!.authenticate);
+      const app = createApp({
+        config,
+        db,
+        resourceTypes: new Set(resourceTypes),
+        router,
+        authenticate,
+        cursorSecret: secret,
+        capabilityStatement: capabilityStatements(config, resourceTypes),
+        log,
+        hooks: events.hooks,
+        prepareTenant: (tenant) => events.prepareTenant(tenant),
+        readiness,
+        ...(auth ? { auth } : {}),
+      });
+      events.attach(server);
+      admin = await startAdminChannel({
+        config,
+        db,
+        router,
+        cursorSecret: secret,
+        servedTypes: new Set(resourceTypes),
+        log,
+        hooks: events.hooks,
+        // `haven clients|users|keys` reach embedded storage through here while this server owns it.
+        routes: createAuthAdminRouter(localAuthAdmin(db, config, process.env, auth?.deps.keys)),
+      });
+      opened.push(() => admin.close());
+      serve = app;
+    });
+    log({ level: 'info', event: 'server.ready', url, storage: db.kind, timeToReadyMs: Math.round(performance.now() - startedAt) });
+    return {
+      url,
+      port,
+      db,
+      events,
+      async close() {
+        auth?.close();
+        await events.close();
+        await admin.close();
+        await new Promise<void>((r) => server.close(() => r()));
+        server.closeAllConnections?.();
+        await db.close();
+        releaseLock();
+      },
+    };
   } catch (err) {
-    await db.close();
-    releaseLock();
+    await unwind();
     throw err;
   }
-  // The SMART authorization server runs unless HAVEN_AUTH=off (then the FHIR API is open and nothing
-  // would honour its tokens, so it is not offered at all).
-  let auth: AuthServer | undefined;
-  if (!config.authOff) {
-    try {
-      auth = await createAuthServer({ config, db, resourceTypes: new Set(resourceTypes), log });
-    } catch (err) {
-      await db.close();
-      releaseLock();
-      throw err;
-    }
-  }
-  const authenticate: Authenticator = config.authOff ? developmentAuthenticator : (opts.authenticate ?? auth!.authenticate);
-  const app = createApp({
-    config,
-    db,
-    resourceTypes: new Set(resourceTypes),
-    router,
-    authenticate,
-    cursorSecret: secret,
-    capabilityStatement,
-    log,
-    hooks: events.hooks,
-    ...(auth ? { auth } : {}),
-  });
-  const server: Server = await new Promise((resolveListen, reject) => {
-    const s = app.listen(config.port, config.host, () => resolveListen(s));
-    s.once('error', reject);
-  });
-  const port = (server.address() as AddressInfo).port;
-  events.attach(server);
-  const admin = await startAdminChannel({
-    config,
-    db,
-    router,
-    cursorSecret: secret,
-    servedTypes: new Set(resourceTypes),
-    log,
-    hooks: events.hooks,
-    // `haven clients|users|keys` reach embedded storage through here while this server owns it.
-    routes: createAuthAdminRouter(localAuthAdmin(db, config, process.env, auth?.deps.keys)),
-  });
-  return {
-    url: `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`,
-    port,
-    db,
-    events,
-    async close() {
-      auth?.close();
-      await events.close();
-      await admin.close();
-      await new Promise<void>((r) => server.close(() => r()));
-      server.closeAllConnections?.();
-      await db.close();
-      releaseLock();
-    },
-  };
 }

@@ -20,12 +20,20 @@ import { logEvents, startChildServer, type ChildServer } from './test-process.ts
 
 const ON_POSTGRES = Boolean(process.env.DATABASE_URL);
 const STORAGE = ON_POSTGRES ? 'PostgreSQL' : 'PGlite';
-/** On PostgreSQL a killed process keeps its leases until they expire (30 s, dispatcher.ts), so allow for that. */
-const RESUME_TIMEOUT_MS = 75_000;
+/**
+ * Deadlines of the waits below. They are safety nets, not measures: each wait polls and ends as soon as its
+ * condition holds, so a generous deadline costs nothing on a quick machine and keeps a loaded one (the whole suite
+ * on 2 vCPUs, where tight deadlines failed tests that passed alone) from failing for being slow.
+ */
+const WAIT_DEADLINE_MS = 180_000;
+/** Per test: up to two child starts (../test-process.ts CHILD_READY_DEADLINE_MS) and several waits. */
+const SLOW = { timeout: 600_000 };
+/** On PostgreSQL a killed process keeps its leases until they expire (30 s, dispatcher.ts); the deadline allows for that. */
+const RESUME_TIMEOUT_MS = WAIT_DEADLINE_MS;
 /**
  * On PGlite the restarted process releases the dead one's leases at start (dispatcher.ts), so work resumes as
- * soon as the new child runs instead of when the 30 s lease runs out. Measured from the child's `server.started`
- * so that a slow start on a busy machine does not count.
+ * soon as the new child runs instead of when the 30 s lease runs out. Measured from the child's `server.ready`
+ * (its dispatcher is running by then) so that a slow start on a busy machine does not count.
  */
 const EMBEDDED_RESUME_MS = 15_000;
 const TOTAL_CODE = instruments()
@@ -67,7 +75,7 @@ async function inspect<T>(storage: ScratchStorage, fn: (db: Db) => Promise<T>): 
 }
 
 /** Polls `check` until it returns true; no fixed sleeps. */
-async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+async function waitUntil(what: string, check: () => boolean | Promise<boolean>, timeoutMs = WAIT_DEADLINE_MS): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
@@ -173,11 +181,7 @@ async function subscribe(server: ChildServer, rx: SlowReceiver, criteria: string
   });
   expect(created.status, created.text).toBe(201);
   const id = created.body.id as string;
-  await waitUntil(
-    'the Subscription is active',
-    async () => (await server.req(`/fhir/Subscription/${id}`)).body?.status === 'active',
-    20_000,
-  );
+  await waitUntil('the Subscription is active', async () => (await server.req(`/fhir/Subscription/${id}`)).body?.status === 'active');
   expect(rx.handshakes).toBeGreaterThanOrEqual(1);
   return id;
 }
@@ -305,7 +309,7 @@ function duplicates(keys: readonly string[]): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 
 describe(`a server killed with kill -9 mid-dispatch loses nothing after restart (${STORAGE})`, () => {
-  it('rest-hook: after dropping repeats by event number, the receiver has 1..N in order of first arrival', async () => {
+  it('rest-hook: after dropping repeats by event number, the receiver has 1..N in order of first arrival', SLOW, async () => {
     const N = 40;
     const storage = await scratch();
     const rx = await startSlowReceiver(50);
@@ -319,7 +323,7 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
         resource: { resourceType: 'Patient', name: [{ family: 'Durable', given: [`n${i}`] }] },
       })),
     );
-    await waitUntil('some notifications arrived', () => rx.firstArrivals().length >= 5, 20_000);
+    await waitUntil('some notifications arrived', () => rx.firstArrivals().length >= 5);
     await first.kill();
     const killedAt = Date.now();
     rx.phase = 'after-kill';
@@ -330,9 +334,7 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N, RESUME_TIMEOUT_MS);
     const resumedAt = rx.arrivals.find((a) => a.phase === 'after-kill')?.at ?? Infinity;
     if (!ON_POSTGRES)
-      expect(resumedAt - second.startedAt, "delivery resumes without waiting for the dead process's lease").toBeLessThan(
-        EMBEDDED_RESUME_MS,
-      );
+      expect(resumedAt - second.readyAt, "delivery resumes without waiting for the dead process's lease").toBeLessThan(EMBEDDED_RESUME_MS);
     expect(rx.firstArrivals()).toEqual(Array.from({ length: N }, (_, i) => i + 1));
     // A repeat is the same event: one focus per number, and the N focuses are the N Patients written.
     const focusOf = new Map<number, Set<string>>();
@@ -346,7 +348,7 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     ).toBe(true);
     console.info(
       `[durability ${STORAGE}] rest-hook: ${beforeKill}/${N} event numbers arrived before kill -9; the next ${resumedAt - killedAt} ms after it,` +
-        ` ${resumedAt - second.startedAt} ms after the restarted server started; ${rx.arrivals.length - N} repeat(s)`,
+        ` ${resumedAt - second.readyAt} ms after the restarted server started; ${rx.arrivals.length - N} repeat(s)`,
     );
 
     await second.stop();
@@ -358,9 +360,9 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
       expect(rows[0].n).toBe(Number(rows[0].last));
       expect(await caughtUp(db)).toBe(true);
     });
-  }, 150_000);
+  });
 
-  it('bots: one total score and one risk Task (where expected) per response, one succeeded run per (bot, event)', async () => {
+  it('bots: one total score and one risk Task (where expected) per response, one succeeded run per (bot, event)', SLOW, async () => {
     const N = 30;
     const storage = await scratch();
     const first = await child(storage, 'first');
@@ -368,7 +370,7 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     const patientRefs = await transaction(first, patients);
     const responses = await transaction(first, entries);
     // Watched in the child's log, not through its API, so that the watching does not slow the bots down.
-    await waitUntil('the bots are under way', () => runKeys(first).length >= 3, 30_000);
+    await waitUntil('the bots are under way', () => runKeys(first).length >= 3);
     await first.kill();
     const killedAt = Date.now();
     const beforeKill = runKeys(first);
@@ -386,24 +388,24 @@ describe(`a server killed with kill -9 mid-dispatch loses nothing after restart 
     const firstRun = logEvents(second, 'bots.run').find((l) => l.bot === 'score' || l.bot === 'risk');
     const resumedAt = Date.parse(String(firstRun?.time));
     if (!ON_POSTGRES)
-      expect(resumedAt - second.startedAt, "bots resume without waiting for the dead process's leases").toBeLessThan(EMBEDDED_RESUME_MS);
-    if (ON_POSTGRES) await inspect(storage, (db) => waitUntil('the consumers caught up', () => caughtUp(db), 30_000));
+      expect(resumedAt - second.readyAt, "bots resume without waiting for the dead process's leases").toBeLessThan(EMBEDDED_RESUME_MS);
+    if (ON_POSTGRES) await inspect(storage, (db) => waitUntil('the consumers caught up', () => caughtUp(db)));
     expectEffectsOnce(await botEffects(second), responses, patientRefs, risky);
     const afterRestart = runKeys(second);
     expect(afterRestart.length, 'the restarted server ran what was left').toBeGreaterThan(0);
     expect(duplicates([...beforeKill, ...afterRestart]), 'runs committed twice').toEqual([]);
     console.info(
       `[durability ${STORAGE}] bots: ${beforeKill.length} of ${2 * N} score/risk runs logged before kill -9, ${afterRestart.length} after;` +
-        ` the next one ${resumedAt - killedAt} ms after the kill, ${resumedAt - second.startedAt} ms after the restarted server started`,
+        ` the next one ${resumedAt - killedAt} ms after the kill, ${resumedAt - second.readyAt} ms after the restarted server started`,
     );
 
     await second.stop();
     await inspect(storage, async (db) => expectRunsOnce(await runsOf(db, responses), N));
-  }, 150_000);
+  });
 });
 
 describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (PostgreSQL only: skipped without DATABASE_URL)', () => {
-  it('bots: responses written alternately to both give one total, one risk Task where expected, one succeeded run each', async () => {
+  it('bots: responses written alternately to both give one total, one risk Task where expected, one succeeded run each', SLOW, async () => {
     const N = 30;
     const storage = await scratch();
     // One after the other: two processes starting together on an EMPTY database can race on
@@ -419,7 +421,7 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
       responses.push(`QuestionnaireResponse/${res.body.id}`);
     }
     await inspect(storage, async (db) => {
-      await waitUntil('both processes are idle', () => caughtUp(db), 60_000);
+      await waitUntil('both processes are idle', () => caughtUp(db));
       expectRunsOnce(await runsOf(db, responses), N);
     });
     expectEffectsOnce(await botEffects(a), responses, patientRefs, risky);
@@ -431,9 +433,9 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
       `[durability PostgreSQL] two processes, bot runs: a ran score ${by(ranA, 'score')}, risk ${by(ranA, 'risk')};` +
         ` b ran score ${by(ranB, 'score')}, risk ${by(ranB, 'risk')}`,
     );
-  }, 120_000);
+  });
 
-  it('rest-hook: with both processes running, every event number arrives once and in order', async () => {
+  it('rest-hook: with both processes running, every event number arrives once and in order', SLOW, async () => {
     const N = 30;
     const storage = await scratch();
     const rx = await startSlowReceiver(0);
@@ -462,8 +464,8 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
         });
         expect(res.status).toBe(201);
       }
-      await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N, 30_000);
-      await waitUntil('both processes are idle', () => caughtUp(db), 30_000);
+      await waitUntil('every event number arrived', () => rx.firstArrivals().length >= N);
+      await waitUntil('both processes are idle', () => caughtUp(db));
       writing = false;
       await watch;
     });
@@ -471,5 +473,5 @@ describe.skipIf(!ON_POSTGRES)('two server processes on one PostgreSQL database (
     console.info(
       `[durability PostgreSQL] rest-hook with two processes: ${rx.arrivals.length} notifications for ${N} events; lease seen held by ${[...holders].sort().join(', ') || 'nobody (too fast to see)'}`,
     );
-  }, 120_000);
+  });
 });

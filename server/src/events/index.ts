@@ -6,7 +6,7 @@
 import type { Server } from 'node:http';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, Questionnaire } from '@medplum/fhirtypes';
-import { installCanonicals } from './canonicals.ts';
+import { createCanonicalInstaller } from './canonicals.ts';
 import type { AfterCommitBot, BotDefinition, ScheduledBot, VetoBot } from '../../../bots/runtime.ts';
 import { loadClinicalConfig } from '../../../bots/clinical/config.ts';
 import { BOTS, BOTS_MODULE } from '../../../bots/index.ts';
@@ -64,6 +64,12 @@ export interface EventsOptions {
   /** Repository settings of a tenant (no access: full access; the events layer narrows it where needed). */
   readonly repoContext: (tenant: string) => Omit<RepositoryContext, 'hooks'>;
   readonly log: (event: Record<string, unknown>) => void;
+  /**
+   * Runs one start-up step (the server marks it done for readiness, tests may hold it back). Default: just runs it.
+   * `questionnaires`: questionnaires/ installed into `default` and every tenant with data; `bots`: bot consumers
+   * registered for every tenant with numbered events and the dispatcher started.
+   */
+  readonly step?: (name: 'questionnaires' | 'bots', work: () => Promise<void>) => Promise<void>;
 }
 
 /** The running events layer. */
@@ -71,6 +77,11 @@ export interface Events {
   /** Hooks every repository of the FHIR API must carry. */
   readonly hooks: WriteHooks;
   readonly dispatcher: Dispatcher;
+  /**
+   * Makes a tenant ready before its first request is served: installs Haven's Questionnaires there (once per
+   * process; at once for a tenant already done), so that a client never finds a tenant without them.
+   */
+  prepareTenant(tenant: string): Promise<void>;
   /** Runs the scheduled bots that are due, in every tenant (also every minute by a timer). */
   runSchedules(): Promise<void>;
   /** Accepts websocket upgrades on {@link WEBSOCKET_PATH}. */
@@ -243,20 +254,42 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
     log,
   });
   const botIds = afterCommit.map((b) => b.id);
-  const dispatcher = await startDispatcher({
+  const canonicals = createCanonicalInstaller(
     db,
-    handlers: [botRunner, delivery],
-    retry: config.events.retry,
-    pollMs: config.events.pollMs,
-    leaseMs: config.events.leaseMs,
-    roundGapMs: config.events.roundGapMs,
-    log,
-    beforeClaim: async (tenants) => {
-      const registered = await registerBots(db, botIds, tenants);
-      if (config.events.installQuestionnaires) await installCanonicals(db, opts.botSet.questionnaires ?? [], tenants, repoContext);
-      return registered;
-    },
-  });
+    config.events.installQuestionnaires ? (opts.botSet.questionnaires ?? []) : [],
+    repoContext,
+  );
+  const step = opts.step ?? ((_name, work) => work());
+  // Before the server is ready (../http/readiness.ts): the instruments exist in every tenant with data, and the
+  // bots are registered where events are numbered, so the first request after start finds both.
+  let dispatcher!: Dispatcher;
+  try {
+    await step('questionnaires', () => canonicals.install(['*']));
+    await step('bots', async () => {
+      await registerBots(db, botIds, ['*']);
+      dispatcher = await startDispatcher({
+        db,
+        handlers: [botRunner, delivery],
+        retry: config.events.retry,
+        pollMs: config.events.pollMs,
+        leaseMs: config.events.leaseMs,
+        roundGapMs: config.events.roundGapMs,
+        log,
+        beforeClaim: async (tenants) => {
+          const registered = await registerBots(db, botIds, tenants);
+          // A tenant first written some other way than the FHIR API (the CLI on PostgreSQL) gets its instruments here.
+          await canonicals.install(tenants);
+          return registered;
+        },
+      });
+    });
+  } catch (err) {
+    // Nothing of a layer that did not start may keep running (timers, worker threads, LISTEN).
+    await botRunner.close();
+    await unlistenWs?.();
+    await hub.close();
+    throw err;
+  }
   let scheduling: Promise<void> | undefined;
   const runSchedules = async (): Promise<void> => {
     if (scheduled.length === 0) return;
@@ -274,6 +307,7 @@ export async function startEvents(opts: EventsOptions): Promise<Events> {
   return {
     hooks,
     dispatcher,
+    prepareTenant: (tenant) => canonicals.ensure(tenant),
     runSchedules,
     attach: (server) => hub.attach(server),
     async close() {

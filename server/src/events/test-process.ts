@@ -26,7 +26,10 @@ export interface ChildServerOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** A name for error messages when a test runs several children. */
   readonly name?: string;
-  /** How long to wait for `server.started` (a fresh PGlite directory takes a few seconds). */
+  /**
+   * Overall deadline for the child to report `server.ready` (default {@link CHILD_READY_DEADLINE_MS}). It is a
+   * safety net, not a measure: the wait ends as soon as the child is ready or exits.
+   */
   readonly startTimeoutMs?: number;
 }
 
@@ -43,8 +46,8 @@ export interface ChildServer {
   readonly pid: number;
   /** Server root, e.g. `http://127.0.0.1:PORT`. */
   readonly url: string;
-  /** When the child logged `server.started` (epoch ms): ready for requests, dispatcher running. */
-  readonly startedAt: number;
+  /** When the child logged `server.ready` (epoch ms): migrated, Questionnaires installed, dispatcher running, serving. */
+  readonly readyAt: number;
   /** Every JSON log line the child wrote to stderr so far, parsed. */
   readonly logs: readonly Record<string, unknown>[];
   /** fetch relative to the server root, with a JSON body helper (development auth: no token needed). */
@@ -91,7 +94,14 @@ function childEnv(opts: ChildServerOptions, port: number): NodeJS.ProcessEnv {
   return { ...env, ...opts.env };
 }
 
-/** One attempt: spawn and wait for `server.started` (or an early exit). */
+/**
+ * How long a child may take to become ready before the test gives up. A fresh PGlite directory is ready in a few
+ * seconds on an idle machine, but on a loaded 2-vCPU machine (the whole suite, other jobs) starts of over a minute
+ * were seen: a fixed 60 s timeout failed tests that passed alone. The wait itself ends on `server.ready`.
+ */
+export const CHILD_READY_DEADLINE_MS = 300_000;
+
+/** One attempt: spawn and wait for `server.ready` (or an early exit). */
 async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ server?: ChildServer; addressInUse: boolean }> {
   const port = await freePort();
   const child: ChildProcess = spawn(nodeBinary(), ['server/src/main.ts'], {
@@ -131,7 +141,7 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
     pid: child.pid ?? 0,
     url,
     logs,
-    startedAt: 0,
+    readyAt: 0,
     async req(path, init = {}) {
       const headers = new Headers(init.headers);
       let body = init.body;
@@ -163,10 +173,12 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
       clearTimeout(timer);
     },
   };
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  const deadlineMs = opts.startTimeoutMs ?? CHILD_READY_DEADLINE_MS;
+  const deadline = Date.now() + deadlineMs;
   while (Date.now() < deadline) {
-    const started = logs.find((l) => l.event === 'server.started');
-    if (started) return { server: { ...server, startedAt: Date.parse(String(started.time)) }, addressInUse: false };
+    // `server.started` only says the port is bound (requests get 503 until ready); `server.ready` says it serves.
+    const ready = logs.find((l) => l.event === 'server.ready');
+    if (ready) return { server: { ...server, readyAt: Date.parse(String(ready.time)) }, addressInUse: false };
     if (exit !== null) {
       const tail = raw.slice(-10).join('\n');
       if (/EADDRINUSE/.test(tail)) return { addressInUse: true };
@@ -175,13 +187,13 @@ async function spawnOnce(opts: ChildServerOptions, name: string): Promise<{ serv
     await new Promise((r) => setTimeout(r, 25));
   }
   await server.kill();
-  throw new Error(`child server ${name} did not start within ${opts.startTimeoutMs ?? 60_000} ms:\n${raw.slice(-10).join('\n')}`);
+  throw new Error(`child server ${name} was not ready within ${deadlineMs} ms:\n${raw.slice(-10).join('\n')}`);
 }
 
 /**
- * Starts `node server/src/main.ts` on a free loopback port and resolves once it logged `server.started` (after
- * migrations, the dispatcher and the listening socket). Another process can take the port between the probe
- * and the child's bind: that one case is retried on a new port.
+ * Starts `node server/src/main.ts` on a free loopback port and resolves once it logged `server.ready` (migrations
+ * applied, Questionnaires installed, bots registered, dispatcher running, application serving). Another process can
+ * take the port between the probe and the child's bind: that one case is retried on a new port.
  */
 export async function startChildServer(opts: ChildServerOptions): Promise<ChildServer> {
   const name = opts.name ?? 'child';

@@ -18,6 +18,11 @@ import { createAdminApp } from './admin.ts';
 import { createFhirRouter } from './routes.ts';
 
 const embedded = !process.env.DATABASE_URL;
+/**
+ * Tests that start a second server or a CLI child process in their body: the deadline is a safety net, not a measure
+ * (each ends when the process does). On a loaded 2-vCPU machine such starts took over the default 60 s.
+ */
+const SLOW = { timeout: 300_000 };
 let t: TestServer;
 let work: string;
 beforeAll(async () => {
@@ -118,7 +123,7 @@ describe('admin endpoints', () => {
 });
 
 describe.skipIf(!embedded)('DATA_DIR ownership (embedded storage)', () => {
-  it('publishes admin.json with mode 0600 while the server runs, and removes it on close', async () => {
+  it('publishes admin.json with mode 0600 while the server runs, and removes it on close', SLOW, async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'haven-owner-'));
     const s = await startServer({ ...t.config, dataDir, port: 0 }, { log: () => {} });
     try {
@@ -139,7 +144,7 @@ describe.skipIf(!embedded)('DATA_DIR ownership (embedded storage)', () => {
 });
 
 describe('the CLI against a running server', () => {
-  it('imports through the server when spawned as a child process', async () => {
+  it('imports through the server when spawned as a child process', SLOW, async () => {
     const file = join(work, 'Patient.ndjson');
     writeFileSync(
       file,

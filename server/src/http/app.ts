@@ -1,17 +1,20 @@
 /**
  * The HTTP application: FHIR APIs for the default tenant (/fhir) and named tenants (/t/{tenant}/fhir),
- * health check, and JSON errors for everything else.
+ * liveness (`/healthz`) and readiness (`/readyz`, ./readiness.ts), and JSON errors for everything else.
  */
 import express from 'express';
 import type { AuthServer } from '../auth/auth-server.ts';
 import { createFhirApi, type FhirApiDeps } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
+import { readyzHandler, type Readiness } from './readiness.ts';
 import { sendFhirJson } from './respond.ts';
 
 /** Everything the app is built from: what the FHIR API needs, plus the SMART authorization server. */
 export type AppDeps = FhirApiDeps & {
   /** The SMART authorization server's routers (absent when HAVEN_AUTH=off). */
   auth?: Pick<AuthServer, 'authRouter' | 'wellKnownRouter'>;
+  /** The server's start-up steps; this application is served once they are all done. */
+  readiness: Readiness;
 };
 
 /** Builds the express application. */
@@ -50,6 +53,7 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({ status: 'unavailable' });
     }
   });
+  app.get('/readyz', readyzHandler(deps.readiness, deps.db));
   app.use((req, res) => {
     sendFhirJson(req, res, 404, errorOutcome('not-found', `No route for ${req.method} ${req.path.slice(0, 100)}`));
   });

@@ -27,6 +27,12 @@ export interface FhirApiDeps {
   log: (event: Record<string, unknown>) => void;
   /** Write hooks of the events layer (../events): Subscription registration and veto bots. */
   hooks?: WriteHooks;
+  /**
+   * Makes a tenant ready before its first request is served (the events layer installs Haven's Questionnaires
+   * there). Called only for authenticated requests, so that an unauthenticated probe of `/t/{any}/fhir` writes
+   * nothing; resolves at once for a tenant already prepared.
+   */
+  prepareTenant?: (tenant: string) => Promise<void>;
 }
 
 const JSON_TYPES = ['application/fhir+json', 'application/json', 'application/json-patch+json'];
@@ -136,6 +142,20 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         // A token is issued for one FHIR base (its `aud`); it never opens another tenant (RFC 6750 §3.1).
         res.setHeader('WWW-Authenticate', `Bearer realm="${fhirBase(deps.config, tenant)}", error="invalid_token"`);
         throw new HttpError(401, 'login', 'This access token was not issued for this FHIR base');
+      }
+      try {
+        await deps.prepareTenant?.(tenant);
+      } catch (err) {
+        // Not the client's fault and not its business: logged (no PHI: the tenant name and the error class), and
+        // the request may simply be tried again.
+        deps.log({
+          level: 'error',
+          event: 'fhir.tenant_setup_failed',
+          tenant,
+          error: err instanceof Error ? `${err.name}: ${err.message.slice(0, 200)}` : 'non-error thrown',
+        });
+        res.setHeader('Retry-After', '5');
+        throw new HttpError(503, 'transient', 'This FHIR base is still being set up; retry in a few seconds');
       }
       const repo = new HavenRepository({
         db: deps.db,

@@ -1,8 +1,9 @@
 /**
  * Haven's FHIR interaction table: @medplum/fhir-router's routes (CRUD, search, batch/transaction, patch,
  * conditional operations) plus what Haven adds: type/system history, instance history with _since/_at,
- * Patient/$everything and $validate. Access policy is enforced below the handlers, in the repository,
- * history, $everything and search (../policy); $validate reads no data but still needs some grant on the type.
+ * Patient/$everything, $validate, and conditional references resolved in batch and transaction Bundles
+ * (./conditional-references.ts). Access policy is enforced below the handlers, in the repository, history,
+ * $everything and search (../policy); $validate reads no data but still needs some grant on the type.
  */
 import { OperationOutcomeError, allOk, badRequest, conflict, created, isOk } from '@medplum/core';
 import { FhirRouter, type FhirRequest, type FhirResponse, type FhirRouteHandler } from '@medplum/fhir-router';
@@ -14,6 +15,7 @@ import { readEverythingPage } from '../store/everything.ts';
 import { parseHistoryInstant, readHistoryPage } from '../store/history.ts';
 import { pageLinks, requestedCount, requestedOffset, single, type PageRequest } from '../store/paging.ts';
 import type { HavenRepository, WriteWarning } from '../store/repository.ts';
+import { resolvingConditionalReferences } from './conditional-references.ts';
 import type { SearchRequestWithQuery } from '../store/search-exec.ts';
 import { parseSearch } from '../store/search/index.ts';
 
@@ -243,6 +245,8 @@ export function createFhirRouter(log: (event: Record<string, unknown>) => void):
     const shape = `${route.method} ${route.path.map((seg) => (seg.param ? ':' : seg.value)).join('/')}`;
     if (shape === 'GET ' || shape === 'GET :' || shape === 'POST :/_search') route.handler = search;
     if (shape === 'PUT :/:') route.handler = reportUpdateAsCreate(route.handler);
+    // batch and transaction: conditional references (`Patient?identifier=…`) resolved (./conditional-references.ts)
+    if (shape === 'POST ') route.handler = resolvingConditionalReferences(route.handler);
   }
   // GraphQL is not part of Haven's API (not advertised, not policy-reviewed): remove it.
   const graphql = routes.findIndex((r) => r.path.length === 1 && r.path[0].value === '$graphql');

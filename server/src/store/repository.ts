@@ -4,6 +4,9 @@
  * (If-Match) and a row lock, and each write is one statement inside a transaction. Every query carries
  * the tenant. Search lives in ./search-exec.ts; this class wires it in.
  *
+ * Every write refuses a conditional reference (`Patient?identifier=…`) still in the resource: they are resolved
+ * only in transaction and batch Bundles, before the repository sees them (../fhir/conditional-references.ts).
+ *
  * Access policy (../policy): every method checks the caller's SMART grants before touching a row (403 when
  * the interaction is not granted on the type, 404 when the row is outside the grants), and every write
  * re-checks the written row inside its transaction (403 and rollback when the result leaves the grants).
@@ -32,6 +35,7 @@ import {
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/authenticate.ts';
+import { assertNoConditionalReferences } from '../fhir/conditional-references.ts';
 import { assertValidResource } from '../fhir/validate.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
@@ -184,6 +188,7 @@ export class HavenRepository extends FhirRepository {
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
     assertValidResource(resource);
+    assertNoConditionalReferences(resource);
     requireGrant(this.ctx.access, 'c', resource.resourceType);
     // `assignedId` ids come from this repository's generateId() (the batch processor assigns them to POST
     // entries so urn:uuid references can be rewritten): a fresh UUID has no current row to lock. Should one
@@ -291,6 +296,7 @@ export class HavenRepository extends FhirRepository {
 
   async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
     assertValidResource(resource);
+    assertNoConditionalReferences(resource);
     if (!resource.id) throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
     requireGrant(this.ctx.access, 'u', resource.resourceType);
     return this.writeWithLock(resource, resource.id, 'PUT', options?.ifMatch, 'u');
@@ -322,6 +328,7 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(badRequest('JSON Patch may not change resourceType or id'));
       }
       assertValidResource(patched);
+      assertNoConditionalReferences(patched);
       return repo.writeWithLock(patched, id, 'PATCH', current.meta?.versionId, 'u');
     });
   }
