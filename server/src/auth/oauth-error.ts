@@ -45,8 +45,8 @@ export function noStore(res: Response): void {
  */
 export function sendOAuthError(res: Response, err: OAuthError, realm: string, basicUsed = false): void {
   noStore(res);
-  if (err.status === 401 && err.code === 'invalid_token')
-    res.setHeader('WWW-Authenticate', `Bearer realm="${realm}", error="invalid_token"`);
+  if (err.status === 401 && (err.code === 'invalid_token' || err.code === 'insufficient_scope'))
+    res.setHeader('WWW-Authenticate', `Bearer realm="${realm}", error="${err.code}"`);
   else if (err.status === 401 && basicUsed) res.setHeader('WWW-Authenticate', `Basic realm="${realm}"`);
   res
     .status(err.status)
