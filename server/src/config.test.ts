@@ -1,6 +1,7 @@
 /**
  * Configuration parsing (config.ts): HOST is an exact address or host name (nothing trimmed), the
- * HAVEN_AUTH=off loopback check parses the address instead of matching a prefix.
+ * HAVEN_AUTH=off loopback check parses the address instead of matching a prefix, and the auth rate limits
+ * and HAVEN_TRUST_PROXY refuse malformed values with a message naming the variable.
  */
 import { describe, expect, it } from 'vitest';
 import { isLoopbackHost, loadConfig, parseHost } from './config.ts';
@@ -84,5 +85,67 @@ describe('HAVEN_AUTH=off', () => {
         `HAVEN_AUTH=off is refused: HOST=${host} is not a loopback address`,
       );
     }
+  });
+});
+
+describe('auth rate limits and hash bound', () => {
+  it('has defaults', () => {
+    const { authLimits } = loadConfig({});
+    expect(authLimits.signInIp).toEqual({ count: 30, perSeconds: 60 });
+    expect(authLimits.signInUser).toEqual({ count: 10, perSeconds: 60 });
+    expect(authLimits.authorizeIp).toEqual({ count: 120, perSeconds: 60 });
+    expect(authLimits.tokenIp).toEqual({ count: 300, perSeconds: 60 });
+    expect(authLimits.tokenClient).toEqual({ count: 300, perSeconds: 60 });
+    expect(authLimits.hashConcurrency).toBeGreaterThanOrEqual(1);
+    expect(authLimits.hashConcurrency).toBeLessThanOrEqual(4);
+    expect(authLimits.hashQueue).toBe(16);
+  });
+
+  it('reads COUNT/SECONDS, off and 0', () => {
+    const { authLimits } = loadConfig({
+      HAVEN_AUTH_RATE_SIGNIN_IP: '5/10',
+      HAVEN_AUTH_RATE_SIGNIN_USER: 'off',
+      HAVEN_AUTH_RATE_TOKEN_IP: '0',
+      HAVEN_AUTH_HASH_CONCURRENCY: '2',
+      HAVEN_AUTH_HASH_QUEUE: '0',
+    });
+    expect(authLimits.signInIp).toEqual({ count: 5, perSeconds: 10 });
+    expect(authLimits.signInUser).toBeUndefined();
+    expect(authLimits.tokenIp).toBeUndefined();
+    expect(authLimits.hashConcurrency).toBe(2);
+    expect(authLimits.hashQueue).toBe(0);
+  });
+
+  const invalid: [Record<string, string>, string][] = [
+    [{ HAVEN_AUTH_RATE_SIGNIN_IP: '30' }, 'HAVEN_AUTH_RATE_SIGNIN_IP must be COUNT/SECONDS (e.g. 30/60) or off, got "30"'],
+    [{ HAVEN_AUTH_RATE_TOKEN_CLIENT: '30/0' }, 'HAVEN_AUTH_RATE_TOKEN_CLIENT must be COUNT/SECONDS'],
+    [{ HAVEN_AUTH_RATE_AUTHORIZE_IP: ' 30/60' }, 'HAVEN_AUTH_RATE_AUTHORIZE_IP must be COUNT/SECONDS'],
+    [{ HAVEN_AUTH_RATE_SIGNIN_USER: '-1/60' }, 'HAVEN_AUTH_RATE_SIGNIN_USER must be COUNT/SECONDS'],
+    [{ HAVEN_AUTH_HASH_CONCURRENCY: '0' }, 'HAVEN_AUTH_HASH_CONCURRENCY must be an integer >= 1, got "0"'],
+    [{ HAVEN_AUTH_HASH_QUEUE: 'many' }, 'HAVEN_AUTH_HASH_QUEUE must be an integer >= 0, got "many"'],
+  ];
+  for (const [env, message] of invalid) it(`refuses ${JSON.stringify(env)}`, () => expect(() => loadConfig(env)).toThrow(message));
+});
+
+describe('HAVEN_TRUST_PROXY', () => {
+  it('trusts no proxy by default', () => {
+    expect(loadConfig({}).trustProxy).toBe(false);
+    expect(loadConfig({ HAVEN_TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+  });
+
+  it('reads a hop count or a list of addresses, subnets and named ranges', () => {
+    expect(loadConfig({ HAVEN_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(loadConfig({ HAVEN_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::/8,192.0.2.7' }).trustProxy).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::/8',
+      '192.0.2.7',
+    ]);
+  });
+
+  it('refuses true and malformed entries', () => {
+    expect(() => loadConfig({ HAVEN_TRUST_PROXY: 'true' })).toThrow(/HAVEN_TRUST_PROXY=true is refused/);
+    expect(() => loadConfig({ HAVEN_TRUST_PROXY: '10.0.0.0/33' })).toThrow(/"10\.0\.0\.0\/33" is none of these/);
+    expect(() => loadConfig({ HAVEN_TRUST_PROXY: 'proxy.example' })).toThrow(/HAVEN_TRUST_PROXY must be/);
   });
 });

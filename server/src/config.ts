@@ -3,6 +3,8 @@
  */
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { trustProxyFromEnv, type TrustProxy } from './auth/client-ip.ts';
+import { authLimitsFromEnv, type AuthLimits } from './auth/limits.ts';
 import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
 import type { EmbeddedThread } from './store/pglite-db.ts';
 
@@ -28,6 +30,10 @@ export interface HavenConfig {
   readonly embeddedAdvisedMax: number;
   /** HAVEN_AUTH=off: development only, refused unless host is loopback. */
   readonly authOff: boolean;
+  /** Sign-in, authorize and token rate limits and the password-hash bound (HAVEN_AUTH_RATE_*, HAVEN_AUTH_HASH_*). */
+  readonly authLimits: AuthLimits;
+  /** HAVEN_TRUST_PROXY: which proxies' X-Forwarded-For gives the client address (default: none). */
+  readonly trustProxy: TrustProxy;
   /** Largest accepted request body in bytes (413 above). */
   readonly maxBodyBytes: number;
   /** Largest `_count` a search may ask for. */
@@ -135,6 +141,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
     embeddedThread: embeddedThreadFromEnv(env),
     embeddedAdvisedMax: intFromEnv(env, 'HAVEN_EMBEDDED_ADVISED_MAX', 100_000),
     authOff,
+    authLimits: authLimitsFromEnv(env),
+    trustProxy: trustProxyFromEnv(env),
     maxBodyBytes: intFromEnv(env, 'HAVEN_MAX_BODY_BYTES', 16 * 1024 * 1024),
     maxCount: intFromEnv(env, 'HAVEN_MAX_COUNT', 1000),
     defaultCount: intFromEnv(env, 'HAVEN_DEFAULT_COUNT', 20),
