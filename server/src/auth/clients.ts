@@ -15,6 +15,7 @@
  * resource server that only introspects needs no redirect URI.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { JWK } from 'jose';
 import type { Db } from '../store/db.ts';
 import { defaultMaxScopes, splitScopes } from './scopes.ts';
@@ -60,7 +61,10 @@ export class ClientValidationError extends Error {}
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
-/** True for http(s) URLs that are https, or http on a loopback host (RFC 8252 §7.3, development). */
+/**
+ * True for http(s) URLs that are https, or http on a loopback host (RFC 8252 §7.3, development): `localhost`,
+ * `[::1]` or an IPv4 address in 127.0.0.0/8, parsed (a name such as `127.example.com` is not loopback).
+ */
 export function isAcceptableUrl(value: string): boolean {
   let u: URL;
   try {
@@ -70,7 +74,9 @@ export function isAcceptableUrl(value: string): boolean {
   }
   if (u.hash || u.username || u.password) return false;
   if (u.protocol === 'https:') return true;
-  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname));
+  // The URL parser has normalized the host: an IPv4 address in any spelling (127.1, 2130706433) is a dotted quad.
+  const loopbackV4 = isIP(u.hostname) === 4 && u.hostname.startsWith('127.');
+  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || loopbackV4);
 }
 
 /** Checks a JWKS given by value: public RSA/EC keys, each with a unique `kid`. */
