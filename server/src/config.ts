@@ -1,7 +1,10 @@
 /**
  * Runtime configuration, read once from the environment (see README "Configuration").
  */
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { trustProxyFromEnv, type TrustProxy } from './auth/client-ip.ts';
+import { authLimitsFromEnv, type AuthLimits } from './auth/limits.ts';
 import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
 import { parseAllowList, type AllowEntry } from './net/outbound-policy.ts';
 import type { EmbeddedThread } from './store/pglite-db.ts';
@@ -28,6 +31,10 @@ export interface HavenConfig {
   readonly embeddedAdvisedMax: number;
   /** HAVEN_AUTH=off: development only, refused unless host is loopback. */
   readonly authOff: boolean;
+  /** Sign-in, authorize and token rate limits and the password-hash bound (HAVEN_AUTH_RATE_*, HAVEN_AUTH_HASH_*). */
+  readonly authLimits: AuthLimits;
+  /** HAVEN_TRUST_PROXY: which proxies' X-Forwarded-For gives the client address (default: none). */
+  readonly trustProxy: TrustProxy;
   /** Largest accepted request body in bytes (413 above). */
   readonly maxBodyBytes: number;
   /** Largest `_count` a search may ask for. */
@@ -75,11 +82,37 @@ export interface EventsConfig {
   readonly installQuestionnaires: boolean;
 }
 
-const LOOPBACK_HOSTS = new Set(['127.0.0.1', '::1', 'localhost']);
-
-/** True for hosts that only accept connections from this machine. */
+/**
+ * True for hosts that only accept connections from this machine: `localhost`, an IPv4 address in
+ * 127.0.0.0/8, `::1`, or an IPv4-mapped IPv6 address in 127.0.0.0/8 (`::ffff:127.0.0.1`), each as an
+ * exact address (nothing trimmed). Any other name is not loopback: it could resolve anywhere.
+ */
 export function isLoopbackHost(host: string): boolean {
-  return LOOPBACK_HOSTS.has(host) || host.startsWith('127.');
+  if (host.toLowerCase() === 'localhost') return true;
+  if (isIP(host) === 4) return Number(host.split('.')[0]) === 127;
+  if (isIP(host) !== 6 || host.includes('%')) return false;
+  // The URL parser writes an IPv6 address in its one canonical form (compressed, lower case, hex).
+  const canonical = URL.parse(`http://[${host}]/`)?.hostname.slice(1, -1);
+  return canonical === '::1' || /^::ffff:7f[0-9a-f]{2}:[0-9a-f]{1,4}$/.test(canonical ?? '');
+}
+
+const HOST_NAME = /^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+
+/**
+ * Reads HOST: an IP address (IPv4 dotted quad or IPv6, without brackets) or a host name, exactly as given.
+ * Whitespace and other stray characters are refused rather than trimmed: the value decides whether
+ * HAVEN_AUTH=off is allowed, so what is checked must be what is bound.
+ * @throws Error naming the value (quoted, so invisible characters show).
+ */
+export function parseHost(raw: string | undefined): string {
+  if (raw === undefined || raw === '') return '127.0.0.1';
+  if (isIP(raw) !== 0 || (HOST_NAME.test(raw) && !/^[\d.]+$/.test(raw))) return raw;
+  const hint = /^\[.*\]$/.test(raw)
+    ? ' (write an IPv6 address without brackets)'
+    : raw.trim() !== raw
+      ? ' (remove the surrounding whitespace)'
+      : '';
+  throw new Error(`HOST must be an IP address or a host name, got ${JSON.stringify(raw)}${hint}`);
 }
 
 function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -107,7 +140,7 @@ function embeddedThreadFromEnv(env: NodeJS.ProcessEnv): EmbeddedThread {
 /** Reads the configuration; throws with a readable message on invalid values. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
   const port = intFromEnv(env, 'PORT', 8080);
-  const host = env.HOST || '127.0.0.1';
+  const host = parseHost(env.HOST);
   const authOff = env.HAVEN_AUTH === 'off';
   if (authOff && !isLoopbackHost(host)) {
     throw new Error(`HAVEN_AUTH=off is refused: HOST=${host} is not a loopback address`);
@@ -121,6 +154,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
     embeddedThread: embeddedThreadFromEnv(env),
     embeddedAdvisedMax: intFromEnv(env, 'HAVEN_EMBEDDED_ADVISED_MAX', 100_000),
     authOff,
+    authLimits: authLimitsFromEnv(env),
+    trustProxy: trustProxyFromEnv(env),
     maxBodyBytes: intFromEnv(env, 'HAVEN_MAX_BODY_BYTES', 16 * 1024 * 1024),
     maxCount: intFromEnv(env, 'HAVEN_MAX_COUNT', 1000),
     defaultCount: intFromEnv(env, 'HAVEN_DEFAULT_COUNT', 20),

@@ -33,6 +33,8 @@ export interface RunningServer {
   readonly db: Db;
   /** The events layer (dispatcher, hooks). */
   readonly events: Events;
+  /** The SMART authorization server (absent with HAVEN_AUTH=off). */
+  readonly auth: AuthServer | undefined;
   close(): Promise<void>;
 }
 
@@ -316,6 +318,7 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
       port,
       db,
       events,
+      auth,
       async close() {
         auth?.close();
         await events.close();

@@ -16,6 +16,7 @@ export const AUDIT = {
   grantRevoked: 'auth.grant.revoked',
   launchCreated: 'auth.launch.created',
   introspect: 'auth.introspect',
+  rateLimited: 'auth.rate_limited',
 } as const;
 export type AuditName = (typeof AUDIT)[keyof typeof AUDIT];
 

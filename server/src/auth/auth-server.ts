@@ -11,6 +11,7 @@ import type { AuthDeps } from './deps.ts';
 import { purgeExpired } from './grants.ts';
 import { jwksOutbound, RemoteJwksCache } from './jwks-remote.ts';
 import { KeyStore } from './keys.ts';
+import { createAuthGuards } from './limits.ts';
 import { createAuthRouter, createWellKnownRouter } from './router.ts';
 import { loadKek } from './secret.ts';
 import { bearerToken, verifyAccessToken } from './tokens.ts';
@@ -71,6 +72,7 @@ export async function createAuthServer(opts: AuthServerOptions): Promise<AuthSer
     jwksCache: new RemoteJwksCache({ outbound: jwksOutbound(opts.config) }),
     resourceTypes: opts.resourceTypes,
     log: opts.log,
+    guards: createAuthGuards(opts.config.authLimits),
   };
   const authenticate: Authenticator = async (req, tenant) => {
     const token = bearerToken(req.get('authorization'));

@@ -16,6 +16,8 @@ let ecKey: TestKey;
 let jwksHost: JwksHost;
 let rsClient: oauth.Client;
 let ecClient: oauth.Client;
+/** A backend client registered as a resource server (`introspect`): its tokens may introspect others'. */
+let gateway: { client: oauth.Client; key: TestKey };
 
 beforeAll(async () => {
   // The JWKS host runs on loopback: remote JWKS go through the outbound guard, which calls it only when allowed.
@@ -29,6 +31,14 @@ beforeAll(async () => {
       .clientId,
   };
   ecClient = { client_id: (await ts.addClient({ type: 'backend', jwksUrl: jwksHost.url, scopes: 'system/*.rs' })).clientId };
+  const gwKey = await clientKey('ES384', 'gw-1');
+  gateway = {
+    key: gwKey,
+    client: {
+      client_id: (await ts.addClient({ type: 'backend', jwks: { keys: [gwKey.jwk] }, scopes: 'system/Patient.rs', introspect: true }))
+        .clientId,
+    },
+  };
   as = (await ts.req('/fhir/.well-known/smart-configuration')).body as oauth.AuthorizationServer;
 });
 afterAll(async () => {
@@ -56,13 +66,18 @@ describe('backend services', () => {
     expect(tokens.refresh_token).toBeUndefined();
     const read = await fetch(`${as.issuer}/Patient/p1`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
     expect(read.status).toBe(200);
-    const introspected = await fetch(as.introspection_endpoint!, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${tokens.access_token}` },
-      body: new URLSearchParams({ token: tokens.access_token }),
-    });
-    const info = await introspected.json();
+    // Introspection with a resource server's own backend token (SMART token-introspection: a Backend
+    // Services Bearer token); the client that holds the token is not one, so it may not.
+    const { tokens: gwTokens } = await backendToken(gateway.client, gateway.key, 'system/Patient.rs');
+    const introspect = (bearer: string) =>
+      fetch(as.introspection_endpoint!, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${bearer}` },
+        body: new URLSearchParams({ token: tokens.access_token }),
+      });
+    const info = await (await introspect(gwTokens.access_token)).json();
     expect(info).toMatchObject({ active: true, client_id: rsClient.client_id, scope: 'system/Patient.rs', sub: rsClient.client_id });
+    expect((await introspect(tokens.access_token)).status).toBe(401);
   });
 
   it('issues a token for an ES384 assertion (JWKS by URL), caching the JWKS per Cache-Control', async () => {

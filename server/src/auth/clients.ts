@@ -9,8 +9,13 @@
  * - `confidential-asymmetric`: private_key_jwt (RFC 7523; SMART client-confidential-asymmetric), JWKS by
  *   value or by URL.
  * - `backend`: like asymmetric, but only for client_credentials (SMART Backend Services).
+ *
+ * `introspect` registers a confidential or backend client as a resource server: only such clients may call
+ * the introspection endpoint (RFC 7662 §2.1), with their credentials or a Bearer token issued to them. A
+ * resource server that only introspects needs no redirect URI.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { isIP } from 'node:net';
 import type { JWK } from 'jose';
 import type { Db } from '../store/db.ts';
 import { defaultMaxScopes, splitScopes } from './scopes.ts';
@@ -32,6 +37,8 @@ export interface Client {
   secretHash?: string;
   jwks?: { keys: JWK[] };
   jwksUrl?: string;
+  /** Registered as a resource server: may introspect the tenant's tokens. */
+  introspect: boolean;
 }
 
 /** Input of {@link addClient}. */
@@ -45,6 +52,8 @@ export interface NewClient {
   scopes?: string;
   jwks?: unknown;
   jwksUrl?: string;
+  /** Registers a resource server (see the module comment); not for public clients. */
+  introspect?: boolean;
 }
 
 /** A registration the registry refuses, with the reason. */
@@ -52,7 +61,10 @@ export class ClientValidationError extends Error {}
 
 const CLIENT_ID = /^[A-Za-z0-9._~-]{1,128}$/;
 
-/** True for http(s) URLs that are https, or http on a loopback host (RFC 8252 §7.3, development). */
+/**
+ * True for http(s) URLs that are https, or http on a loopback host (RFC 8252 §7.3, development): `localhost`,
+ * `[::1]` or an IPv4 address in 127.0.0.0/8, parsed (a name such as `127.example.com` is not loopback).
+ */
 export function isAcceptableUrl(value: string): boolean {
   let u: URL;
   try {
@@ -62,7 +74,9 @@ export function isAcceptableUrl(value: string): boolean {
   }
   if (u.hash || u.username || u.password) return false;
   if (u.protocol === 'https:') return true;
-  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || /^127\./.test(u.hostname));
+  // The URL parser has normalized the host: an IPv4 address in any spelling (127.1, 2130706433) is a dotted quad.
+  const loopbackV4 = isIP(u.hostname) === 4 && u.hostname.startsWith('127.');
+  return u.protocol === 'http:' && (u.hostname === 'localhost' || u.hostname === '[::1]' || loopbackV4);
 }
 
 /** Checks a JWKS given by value: public RSA/EC keys, each with a unique `kid`. */
@@ -103,10 +117,15 @@ function validate(input: NewClient): void {
       throw new ClientValidationError(`"${u}" must be an absolute https URL (http only on localhost), without fragment`);
   }
   const asymmetric = input.type === 'confidential-asymmetric' || input.type === 'backend';
+  if (input.introspect !== undefined && typeof input.introspect !== 'boolean')
+    throw new ClientValidationError('introspect must be true or false');
+  // A public client cannot authenticate, so a "resource server" of that type would let anyone introspect.
+  if (input.introspect && input.type === 'public')
+    throw new ClientValidationError('A public client cannot be a resource server (--introspect): it has no credentials');
   if (input.type === 'backend') {
     if (redirects.length > 0 || input.launchUri) throw new ClientValidationError('A backend client has no redirect or launch URI');
-  } else if (redirects.length === 0) {
-    throw new ClientValidationError('At least one --redirect-uri is required');
+  } else if (redirects.length === 0 && !(input.introspect && !input.launchUri)) {
+    throw new ClientValidationError('At least one --redirect-uri is required (unless the client only introspects: --introspect)');
   }
   if (asymmetric && !input.jwks === !input.jwksUrl) throw new ClientValidationError('Give exactly one of --jwks-file and --jwks-url');
   if (!asymmetric && (input.jwks || input.jwksUrl)) throw new ClientValidationError(`A ${input.type} client has no JWKS`);
@@ -128,6 +147,7 @@ interface ClientRow {
   secret_hash: string | null;
   jwks: { keys: JWK[] } | null;
   jwks_url: string | null;
+  introspect: boolean;
 }
 
 function fromRow(r: ClientRow): Client {
@@ -137,6 +157,7 @@ function fromRow(r: ClientRow): Client {
     type: r.type,
     redirectUris: r.redirect_uris,
     scopes: splitScopes(r.scopes),
+    introspect: r.introspect === true,
     ...(r.name ? { name: r.name } : {}),
     ...(r.launch_uri ? { launchUri: r.launch_uri } : {}),
     ...(r.secret_hash ? { secretHash: r.secret_hash } : {}),
@@ -157,8 +178,8 @@ export async function addClient(db: Db, input: NewClient): Promise<{ client: Cli
   const secret = input.type === 'confidential-symmetric' ? randomBytes(32).toString('base64url') : undefined;
   const scopes = splitScopes(input.scopes ?? defaultMaxScopes(input.type)).join(' ');
   const { rowCount } = await db.query(
-    `INSERT INTO auth_clients (tenant, client_id, type, name, redirect_uris, launch_uri, scopes, secret_hash, jwks, jwks_url)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+    `INSERT INTO auth_clients (tenant, client_id, type, name, redirect_uris, launch_uri, scopes, secret_hash, jwks, jwks_url, introspect)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT DO NOTHING`,
     [
       input.tenant,
       clientId,
@@ -170,6 +191,7 @@ export async function addClient(db: Db, input: NewClient): Promise<{ client: Cli
       secret ? hashSecret(secret) : null,
       jwks ? JSON.stringify(jwks) : null,
       input.jwksUrl ?? null,
+      input.introspect === true,
     ],
   );
   if (rowCount === 0) throw new ClientValidationError(`client_id "${clientId}" is already registered in tenant ${input.tenant}`);
@@ -212,5 +234,6 @@ export function describeClient(c: Client): Record<string, unknown> {
     scopes: c.scopes.join(' '),
     ...(c.jwksUrl ? { jwks_url: c.jwksUrl } : {}),
     ...(c.jwks ? { jwks_kids: c.jwks.keys.map((k) => k.kid) } : {}),
+    ...(c.introspect ? { introspect: true } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { Db } from '../store/db.ts';
 import type { AuditLog } from './audit.ts';
 import type { RemoteJwksCache } from './jwks-remote.ts';
 import type { KeyStore } from './keys.ts';
+import type { AuthGuards } from './limits.ts';
 import type { Kek } from './secret.ts';
 
 /** Dependencies of the authorization server. */
@@ -19,6 +20,8 @@ export interface AuthDeps {
   /** Resource types served (scope validation). */
   resourceTypes: ReadonlySet<string>;
   log: AuditLog;
+  /** Rate limiters and the password-hash bound of this process. */
+  guards: AuthGuards;
 }
 
 const TENANT = /^[a-z0-9][a-z0-9-]{0,62}$/;

@@ -28,6 +28,8 @@ let ts: AuthTestServer;
 let as: oauth.AuthorizationServer;
 let app: oauth.Client;
 let conf: { client: oauth.Client; secret: string };
+/** A resource server (registered with `introspect`): the only kind of client that may introspect. */
+let rs: { client: oauth.Client; secret: string };
 let launcher: oauth.Client;
 let asym: { client: oauth.Client; key: TestKey };
 
@@ -51,6 +53,8 @@ beforeAll(async () => {
   };
   const c = await ts.addClient({ type: 'confidential-symmetric', redirectUris: [APP_REDIRECT] });
   conf = { client: { client_id: c.clientId }, secret: c.secret! };
+  const r = await ts.addClient({ type: 'confidential-symmetric', introspect: true });
+  rs = { client: { client_id: r.clientId }, secret: r.secret! };
   const key = await clientKey('ES384', 'asym-1');
   asym = {
     key,
@@ -370,8 +374,8 @@ describe('confidential symmetric client, introspection, revocation, userinfo', (
       { username: 'bo' },
     );
     const idClaims = oauth.getValidatedIdTokenClaims(tokens)!;
-    const res = await oauth.introspectionRequest(as, conf.client, oauth.ClientSecretBasic(conf.secret), tokens.access_token, insecure);
-    const info = await oauth.processIntrospectionResponse(as, conf.client, res);
+    const res = await oauth.introspectionRequest(as, rs.client, oauth.ClientSecretBasic(rs.secret), tokens.access_token, insecure);
+    const info = await oauth.processIntrospectionResponse(as, rs.client, res);
     expect(info.active).toBe(true);
     expect(info.client_id).toBe(conf.client.client_id);
     expect(new Set(info.scope!.split(' '))).toEqual(new Set(tokens.scope!.split(' ')));
@@ -380,14 +384,18 @@ describe('confidential symmetric client, introspection, revocation, userinfo', (
     expect(info.iss).toBe(idClaims.iss);
     expect(info.sub).toBe(idClaims.sub);
     expect(info.fhirUser).toBe(`${as.issuer}/Patient/p2`);
-    // A Bearer token of this server may introspect too (SMART token-introspection); unknown → {active:false}.
+    // Unknown token → {active:false}.
+    const unknown = await oauth.introspectionRequest(as, rs.client, oauth.ClientSecretBasic(rs.secret), 'nope', insecure);
+    expect(await oauth.processIntrospectionResponse(as, rs.client, unknown)).toEqual({ active: false });
+    // The app is not a resource server: neither its own credentials nor its token may introspect (RFC 7662 §2.1).
+    const byApp = await oauth.introspectionRequest(as, conf.client, oauth.ClientSecretBasic(conf.secret), tokens.access_token, insecure);
+    expect(byApp.status).toBe(401);
     const byBearer = await fetch(as.introspection_endpoint!, {
       method: 'POST',
       headers: { authorization: `Bearer ${tokens.access_token}` },
-      body: new URLSearchParams({ token: 'nope' }),
+      body: new URLSearchParams({ token: tokens.access_token }),
     });
-    expect(byBearer.status).toBe(200);
-    expect(await byBearer.json()).toEqual({ active: false });
+    expect(byBearer.status).toBe(401);
     const anonymous = await fetch(as.introspection_endpoint!, {
       method: 'POST',
       body: new URLSearchParams({ token: tokens.access_token }),
@@ -414,8 +422,8 @@ describe('confidential symmetric client, introspection, revocation, userinfo', (
     ).rejects.toMatchObject({ error: 'invalid_grant' });
     const after = await oauth.processIntrospectionResponse(
       as,
-      conf.client,
-      await oauth.introspectionRequest(as, conf.client, oauth.ClientSecretBasic(conf.secret), tokens.access_token, insecure),
+      rs.client,
+      await oauth.introspectionRequest(as, rs.client, oauth.ClientSecretBasic(rs.secret), tokens.access_token, insecure),
     );
     expect(after).toEqual({ active: false });
     // Unknown tokens: still 200 (RFC 7009 §2.2).
@@ -428,6 +436,7 @@ describe('confidential symmetric client, introspection, revocation, userinfo', (
       expect(names, n).toContain(n);
     const text = JSON.stringify(ts.logs);
     expect(text).not.toContain(conf.secret);
+    expect(text).not.toContain(rs.secret);
     expect(text).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
     expect(text).not.toContain('correct horse');
   });

@@ -8,17 +8,25 @@
 import type { Request, Response } from 'express';
 import { AUDIT, audit } from './audit.ts';
 import { htmlHeaders, redirectError, sendErrorPage } from './authorize.ts';
+import { clientKey } from './client-ip.ts';
 import { getClient } from './clients.ts';
 import { requestTenant, type AuthDeps } from './deps.ts';
 import { displayName, listPatients, ownPatient, readResource } from './fhir-lookup.ts';
 import { createCode, type GrantContext } from './grants.ts';
+import { GateBusyError } from './hash-gate.ts';
 import { consentPage, loginPage, patientPage } from './html.ts';
 import { endInteraction, loadInteraction, setInteractionPatient, setInteractionUser, type Interaction } from './interaction.ts';
 import { parseResourceScope } from './scopes.ts';
 import { authUrls } from './urls.ts';
-import { authenticateUser, getUser, type User } from './users.ts';
+import { spend } from './throttle.ts';
+import { authenticateUser, getUser, type LoginResult, type User } from './users.ts';
 
 const LOGIN_FAILED = 'The username, password or one-time code is wrong, or the account is locked for a while after too many attempts.';
+const BUSY = 'The server is busy checking other sign-ins. Wait a few seconds and try again.';
+
+function tooManyMessage(seconds: number): string {
+  return `Too many sign-in attempts. Wait ${seconds} seconds and try again.`;
+}
 
 interface Ctx {
   deps: AuthDeps;
@@ -143,14 +151,25 @@ export async function postLogin(deps: AuthDeps, req: Request, res: Response): Pr
     res.redirect(303, ctx.pageUrl);
     return;
   }
-  const result = await authenticateUser(
-    deps.db,
-    deps.kek,
-    ctx.tenant,
-    formField(req, 'username').slice(0, 256),
-    formField(req, 'password'),
-    formField(req, 'otp'),
-  );
+  const username = formField(req, 'username').slice(0, 256);
+  // Per address first, then per username (known or not, so the answer says nothing about which it is).
+  const refusal =
+    spend(deps, ctx.tenant, 'signInIp', clientKey(req)) ?? spend(deps, ctx.tenant, 'signInUser', `${ctx.tenant}\n${username}`);
+  if (refusal) {
+    res.setHeader('Retry-After', String(refusal.retryAfterS));
+    return renderStep(ctx, req, res, undefined, tooManyMessage(refusal.retryAfterS), 429);
+  }
+  let result: LoginResult;
+  try {
+    result = await authenticateUser(deps.db, deps.kek, ctx.tenant, username, formField(req, 'password'), formField(req, 'otp'), {
+      gate: deps.guards.gate,
+    });
+  } catch (err) {
+    if (!(err instanceof GateBusyError)) throw err;
+    audit(deps.log, AUDIT.login, { tenant: ctx.tenant, outcome: 'failure', client_id: ctx.ia.clientId, reason: 'busy' });
+    res.setHeader('Retry-After', String(err.retryAfterS));
+    return renderStep(ctx, req, res, undefined, BUSY, 503);
+  }
   if (!result.ok) {
     audit(deps.log, AUDIT.login, {
       tenant: ctx.tenant,

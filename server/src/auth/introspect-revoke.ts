@@ -2,21 +2,29 @@
  * Token introspection (RFC 7662, SMART App Launch 2.2 token-introspection.html), revocation (RFC 7009)
  * and the OIDC userinfo endpoint (OIDC Core §5.3).
  *
- * Introspection is protected (RFC 7662 §2.1): the caller presents either a Bearer access token of this
- * tenant (SMART: "an appropriately-scoped SMART App or Backend Services access token", which may then
- * introspect any token) or confidential-client credentials. Unknown, expired or revoked tokens answer
- * 200 `{"active": false}` and nothing else.
+ * Introspection is protected (RFC 7662 §2.1, §4 "token scanning"): only clients registered as resource
+ * servers (`haven clients add --introspect`, confidential or backend) may call it, either with their client
+ * credentials or with a Bearer access token issued to them (SMART token-introspection: "an
+ * appropriately-scoped SMART App or Backend Services access token"); such a caller may introspect any token
+ * of the tenant. The flag is read at every call, so withdrawing it takes effect at once. Any other caller,
+ * a patient app's token included, is refused with 401 (RFC 7662 §2.3): `invalid_client` or `invalid_token`
+ * for bad credentials, `unauthorized_client` (RFC 6749 §5.2) or `insufficient_scope` (RFC 6750 §3.1) for a
+ * valid caller that is not a resource server. Unknown, expired or revoked tokens answer 200
+ * `{"active": false}` and nothing else.
  */
 import type { Request, Response } from 'express';
 import { jwtVerify, decodeProtectedHeader } from 'jose';
 import { AUDIT, audit } from './audit.ts';
 import { authenticateClient } from './client-auth.ts';
+import { getClient } from './clients.ts';
 import { requestTenant, singleParams, type AuthDeps } from './deps.ts';
 import { findRefreshToken, getGrant, revokeGrant } from './grants.ts';
 import { OAuthError, noStore, sendOAuthError, usedBasic } from './oauth-error.ts';
 import { SIGNING_ALG } from './keys.ts';
 import { bearerToken, verifyAccessToken, type AccessClaims } from './tokens.ts';
 import { authUrls, type AuthUrls } from './urls.ts';
+
+const NOT_RESOURCE_SERVER = 'Only clients registered as resource servers (haven clients add --introspect) may introspect tokens';
 
 function formParams(req: Request): Record<string, string> {
   if (!req.is('application/x-www-form-urlencoded'))
@@ -56,21 +64,23 @@ function describeAccess(claims: AccessClaims, urls: AuthUrls, context: Record<st
 export async function handleIntrospect(deps: AuthDeps, req: Request, res: Response): Promise<void> {
   const tenant = requestTenant(req)!;
   const urls = authUrls(deps.config, tenant);
+  let caller: string | undefined;
   try {
     const authz = req.get('authorization');
     const bearer = bearerToken(authz);
     const params = formParams(req);
-    let caller: string;
     if (bearer) {
       const v = await verifyAccessToken(deps.keys, deps.db, bearer, tenant, urls.issuer);
       if (!v) throw new OAuthError('invalid_token', 'The Bearer token of the caller is not valid');
       caller = v.claims.client_id;
+      if (!(await getClient(deps.db, tenant, caller))?.introspect) throw new OAuthError('insufficient_scope', NOT_RESOURCE_SERVER, 401);
     } else {
       const { token: _token, token_type_hint: _hint, ...clientParams } = params;
       const auth = await authenticateClient(ctxFor(deps, tenant, urls), authz, clientParams);
       if (!auth || auth.method === 'none')
         throw new OAuthError('invalid_client', 'Introspection requires a Bearer token or confidential client authentication');
       caller = auth.client.clientId;
+      if (!auth.client.introspect) throw new OAuthError('unauthorized_client', NOT_RESOURCE_SERVER, 401);
     }
     let body: Record<string, unknown> = { active: false };
     const access = await verifyAccessToken(deps.keys, deps.db, params.token, tenant, urls.issuer);
@@ -94,6 +104,7 @@ export async function handleIntrospect(deps: AuthDeps, req: Request, res: Respon
     res.status(200).json(body);
   } catch (err) {
     if (!(err instanceof OAuthError)) throw err;
+    audit(deps.log, AUDIT.introspect, { tenant, outcome: 'failure', reason: err.code, ...(caller ? { client_id: caller } : {}) });
     sendOAuthError(res, err, urls.issuer, usedBasic(req));
   }
 }

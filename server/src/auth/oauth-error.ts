@@ -4,7 +4,12 @@
  */
 import type { Request, Response } from 'express';
 
-/** Error codes of RFC 6749 §4.1.2.1 and §5.2 (and RFC 7009 §2.2.1). */
+/**
+ * Error codes of RFC 6749 §4.1.2.1 and §5.2, RFC 7009 §2.2.1 and RFC 6750 §3.1. `temporarily_unavailable`
+ * (RFC 6749 §4.1.2.1: "temporary overloading") also answers a rate-limited token request, with HTTP 429 and
+ * `Retry-After` (RFC 6585 §4): §5.2 defines no code for it, and RFC 8628's `slow_down` belongs to device-code
+ * polling.
+ */
 export const OAUTH_ERRORS = [
   'invalid_request',
   'invalid_client',
@@ -18,6 +23,7 @@ export const OAUTH_ERRORS = [
   'unsupported_token_type',
   'invalid_token',
   'insufficient_scope',
+  'temporarily_unavailable',
 ] as const;
 export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
 
@@ -25,10 +31,13 @@ export type OAuthErrorCode = (typeof OAUTH_ERRORS)[number];
 export class OAuthError extends Error {
   readonly code: OAuthErrorCode;
   readonly status: number;
-  constructor(code: OAuthErrorCode, description: string, status?: number) {
+  /** Seconds for a `Retry-After` header (429, 503). */
+  readonly retryAfterS: number | undefined;
+  constructor(code: OAuthErrorCode, description: string, status?: number, retryAfterS?: number) {
     super(description);
     this.code = code;
     this.status = status ?? (code === 'invalid_client' || code === 'invalid_token' ? 401 : code === 'server_error' ? 500 : 400);
+    this.retryAfterS = retryAfterS;
   }
 }
 
@@ -45,8 +54,9 @@ export function noStore(res: Response): void {
  */
 export function sendOAuthError(res: Response, err: OAuthError, realm: string, basicUsed = false): void {
   noStore(res);
-  if (err.status === 401 && err.code === 'invalid_token')
-    res.setHeader('WWW-Authenticate', `Bearer realm="${realm}", error="invalid_token"`);
+  if (err.retryAfterS !== undefined) res.setHeader('Retry-After', String(err.retryAfterS));
+  if (err.status === 401 && (err.code === 'invalid_token' || err.code === 'insufficient_scope'))
+    res.setHeader('WWW-Authenticate', `Bearer realm="${realm}", error="${err.code}"`);
   else if (err.status === 401 && basicUsed) res.setHeader('WWW-Authenticate', `Basic realm="${realm}"`);
   res
     .status(err.status)

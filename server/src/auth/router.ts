@@ -16,6 +16,7 @@ import { postConsent, postLogin, postPatient, showInteraction } from './interact
 import { handleIntrospect, handleRevoke, handleUserinfo } from './introspect-revoke.ts';
 import { handleLaunch } from './launch.ts';
 import { OAuthError, sendOAuthError } from './oauth-error.ts';
+import { limitByAddress } from './throttle.ts';
 import { handleToken } from './token-endpoint.ts';
 import { STYLE_VERSION, authUrls } from './urls.ts';
 
@@ -106,15 +107,17 @@ export function createAuthRouter(deps: AuthDeps): express.Router {
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 200 });
   const json = express.json({ limit: FORM_LIMIT });
 
-  r.get('/authorize', run(deps, handleAuthorize, 'html'));
-  r.post('/authorize', form, run(deps, handleAuthorize, 'html'));
+  // Per-address limits come before body parsing: a flood costs as little as possible.
+  const authorizeLimit = limitByAddress(deps, 'authorizeIp', 'html');
+  r.get('/authorize', authorizeLimit, run(deps, handleAuthorize, 'html'));
+  r.post('/authorize', authorizeLimit, form, run(deps, handleAuthorize, 'html'));
   r.get('/interaction/:id', run(deps, showInteraction, 'html'));
   r.post('/interaction/:id/login', form, run(deps, postLogin, 'html'));
   r.post('/interaction/:id/patient', form, run(deps, postPatient, 'html'));
   r.post('/interaction/:id/consent', form, run(deps, postConsent, 'html'));
 
   r.use(['/token', '/introspect', '/revoke', '/userinfo', '/jwks', '/style', '/launch'], cors);
-  r.post('/token', form, run(deps, handleToken, 'json'));
+  r.post('/token', limitByAddress(deps, 'tokenIp', 'json'), form, run(deps, handleToken, 'json'));
   r.post('/introspect', form, run(deps, handleIntrospect, 'json'));
   r.post('/revoke', form, run(deps, handleRevoke, 'json'));
   r.get('/userinfo', run(deps, handleUserinfo, 'json'));

@@ -14,6 +14,7 @@ import { importResources } from '../store/import.ts';
 import { cursorSecret } from '../store/settings.ts';
 import { startTestServer, type TestServer } from '../test-support/harness.ts';
 import { addClient, type NewClient } from './clients.ts';
+import { AUTH_LIMIT_ENV } from './limits.ts';
 import { loadKek } from './secret.ts';
 import { authUrls, type AuthUrls } from './urls.ts';
 import { addUser, type NewUser } from './users.ts';
@@ -31,9 +32,20 @@ export interface AuthTestServer extends TestServer {
   seed(resources: Record<string, unknown>[], tenant?: string): Promise<void>;
 }
 
-/** Starts a server with HAVEN_AUTH on. */
-export async function startAuthServer(env: Record<string, string> = {}): Promise<AuthTestServer> {
-  const ts = await startTestServer({ HAVEN_AUTH: 'on', ...env });
+/**
+ * Rate limits off for test files that sign in and fetch tokens many times in a row from one address (the
+ * limits are tested on their own, with their defaults, in sign-in-limits.test.ts). The hash bound stays.
+ */
+export const UNLIMITED_RATES: Record<string, string> = Object.fromEntries(
+  (['signInIp', 'signInUser', 'authorizeIp', 'tokenIp', 'tokenClient'] as const).map((k) => [AUTH_LIMIT_ENV[k], 'off']),
+);
+
+/**
+ * Starts a server with HAVEN_AUTH on, rate limits off ({@link UNLIMITED_RATES}) unless `defaultLimits`;
+ * `env` overrides either.
+ */
+export async function startAuthServer(env: Record<string, string> = {}, opts: { defaultLimits?: boolean } = {}): Promise<AuthTestServer> {
+  const ts = await startTestServer({ HAVEN_AUTH: 'on', ...(opts.defaultLimits ? {} : UNLIMITED_RATES), ...env });
   const db = ts.server.db;
   const kek = loadKek({ ...process.env, ...env }, ts.config.dataDir);
   return Object.assign(ts, {

@@ -22,6 +22,7 @@ import {
 } from './grants.ts';
 import { OAuthError, noStore, sendOAuthError, usedBasic } from './oauth-error.ts';
 import { allCovered, checkRequestedScopes, splitScopes } from './scopes.ts';
+import { spend, tooManyRequests } from './throttle.ts';
 import { signAccessToken, signIdToken } from './tokens.ts';
 import { authUrls, type AuthUrls } from './urls.ts';
 import { getUser } from './users.ts';
@@ -268,6 +269,12 @@ export async function handleToken(deps: AuthDeps, req: Request, res: Response): 
       params,
     );
     clientId = auth?.client.clientId;
+    // Counted only once the client proved who it is: a public client_id is known to anyone, and anyone
+    // could otherwise spend a confidential client's budget by naming it.
+    if (auth && auth.method !== 'none') {
+      const refusal = spend(deps, tenant, 'tokenClient', `${tenant}\n${auth.client.clientId}`);
+      if (refusal) throw tooManyRequests(refusal);
+    }
     const call: Call = { deps, tenant, urls, params, auth };
     const body =
       grantType === 'authorization_code'

@@ -8,6 +8,7 @@ import type { Db } from '../store/db.ts';
 import { openDatabase } from '../store/open-db.ts';
 import { createScratchStorage, type ScratchStorage } from '../test-support/harness.ts';
 import { addClient } from './clients.ts';
+import { GateBusyError, PasswordGate } from './hash-gate.ts';
 import { KeyStore } from './keys.ts';
 import { loadKek, type Kek } from './secret.ts';
 import { base32Decode, totp } from './totp.ts';
@@ -65,6 +66,67 @@ describe('users', () => {
     expect((await authenticateUser(db, kek, 't', 'victim', PW, '')).ok).toBe(true);
   });
 
+  it('counts parallel guesses before hashing: ten wrong at once and the right one just after → locked', async () => {
+    await addUser(db, kek, { tenant: 't', username: 'raced', password: PW, fhirUser: 'Patient/10', roles: ['patient'] });
+    // One hash at a time: the order of attempts is the order of calls, on both storages.
+    const gate = new PasswordGate({ concurrency: 1, queue: 100 });
+    const guesses = Array.from({ length: 10 }, (_, i) => authenticateUser(db, kek, 't', 'raced', `wrong guess ${i}`, '', { gate }));
+    const right = authenticateUser(db, kek, 't', 'raced', PW, '', { gate });
+    const results = await Promise.all([...guesses, right]);
+    expect(results.at(-1)).toMatchObject({ ok: false, reason: 'locked' });
+    // Only the first LOCKOUT.failures were evaluated; the rest were refused without a hash.
+    expect(results.map((r) => (r.ok ? 'ok' : r.reason))).toEqual([
+      ...Array<string>(LOCKOUT.failures).fill('bad_password'),
+      ...Array<string>(11 - LOCKOUT.failures).fill('locked'),
+    ]);
+    expect((await authenticateUser(db, kek, 't', 'raced', PW, '', { gate })).ok).toBe(false);
+  });
+
+  it('evaluates a right password sent among the first attempts of a burst, and then resets the count', async () => {
+    await addUser(db, kek, { tenant: 't', username: 'burst', password: PW, fhirUser: 'Patient/11', roles: ['patient'] });
+    const gate = new PasswordGate({ concurrency: 1, queue: 100 });
+    const pws = ['wrong one!', 'wrong two!', 'wrong three', 'wrong four', PW];
+    const results = await Promise.all(pws.map((p) => authenticateUser(db, kek, 't', 'burst', p, '', { gate })));
+    expect(results.map((r) => r.ok)).toEqual([false, false, false, false, true]);
+    const { rows } = await db.query<{ failed_count: number; locked_until: Date | null }>(
+      "SELECT failed_count, locked_until FROM auth_users WHERE tenant = 't' AND username = 'burst'",
+    );
+    expect(rows[0]).toEqual({ failed_count: 0, locked_until: null });
+  });
+
+  it('never hashes more passwords at once than the gate allows, unknown users included', async () => {
+    await addUser(db, kek, { tenant: 't', username: 'busy', password: PW, fhirUser: 'Patient/12', roles: ['patient'] });
+    const gate = new PasswordGate({ concurrency: 2, queue: 100 });
+    const names = ['busy', 'nobody-1', 'busy', 'nobody-2', 'nobody-3', 'busy'];
+    const results = await Promise.all(names.map((u) => authenticateUser(db, kek, 't', u, PW, '', { gate })));
+    expect(results.filter((r) => r.ok)).toHaveLength(3);
+    expect(gate.peak).toBe(2);
+    expect(gate.active).toBe(0);
+  });
+
+  it('refuses at once when the gate is full, without counting the attempt', async () => {
+    await addUser(db, kek, { tenant: 't', username: 'queued', password: PW, fhirUser: 'Patient/13', roles: ['patient'] });
+    const gate = new PasswordGate({ concurrency: 1, queue: 0 });
+    const release = await gate.acquire();
+    for (let i = 0; i < LOCKOUT.failures + 1; i++)
+      await expect(authenticateUser(db, kek, 't', 'queued', 'wrong password!', '', { gate })).rejects.toBeInstanceOf(GateBusyError);
+    release();
+    expect((await authenticateUser(db, kek, 't', 'queued', PW, '', { gate })).ok).toBe(true);
+  });
+
+  it('refuses every attempt while a lock set elsewhere holds (an administrator, an earlier version), the fifth too', async () => {
+    await addUser(db, kek, { tenant: 't', username: 'held', password: PW, fhirUser: 'Patient/14', roles: ['patient'] });
+    await db.query("UPDATE auth_users SET locked_until = now() + interval '10 minutes', failed_count = 0 WHERE username = 'held'");
+    const gate = new PasswordGate({ concurrency: 1, queue: 100 });
+    for (let i = 0; i < LOCKOUT.failures + 1; i++)
+      expect(await authenticateUser(db, kek, 't', 'held', PW, '', { gate })).toMatchObject({ ok: false, reason: 'locked' });
+    // Refused attempts neither extend nor lift the lock.
+    const { rows } = await db.query<{ left: boolean }>(
+      "SELECT locked_until BETWEEN now() + interval '9 minutes' AND now() + interval '10 minutes' AS left FROM auth_users WHERE username = 'held'",
+    );
+    expect(rows[0].left).toBe(true);
+  });
+
   it('counts failures only within the window', async () => {
     await addUser(db, kek, { tenant: 't', username: 'slow', password: PW, fhirUser: 'Patient/8', roles: ['patient'] });
     for (let i = 0; i < LOCKOUT.failures - 1; i++) await authenticateUser(db, kek, 't', 'slow', 'wrong password!', '');
@@ -87,15 +149,17 @@ describe('users', () => {
     expect(rows[0].totp_enc).not.toContain(totpSecret!);
     const seed = base32Decode(totpSecret!);
     const now = Date.now() / 1000;
-    expect(await authenticateUser(db, kek, 't', 'mfa', PW, '', now)).toMatchObject({ ok: false, reason: 'bad_otp' });
-    expect(await authenticateUser(db, kek, 't', 'mfa', PW, '000000' === totp(seed, now) ? '111111' : '000000', now)).toMatchObject({
+    expect(await authenticateUser(db, kek, 't', 'mfa', PW, '', { nowSeconds: now })).toMatchObject({ ok: false, reason: 'bad_otp' });
+    expect(
+      await authenticateUser(db, kek, 't', 'mfa', PW, '000000' === totp(seed, now) ? '111111' : '000000', { nowSeconds: now }),
+    ).toMatchObject({
       ok: false,
       reason: 'bad_otp',
     });
     const code = totp(seed, now);
-    expect((await authenticateUser(db, kek, 't', 'mfa', PW, code, now)).ok).toBe(true);
-    expect(await authenticateUser(db, kek, 't', 'mfa', PW, code, now)).toMatchObject({ ok: false, reason: 'bad_otp' });
-    expect((await authenticateUser(db, kek, 't', 'mfa', PW, totp(seed, now + 30), now)).ok).toBe(true);
+    expect((await authenticateUser(db, kek, 't', 'mfa', PW, code, { nowSeconds: now })).ok).toBe(true);
+    expect(await authenticateUser(db, kek, 't', 'mfa', PW, code, { nowSeconds: now })).toMatchObject({ ok: false, reason: 'bad_otp' });
+    expect((await authenticateUser(db, kek, 't', 'mfa', PW, totp(seed, now + 30), { nowSeconds: now })).ok).toBe(true);
   });
 });
 

@@ -4,11 +4,15 @@
  *
  * Passwords: scrypt (RFC 7914) with a per-user 128-bit salt and OWASP's parameters (N=2^17, r=8, p=1),
  * stored as `scrypt$N$r$p$salt$hash` so parameters can be raised later without breaking old hashes.
- * Lockout: 5 failures within 15 minutes lock the account for 15 minutes (NIST SP 800-63B §5.2.2 throttling).
+ * Lockout: 5 failures within 15 minutes lock the account for 15 minutes (NIST SP 800-63B §5.2.2 throttling),
+ * counted in the database before each hash so that parallel guesses and several server processes cannot
+ * get more than 5 guesses evaluated per window.
  * Optional TOTP (RFC 6238) as a second factor; the seed is sealed with the KEK like the signing keys.
  */
 import { randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Db } from '../store/db.ts';
+import { DEFAULT_HASH_QUEUE, PasswordGate, defaultHashConcurrency } from './hash-gate.ts';
 import { seal, unseal, type Kek } from './secret.ts';
 import { base32Encode, newTotpSeed, otpauthUri, verifyTotp } from './totp.ts';
 
@@ -140,27 +144,74 @@ export type LoginFailure = 'unknown_user' | 'bad_password' | 'bad_otp' | 'locked
 /** Result of {@link authenticateUser}. */
 export type LoginResult = { ok: true; user: User } | { ok: false; reason: LoginFailure; userId?: string };
 
-async function recordFailure(db: Db, tenant: string, id: string): Promise<void> {
-  const { rows } = await db.query<{ failed_count: number }>(
-    `UPDATE auth_users SET
-       failed_count = CASE WHEN failed_since IS NULL OR failed_since < now() - make_interval(mins => $3) THEN 1 ELSE failed_count + 1 END,
-       failed_since = CASE WHEN failed_since IS NULL OR failed_since < now() - make_interval(mins => $3) THEN now() ELSE failed_since END
-     WHERE tenant = $1 AND id = $2 RETURNING failed_count`,
-    [tenant, id, LOCKOUT.windowMinutes],
-  );
-  if ((rows[0]?.failed_count ?? 0) >= LOCKOUT.failures) {
-    await db.query(
-      `UPDATE auth_users SET locked_until = now() + make_interval(mins => $3), failed_count = 0, failed_since = NULL
-                     WHERE tenant = $1 AND id = $2`,
-      [tenant, id, LOCKOUT.lockMinutes],
-    );
+/** Options of {@link authenticateUser}. */
+export interface LoginOptions {
+  /** Bound on concurrent hashes (the server's); a process-wide default otherwise. */
+  gate?: PasswordGate;
+  /** Clock for the TOTP check, in seconds. */
+  nowSeconds?: number;
+}
+
+let defaultGate: PasswordGate | undefined;
+
+// Typical duration of one hash in this process (moving average): a refused attempt on a locked account
+// waits this long without hashing, so it answers no faster than an unknown user or a wrong password.
+const FIRST_HASH_GUESS_MS = 500;
+let typicalHashMs: number | undefined;
+
+async function timedVerify(password: string, stored: string): Promise<boolean> {
+  const started = performance.now();
+  try {
+    return await verifyPassword(password, stored);
+  } finally {
+    const ms = performance.now() - started;
+    typicalHashMs = typicalHashMs === undefined ? ms : 0.8 * typicalHashMs + 0.2 * ms;
   }
 }
 
+/** A user row as counted by {@link countAttempt}. */
+interface Attempt extends UserRow {
+  /** This attempt's number in the current window (1 = first). */
+  attempt: number;
+  /** This very statement set the lock (`now()` is the transaction's time, so no other one matches). */
+  lock_set_now: boolean;
+}
+
 /**
- * Verifies username, password and (when enrolled) a TOTP code. Unknown users cost the same scrypt work as
- * known ones (no user enumeration by timing); a locked account is refused without revealing whether the
+ * Counts one sign-in attempt for `username`, in one atomic statement, BEFORE its password is hashed: every
+ * attempt counts as a failure until it succeeds (success resets the count). Parallel attempts therefore
+ * get distinct numbers (the row lock orders them, across processes too), and only the first
+ * {@link LOCKOUT}.failures of a window are ever evaluated. The attempt that reaches the limit sets the lock
+ * (it is still evaluated: sequentially, four wrong passwords and a right one sign in, as before); attempts
+ * after it are refused unevaluated, and neither extend nor reset the lock, until it expires, which starts
+ * a fresh count.
+ * Undefined when the username is unknown.
+ */
+async function countAttempt(db: Db, tenant: string, username: string): Promise<Attempt | undefined> {
+  const fresh = `((locked_until IS NOT NULL AND locked_until <= now())
+                  OR (locked_until IS NULL AND (failed_since IS NULL OR failed_since < now() - make_interval(mins => $4))))`;
+  const { rows } = await db.query<Attempt>(
+    `UPDATE auth_users SET
+       failed_count = CASE WHEN ${fresh} THEN 1 ELSE LEAST(failed_count + 1, 1000000) END,
+       failed_since = CASE WHEN ${fresh} THEN now() ELSE failed_since END,
+       locked_until = CASE WHEN ${fresh} THEN (CASE WHEN 1 >= $3 THEN now() + make_interval(mins => $5) END)
+                           WHEN failed_count + 1 = $3 AND locked_until IS NULL THEN now() + make_interval(mins => $5)
+                           ELSE locked_until END
+     WHERE tenant = $1 AND username = $2
+     RETURNING *, failed_count AS attempt, (locked_until IS NOT NULL AND locked_until > now()) AS locked,
+               (locked_until IS NOT NULL AND locked_until = now() + make_interval(mins => $5)) AS lock_set_now`,
+    [tenant, username, LOCKOUT.failures, LOCKOUT.windowMinutes, LOCKOUT.lockMinutes],
+  );
+  return rows[0];
+}
+
+/**
+ * Verifies username, password and (when enrolled) a TOTP code. The attempt is counted before the password
+ * is hashed ({@link countAttempt}), so parallel guesses cannot outrun the lockout. Hashing waits for a slot
+ * of `gate`; unknown users cost the same hash as known ones (no user enumeration by timing); a locked
+ * account is refused without hashing but only after a typical hash time, without revealing whether the
  * password was right.
+ * @throws GateBusyError when the gate's queue is full (nothing was counted or evaluated).
  */
 export async function authenticateUser(
   db: Db,
@@ -169,28 +220,36 @@ export async function authenticateUser(
   username: string,
   password: string,
   otp: string,
-  nowSeconds = Date.now() / 1000,
+  opts: LoginOptions = {},
 ): Promise<LoginResult> {
-  const { rows } = await db.query<UserRow>(
-    'SELECT *, (locked_until IS NOT NULL AND locked_until > now()) AS locked FROM auth_users WHERE tenant = $1 AND username = $2',
-    [tenant, username],
-  );
-  const row = rows[0];
-  if (!row) {
-    dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
-    await verifyPassword(password, await dummyHash);
-    return { ok: false, reason: 'unknown_user' };
+  const gate = opts.gate ?? (defaultGate ??= new PasswordGate({ concurrency: defaultHashConcurrency(), queue: DEFAULT_HASH_QUEUE }));
+  // The slot is taken before counting: a request refused as busy has not spent one of the user's attempts.
+  const release = await gate.acquire();
+  let row: Attempt | undefined;
+  let passwordOk: boolean;
+  try {
+    row = await countAttempt(db, tenant, username);
+    if (!row) {
+      dummyHash ??= hashPassword(randomBytes(16).toString('hex'));
+      const stored = await dummyHash;
+      await timedVerify(password.slice(0, 1024), stored);
+      return { ok: false, reason: 'unknown_user' };
+    }
+    // Locked by an earlier attempt (or an administrator): refused. The attempt that set the lock is evaluated.
+    if (row.attempt > LOCKOUT.failures || (row.locked && !row.lock_set_now)) {
+      release();
+      await delay(typicalHashMs ?? FIRST_HASH_GUESS_MS);
+      return { ok: false, reason: 'locked', userId: row.id };
+    }
+    passwordOk = await timedVerify(password.slice(0, 1024), row.password_hash);
+  } finally {
+    release();
   }
-  const passwordOk = await verifyPassword(password.slice(0, 1024), row.password_hash);
-  if (row.locked) return { ok: false, reason: 'locked', userId: row.id };
-  if (!passwordOk) {
-    await recordFailure(db, tenant, row.id);
-    return { ok: false, reason: 'bad_password', userId: row.id };
-  }
+  if (!passwordOk) return { ok: false, reason: 'bad_password', userId: row.id };
   if (row.totp_enc) {
     const seed = Buffer.from(unseal(kek, row.totp_enc, `totp:${tenant}:${row.id}`), 'base64');
     const last = row.totp_last_step === null ? undefined : BigInt(row.totp_last_step);
-    const step = verifyTotp(seed, otp.trim(), nowSeconds, last);
+    const step = verifyTotp(seed, otp.trim(), opts.nowSeconds ?? Date.now() / 1000, last);
     // The conditional update makes acceptance atomic: two logins racing with one code cannot both win.
     const accepted =
       step !== undefined &&
@@ -200,10 +259,8 @@ export async function authenticateUser(
           [tenant, row.id, step.toString()],
         )
       ).rowCount === 1;
-    if (!accepted) {
-      await recordFailure(db, tenant, row.id);
-      return { ok: false, reason: 'bad_otp', userId: row.id };
-    }
+    // The attempt was counted before hashing: a wrong code leaves it counted.
+    if (!accepted) return { ok: false, reason: 'bad_otp', userId: row.id };
   }
   await db.query('UPDATE auth_users SET failed_count = 0, failed_since = NULL, locked_until = NULL WHERE tenant = $1 AND id = $2', [
     tenant,

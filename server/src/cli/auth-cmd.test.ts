@@ -123,6 +123,21 @@ describe('on storage', () => {
     expect(JSON.parse(byUrl.out)).toMatchObject({ jwks_url: 'https://app.example/jwks.json' });
   });
 
+  it('registers a resource server with --introspect (no redirect URI needed), never a public one', async () => {
+    const r = await haven(storage, ['clients', 'add', '--type', 'confidential-symmetric', '--introspect', '--client-id', 'rs', '--json']);
+    expect(r.code, r.err).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ client_id: 'rs', introspect: true, redirect_uris: [] });
+    const list = await haven(storage, ['clients', 'list', '--json']);
+    const listed = JSON.parse(list.out) as { client_id: string; introspect?: boolean }[];
+    expect(listed.find((c) => c.client_id === 'rs')?.introspect).toBe(true);
+    expect(listed.find((c) => c.client_id === 'conf')?.introspect).toBeUndefined();
+    const pub = await haven(storage, ['clients', 'add', '--type', 'public', '--introspect', '--redirect-uri', 'https://a.example/cb']);
+    expect(pub.code).toBe(2);
+    expect(pub.err).toMatch(/public client cannot be a resource server/);
+    // Without --introspect a confidential client still needs a redirect URI.
+    expect((await haven(storage, ['clients', 'add', '--type', 'confidential-symmetric'])).code).toBe(2);
+  });
+
   it('refuses bad registrations with exit 2', async () => {
     expect((await haven(storage, ['clients', 'add', '--type', 'nonsense'])).code).toBe(2);
     const noRedirect = await haven(storage, ['clients', 'add', '--type', 'public']);

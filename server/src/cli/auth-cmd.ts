@@ -73,14 +73,17 @@ export const AUTH_COMMANDS: Record<string, Command> = {
   'clients add': {
     summary: 'Register a SMART app or backend service',
     usage:
-      'haven clients add --type public|confidential-symmetric|confidential-asymmetric|backend [--redirect-uri URI]... [--launch-uri URI] [--jwks-url URL | --jwks-file FILE] [--scopes "..."] [--client-id ID] [--name NAME] [--tenant T] [--json]',
+      'haven clients add --type public|confidential-symmetric|confidential-asymmetric|backend [--redirect-uri URI]... [--launch-uri URI] [--jwks-url URL | --jwks-file FILE] [--scopes "..."] [--introspect] [--client-id ID] [--name NAME] [--tenant T] [--json]',
     details: `Types: public (no secret; PKCE), confidential-symmetric (a client secret, printed once),
 confidential-asymmetric (private_key_jwt, RS384/ES384, keys from --jwks-url or --jwks-file), backend
 (SMART Backend Services: client_credentials with private_key_jwt, system/ scopes, no redirect).
 --scopes is the maximum grant: nothing beyond it is ever issued to the client. Defaults: backend
 "system/*.rs"; others "openid fhirUser launch launch/patient launch/encounter offline_access
 online_access patient/*.cruds user/*.cruds". --redirect-uri may be given several times; URIs must be
-https (http only on localhost) and are matched exactly. --launch-uri is where EHR launches open the app.`,
+https (http only on localhost) and are matched exactly. --launch-uri is where EHR launches open the app.
+--introspect registers a resource server: only such clients may call the token introspection endpoint
+(with their client credentials or a Bearer token issued to them); not for public clients. A resource
+server that only introspects needs no --redirect-uri (e.g. --type confidential-symmetric --introspect).`,
     options: {
       ...tenantOption,
       ...jsonOption,
@@ -92,6 +95,7 @@ https (http only on localhost) and are matched exactly. --launch-uri is where EH
       'jwks-url': { type: 'string' },
       'jwks-file': { type: 'string' },
       scopes: { type: 'string' },
+      introspect: { type: 'boolean' },
     },
     positionals: [0, 0],
     prepare(_pos, v) {
@@ -117,6 +121,7 @@ https (http only on localhost) and are matched exactly. --launch-uri is where EH
         ...(typeof v['jwks-url'] === 'string' ? { jwksUrl: v['jwks-url'] } : {}),
         ...(jwks !== undefined ? { jwks } : {}),
         ...(typeof v.scopes === 'string' ? { scopes: v.scopes } : {}),
+        ...(v.introspect === true ? { introspect: true } : {}),
       };
       return guarded(async (target, io) => {
         const { client, secret } = await target.auth.addClient(input);

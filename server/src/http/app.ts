@@ -21,6 +21,8 @@ export type AppDeps = FhirApiDeps & {
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // req.ip (the auth rate limits' client address) believes X-Forwarded-For only from the proxies configured.
+  app.set('trust proxy', deps.config.trustProxy);
   const api = createFhirApi(deps);
   if (deps.auth) {
     // Before the FHIR API: `.well-known` is not a resource type, and discovery needs no token.
