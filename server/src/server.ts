@@ -12,6 +12,7 @@ import type { HavenConfig } from './config.ts';
 import { loadDefinitions } from './fhir/definitions.ts';
 import { startAdminChannel } from './http/admin.ts';
 import { createApp } from './http/app.ts';
+import { registerHavenApps } from './http/app-clients.ts';
 import { smartSecurityBlock } from './auth/discovery.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
@@ -224,6 +225,8 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
   if (!config.authOff) {
     try {
       auth = await createAuthServer({ config, db, resourceTypes: new Set(resourceTypes), log });
+      // Haven's own apps are public clients of the default tenant, with URIs under BASE_URL (http/app-clients.ts).
+      await registerHavenApps(db, config, 'default', log);
     } catch (err) {
       await db.close();
       releaseLock();

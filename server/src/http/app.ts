@@ -4,6 +4,7 @@
  */
 import express from 'express';
 import type { AuthServer } from '../auth/auth-server.ts';
+import { createAppsRouter } from './apps.ts';
 import { createFhirApi, type FhirApiDeps } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 import { sendFhirJson } from './respond.ts';
@@ -50,6 +51,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({ status: 'unavailable' });
     }
   });
+  // Haven's SMART apps and the launcher (static; smart-apps/).
+  app.use(createAppsRouter({ config: deps.config }));
   app.use((req, res) => {
     sendFhirJson(req, res, 404, errorOutcome('not-found', `No route for ${req.method} ${req.path.slice(0, 100)}`));
   });
