@@ -64,6 +64,7 @@ const CLINICIAN_SCOPE = [
   'user/Communication.crs',
   'user/Composition.crus',
   'user/Provenance.crs',
+  'user/Procedure.crs',
 ].join(' ');
 
 /** Every app Haven serves. */

@@ -7,6 +7,7 @@ import { loadConfig, type HavenConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
 import { AUTH_COMMANDS } from './auth-cmd.ts';
 import { EVENTS_COMMANDS } from './events-cmd.ts';
+import { SEED_COMMANDS } from './seed-cmd.ts';
 import { UsageError, tenantOf, tenantOption, type Command } from './command.ts';
 import { runBackup, runExport, runRestore } from './dump-cmd.ts';
 import { listImportFiles, runImport, type CliIo } from './import-cmd.ts';
@@ -86,6 +87,7 @@ or corrupted backup changes nothing. Refuses a database that already holds resou
   },
   ...AUTH_COMMANDS,
   ...EVENTS_COMMANDS,
+  ...SEED_COMMANDS,
 };
 
 function mainHelp(): string {
@@ -155,7 +157,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
     io.stderr.write(`haven: unknown command '${name}'. Run 'haven --help'.\n`);
     return EXIT.usage;
   }
-  let action: (target: Target, io: CliIo) => Promise<number>;
+  let action: (target: Target, io: CliIo, config: HavenConfig) => Promise<number>;
   try {
     const parsed = parseArgs({
       args: [...rest],
@@ -188,7 +190,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv, io
   let target: Target | undefined;
   try {
     target = await openTarget(config, env);
-    const code = await action(target, io);
+    const code = await action(target, io, config);
     return io.signal?.aborted ? EXIT.interrupted : code;
   } catch (err) {
     if (io.signal?.aborted) {

@@ -2,6 +2,7 @@
  * The shape of a `haven` command, shared by cli.ts and the command modules that define commands.
  */
 import type { ParseArgsConfig } from 'node:util';
+import type { HavenConfig } from '../config.ts';
 import type { CliIo } from './import-cmd.ts';
 import type { Target } from './target.ts';
 
@@ -19,7 +20,7 @@ export interface Command {
   prepare(
     positionals: string[],
     values: Record<string, string | boolean | string[] | undefined>,
-  ): (target: Target, io: CliIo) => Promise<number>;
+  ): (target: Target, io: CliIo, config: HavenConfig) => Promise<number>;
 }
 
 /** A problem with the command line itself (exit 2). */

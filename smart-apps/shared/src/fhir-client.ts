@@ -91,7 +91,8 @@ export class FhirClient {
       if (!path.startsWith(`${this.base}/`) && path !== this.base) throw new FhirError(0, 'Refusing a link to another server.');
       return path;
     }
-    return `${this.base}/${path.replace(/^\/+/, '')}`;
+    const rest = path.replace(/^\/+/, '');
+    return rest === '' ? this.base : `${this.base}/${rest}`;
   }
 
   private async send(method: string, path: string, body: unknown, headers: Record<string, string>, token: string): Promise<Response> {
