@@ -35,6 +35,7 @@ function inputs(app: string): string[] {
     ...files(join(ROOT, app)),
     ...files(join(ROOT, 'shared', 'src')),
     join(ROOT, 'registry.ts'),
+    join(ROOT, 'build.ts'),
     join(REPO, 'bots', 'config', 'defaults.json'),
     join(REPO, 'package-lock.json'),
   ]
@@ -65,18 +66,37 @@ export function isStale(app: string): boolean {
   return !existsSync(join(distDir(app), 'index.html')) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== sourceHash(app);
 }
 
-/** Builds the stale apps (or all with `force`); returns the apps built. */
-export async function ensureAppsBuilt(opts: { force?: boolean; log?: (line: string) => void } = {}): Promise<string[]> {
+/**
+ * Builds the stale apps (or all with `force`); returns the apps built. `outRoot` builds into `{outRoot}/{app}`
+ * instead of each app's dist (tests), and implies `force`.
+ */
+export async function ensureAppsBuilt(opts: { force?: boolean; outRoot?: string; log?: (line: string) => void } = {}): Promise<string[]> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const todo = APP_DIRS.filter((app) => existsSync(join(ROOT, app, 'index.html')) && (opts.force || isStale(app)));
+  const todo = APP_DIRS.filter((app) => existsSync(join(ROOT, app, 'index.html')) && (opts.force || opts.outRoot || isStale(app)));
   if (todo.length === 0) return [];
   const { build } = await import('vite');
-  for (const app of todo) {
-    const started = Date.now();
-    const hash = sourceHash(app);
-    await build({ root: join(ROOT, app), configFile: join(ROOT, app, 'vite.config.ts'), logLevel: 'warn' });
-    writeFileSync(join(distDir(app), STAMP), hash);
-    log(`smart-apps: built ${app} in ${Date.now() - started} ms`);
+  // Vite follows NODE_ENV when it is set (vitest sets it to "test"), and React then ships its development build
+  // (several times larger, StrictMode effects run twice). Apps are always built for production.
+  const nodeEnv = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'production';
+  try {
+    for (const app of todo) {
+      const started = Date.now();
+      const hash = sourceHash(app);
+      const outDir = opts.outRoot ? join(opts.outRoot, app) : distDir(app);
+      await build({
+        root: join(ROOT, app),
+        configFile: join(ROOT, app, 'vite.config.ts'),
+        mode: 'production',
+        logLevel: 'warn',
+        build: { outDir, emptyOutDir: true },
+      });
+      writeFileSync(join(outDir, STAMP), hash);
+      log(`smart-apps: built ${app} in ${Date.now() - started} ms`);
+    }
+  } finally {
+    if (nodeEnv === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = nodeEnv;
   }
   return todo;
 }

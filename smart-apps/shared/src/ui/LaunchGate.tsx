@@ -26,6 +26,20 @@ export interface LaunchGateProps {
   children: (config: AppConfig) => ReactNode;
 }
 
+/**
+ * One start per page URL: a callback's code can be exchanged once, and effects may run twice (React StrictMode in
+ * development, a remount), so a second start of the same URL shares the first one's result.
+ */
+const starts = new Map<string, Promise<BootResult>>();
+function bootOnce(href: string, start: () => Promise<BootResult>): Promise<BootResult> {
+  let p = starts.get(href);
+  if (!p) {
+    p = start();
+    starts.set(href, p);
+  }
+  return p;
+}
+
 type State = { kind: 'starting' } | { kind: 'config-error'; message: string } | { kind: 'booted'; config: AppConfig; result: BootResult };
 
 function InLaunch({ session, env, children, onEnded }: { session: SmartSession; env: SmartEnv; children: ReactNode; onEnded: () => void }) {
@@ -53,7 +67,9 @@ export function LaunchGate(props: LaunchGateProps) {
         if (live) setState({ kind: 'config-error', message: 'The app could not read its settings from the server. Reload to try again.' });
         return;
       }
-      const result = await boot(window.location.href, appPath, config, { ...env, trustIssuer: issuerTrust(config) });
+      const result = await bootOnce(window.location.href, () =>
+        boot(window.location.href, appPath, config, { ...env, trustIssuer: issuerTrust(config) }),
+      );
       if (!live) return;
       if (result.kind === 'redirect') {
         window.location.assign(result.url);
