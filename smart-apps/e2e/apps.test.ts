@@ -44,7 +44,9 @@ async function launchClinicianApp(page: Page, patient: string): Promise<void> {
     .getByRole('heading', { name: 'Launch the clinician app' })
     .waitFor()
     .catch(async (err: unknown) => {
-      throw new Error(`launcher did not open at ${page.url()}: ${(await page.locator('body').innerText()).slice(0, 500)} (${String(err)})`);
+      throw new Error(
+        `launcher did not open at ${page.url()}: ${((await page.locator('body').textContent()) ?? '').slice(0, 500)} (${String(err)})`,
+      );
     });
   await page.getByLabel(patient).check();
   await shot(page, 'launcher');
@@ -95,7 +97,7 @@ describe.skipIf(!haveChromium() && !required)('SMART apps in a browser', () => {
       await visible(page.getByRole('img', { name: /PHQ-9: latest 8/ }));
       // Response marks from the outcomes (Alex dropped more than 50 % from 19).
       expect(await page.locator('.chart-mark-response').count()).toBeGreaterThan(0);
-      expect(await page.locator('.banner-name').innerText()).toBe('Alex Morgan');
+      expect(await page.locator('.banner-name').textContent()).toBe('Alex Morgan');
       await shot(page, 'clinician-app');
     } finally {
       await browser.close();
@@ -118,7 +120,7 @@ describe.skipIf(!haveChromium() && !required)('SMART apps in a browser', () => {
       expect(await questions.count()).toBe(10);
       for (let i = 0; i < 9; i++) {
         const q = questions.nth(i);
-        const item9 = (await q.locator('legend').innerText()).includes('better off dead');
+        const item9 = ((await q.locator('legend').textContent()) ?? '').includes('better off dead');
         await q.getByLabel(item9 ? 'More than half the days' : 'Several days', { exact: true }).check();
       }
       // A positive item 9 brings the crisis resources under the question at once.
@@ -144,7 +146,7 @@ describe.skipIf(!haveChromium() && !required)('SMART apps in a browser', () => {
       }
       await visible(page.getByText(/Suicide risk review, level moderate: PHQ-9 item 9/));
       await visible(page.getByText(/PHQ-9: latest 10 \(moderate\)/));
-      expect(await page.locator('.flag').innerText()).toMatch(/Suicide risk/);
+      expect(await page.locator('.flag').textContent()).toMatch(/Suicide risk/);
       await visible(page.getByRole('button', { name: 'Acknowledge' }));
       await shot(page, 'clinician-app-risk');
       // Work the checklist: acknowledge, then record the contact.

@@ -60,7 +60,9 @@ describe('demo clinic content', () => {
     expect(outcome('demo-jordan-phq9-26-remission')).toBe(true); // 16 → 3
     const goal = all.find((r) => r.id === 'demo-jordan-goal-phq9');
     expect(goal?.achievementStatus?.coding?.[0]?.code).toBe('achieved');
-    const identifiers = all.filter((r) => r.resourceType === 'Observation' && r.id?.endsWith('-response')).map((r) => r.identifier[0].system);
+    const identifiers = all
+      .filter((r) => r.resourceType === 'Observation' && r.id?.endsWith('-response'))
+      .map((r) => r.identifier[0].system);
     expect(new Set(identifiers)).toEqual(new Set(['https://haven.health/fhir/sid/mbc-outcome-observation']));
   });
 
