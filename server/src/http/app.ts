@@ -51,8 +51,8 @@ export function createApp(deps: AppDeps): express.Express {
       res.status(503).json({ status: 'unavailable' });
     }
   });
-  // Haven's SMART apps and the launcher (static; smart-apps/).
-  app.use(createAppsRouter({ config: deps.config }));
+  // Haven's SMART apps, the launcher and the front door at / (static; smart-apps/).
+  app.use(createAppsRouter({ config: deps.config, db: deps.db }));
   app.use((req, res) => {
     sendFhirJson(req, res, 404, errorOutcome('not-found', `No route for ${req.method} ${req.path.slice(0, 100)}`));
   });

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultClinicalConfig } from '../../../bots/clinical/config.ts';
 import { HAVEN_APPS } from '../../../smart-apps/registry.ts';
 import { addClient, getClient } from '../auth/clients.ts';
+import { DEMO_PASSWORD, DEMO_USERS } from '../cli/demo-clinic.ts';
 import { openScratchDb } from '../test-support/harness.ts';
 import { registerHavenApps } from './app-clients.ts';
 import { createAppsRouter } from './apps.ts';
@@ -97,6 +98,46 @@ describe('app routes', () => {
   it('leaves other paths to the rest of the server', async () => {
     expect(await (await fetch(`${base}/apps/other/`)).text()).toBe('fallthrough');
     expect(await (await fetch(`${base}/apps/patient/favicon.ico`)).text()).toBe('fallthrough');
+  });
+});
+
+describe('front door', () => {
+  async function serve(seeded: boolean | 'broken') {
+    const db = {
+      query: async () => {
+        if (seeded === 'broken') throw new Error('down');
+        return { rows: seeded ? [{ '?column?': 1 }] : [], rowCount: seeded ? 1 : 0 };
+      },
+    };
+    const app = express();
+    app.use(createAppsRouter({ config: { baseUrl: 'https://haven.example' }, db: db as never }));
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+      return { status: res.status, text: await res.text(), csp: res.headers.get('content-security-policy') };
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
+  }
+
+  it('says what the server is and links the apps, the launcher and the FHIR base', async () => {
+    const r = await serve(false);
+    expect(r.status).toBe(200);
+    for (const link of ['href="/launcher/"', 'href="/apps/patient/"', 'href="/fhir/metadata"', 'https://haven.example/fhir'])
+      expect(r.text).toContain(link);
+    expect(r.text).toContain('seed --demo');
+    expect(r.text).not.toContain(DEMO_PASSWORD);
+    expect(r.csp).toContain("frame-ancestors 'none'");
+  });
+
+  it('shows the demo logins once the demo clinic is loaded, and still answers when storage fails', async () => {
+    const r = await serve(true);
+    expect(r.text).toContain(DEMO_PASSWORD);
+    for (const u of DEMO_USERS) expect(r.text).toContain(`<code>${u.username}</code>`);
+    const broken = await serve('broken');
+    expect(broken.status).toBe(200);
+    expect(broken.text).not.toContain(DEMO_PASSWORD);
   });
 });
 

@@ -15,7 +15,9 @@ import { join } from 'node:path';
 import express from 'express';
 import { HAVEN_APPS, type AppConfig, type HavenApp } from '../../../smart-apps/registry.ts';
 import { distDir } from '../../../smart-apps/build.ts';
+import { DEMO_PASSWORD, DEMO_USERS } from '../cli/demo-clinic.ts';
 import type { HavenConfig } from '../config.ts';
+import type { Db } from '../store/db.ts';
 import { loadClinicalConfig } from '../../../bots/clinical/config.ts';
 import { fhirBase } from './fhir-api.ts';
 
@@ -24,6 +26,8 @@ export interface AppsOptions {
   config: Pick<HavenConfig, 'baseUrl'>;
   /** The crisis message patients see (bots configuration `crisis.patientMessage`). */
   crisisMessage?: string;
+  /** Storage, for the front door's "is the demo loaded" (no front door without it). */
+  db?: Pick<Db, 'query'>;
   /** Where the built apps are (tests); default smart-apps/{app}/dist. */
   distOf?: (app: HavenApp) => string;
 }
@@ -63,6 +67,45 @@ export function appConfig(app: HavenApp, opts: AppsOptions): AppConfig {
   };
 }
 
+function esc(v: string): string {
+  return v.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+}
+
+/** True when `haven seed --demo` has loaded the demo clinic into the default tenant. */
+async function demoSeeded(db: Pick<Db, 'query'>): Promise<boolean> {
+  const { rows } = await db.query(
+    `SELECT 1 FROM resources WHERE tenant = 'default' AND resource_type = 'Organization' AND id = 'demo-clinic' AND NOT deleted`,
+  );
+  return rows.length > 0;
+}
+
+/** The front door at `/`: what this server is, and links to the apps, the launcher, the FHIR base. */
+export function frontDoor(baseUrl: string, demo: boolean): string {
+  const fhir = `${baseUrl}/fhir`;
+  const logins = demo
+    ? `<h2>Demo logins</h2><p>The demo clinic is loaded. Password for every demo user: <code>${esc(DEMO_PASSWORD)}</code> (demo data only).</p>
+<table><thead><tr><th scope="col">Username</th><th scope="col">Who</th></tr></thead><tbody>
+${DEMO_USERS.map((u) => `<tr><td><code>${esc(u.username)}</code></td><td>${esc(u.who)}</td></tr>`).join('\n')}
+</tbody></table>`
+    : `<p>No demo data here. To load a demo clinic with logins: <code>npm run haven -- seed --demo</code>, then reload.</p>`;
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Haven</title>
+<style>body{font-family:system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem;line-height:1.5;color:#1a1a1a}
+a{color:#0a4f8a}code{font-size:.95em}table{border-collapse:collapse}td,th{border-bottom:1px solid #ccc;padding:.25rem .75rem;text-align:left}</style></head>
+<body><main><h1>Haven</h1>
+<p>A FHIR-native behavioral-health platform: a FHIR R4 server with a SMART authorization server, clinical bots, and SMART apps.</p>
+<ul>
+<li><a href="/launcher/">Launcher</a>: sign in as a clinician, pick a patient, launch the clinician app (an EHR launch).</li>
+<li><a href="/apps/patient/">Patient app</a>: sign in as a patient.</li>
+<li><a href="/apps/clinician/">Clinician app</a>: opens from a chart or the launcher.</li>
+<li>FHIR base: <code>${esc(fhir)}</code> (<a href="/fhir/metadata">CapabilityStatement</a>, <a href="/fhir/.well-known/smart-configuration">SMART configuration</a>)</li>
+</ul>
+${logins}
+<p>If you are in crisis, call or text 988, or call 911.</p>
+</main></body></html>
+`;
+}
+
 /** The router: mount at the root of the app. */
 export function createAppsRouter(options: AppsOptions): express.Router {
   // The same crisis text the risk bot sends (HAVEN_BOT_CONFIG over bots/config/defaults.json, validated at start).
@@ -75,6 +118,22 @@ export function createAppsRouter(options: AppsOptions): express.Router {
     res.setHeader('Referrer-Policy', 'no-referrer');
     res.setHeader('X-Content-Type-Options', 'nosniff');
   };
+  if (opts.db) {
+    const db = opts.db;
+    router.get('/', async (_req, res) => {
+      let demo = false;
+      try {
+        demo = await demoSeeded(db);
+      } catch {
+        demo = false; // storage trouble shows on /healthz; the front door still answers
+      }
+      res.setHeader('Content-Security-Policy', "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'");
+      res.setHeader('Referrer-Policy', 'no-referrer');
+      res.setHeader('X-Content-Type-Options', 'nosniff');
+      res.setHeader('Cache-Control', 'no-store');
+      res.type('html').send(frontDoor(opts.config.baseUrl, demo));
+    });
+  }
   for (const app of HAVEN_APPS) {
     const dist = opts.distOf?.(app) ?? distDir(app.id);
     const bare = app.path.replace(/\/$/, '');
