@@ -13,6 +13,7 @@ import { loadDefinitions } from './fhir/definitions.ts';
 import { startAdminChannel } from './http/admin.ts';
 import { createApp } from './http/app.ts';
 import { createStartingApp, Readiness, type StartupStep } from './http/readiness.ts';
+import { registerHavenApps } from './http/app-clients.ts';
 import { smartSecurityBlock } from './auth/discovery.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
@@ -281,6 +282,8 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
         const started = await createAuthServer({ config, db, resourceTypes: new Set(resourceTypes), log });
         auth = started;
         opened.push(() => started.close());
+        // Haven's own apps are public clients of the default tenant, with URIs under BASE_URL (http/app-clients.ts).
+        await registerHavenApps(db, config, 'default', log);
       }
       const authenticate: Authenticator = config.authOff ? developmentAuthenticator : (opts.authenticate ?? auth!.authenticate);
       const app = createApp({

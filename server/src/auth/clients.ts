@@ -205,6 +205,32 @@ export async function getClient(db: Pick<Db, 'query'>, tenant: string, clientId:
   return rows[0] ? fromRow(rows[0]) : undefined;
 }
 
+/**
+ * Re-points a registered public client at new URIs and scopes (Haven's own apps when BASE_URL changes). Grants
+ * already issued keep their scopes; nothing beyond the new maximum is issued from now on.
+ * @throws ClientValidationError for URIs that addClient would refuse.
+ */
+export async function updatePublicClient(
+  db: Pick<Db, 'query'>,
+  tenant: string,
+  clientId: string,
+  update: { name?: string; redirectUris: string[]; launchUri?: string; scopes: string },
+): Promise<boolean> {
+  validate({
+    tenant,
+    type: 'public',
+    clientId,
+    redirectUris: update.redirectUris,
+    ...(update.launchUri ? { launchUri: update.launchUri } : {}),
+  });
+  const { rowCount } = await db.query(
+    `UPDATE auth_clients SET name = $3, redirect_uris = $4, launch_uri = $5, scopes = $6
+      WHERE tenant = $1 AND client_id = $2 AND type = 'public'`,
+    [tenant, clientId, update.name ?? null, update.redirectUris, update.launchUri ?? null, splitScopes(update.scopes).join(' ')],
+  );
+  return rowCount > 0;
+}
+
 /** Every client of a tenant, by client_id. */
 export async function listClients(db: Db, tenant: string): Promise<Client[]> {
   const { rows } = await db.query<ClientRow>('SELECT * FROM auth_clients WHERE tenant = $1 ORDER BY client_id', [tenant]);

@@ -8,6 +8,7 @@ import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
 import { AUTH_COMMANDS } from './auth-cmd.ts';
 import { DOCTOR_COMMANDS } from './doctor-cmd.ts';
 import { EVENTS_COMMANDS } from './events-cmd.ts';
+import { SEED_COMMANDS } from './seed-cmd.ts';
 import { UsageError, tenantOf, tenantOption, type Command } from './command.ts';
 import { runBackup, runExport, runRestore } from './dump-cmd.ts';
 import { listImportFiles, runImport, type CliIo } from './import-cmd.ts';
@@ -88,6 +89,7 @@ or corrupted backup changes nothing. Refuses a database that already holds resou
   ...AUTH_COMMANDS,
   ...EVENTS_COMMANDS,
   ...DOCTOR_COMMANDS,
+  ...SEED_COMMANDS,
 };
 
 function mainHelp(): string {

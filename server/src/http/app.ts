@@ -4,6 +4,7 @@
  */
 import express from 'express';
 import type { AuthServer } from '../auth/auth-server.ts';
+import { createAppsRouter } from './apps.ts';
 import { createFhirApi, type FhirApiDeps } from './fhir-api.ts';
 import { errorOutcome } from './outcome.ts';
 import { readyzHandler, type Readiness } from './readiness.ts';
@@ -56,6 +57,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
   });
   app.get('/readyz', readyzHandler(deps.readiness, deps.db));
+  // Haven's SMART apps, the launcher and the front door at / (static; smart-apps/).
+  app.use(createAppsRouter({ config: deps.config, db: deps.db }));
   app.use((req, res) => {
     sendFhirJson(req, res, 404, errorOutcome('not-found', `No route for ${req.method} ${req.path.slice(0, 100)}`));
   });
