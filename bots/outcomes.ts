@@ -146,6 +146,8 @@ export default defineBot({
   triggers: [
     { resourceType: 'Observation', interactions: ['create', 'update'], criteria: `${TOTAL_CRITERIA}&status=final,amended` },
     { resourceType: 'Observation', interactions: ['update'], criteria: `${TOTAL_CRITERIA}&status=entered-in-error` },
+    // A deleted total no longer counts: the episode is recomputed from what remains (the event carries its last version).
+    { resourceType: 'Observation', interactions: ['delete'], criteria: TOTAL_CRITERIA },
   ],
   scopes: ['system/Observation.crus', 'system/CarePlan.rs', 'system/Goal.ru'],
   async handle(event, ctx): Promise<BotOutput> {
@@ -159,7 +161,7 @@ export default defineBot({
       return { summary: 'not a total score' };
     const id = instrument.id as InstrumentId;
     if (!ctx.config.outcomes[id]) return { summary: `${id}: no outcome rule configured` };
-    if (total.status === 'entered-in-error') return recompute(ctx, total, id, code, patient);
+    if (event.interaction === 'delete' || total.status === 'entered-in-error') return recompute(ctx, total, id, code, patient);
     const plan = await activeCarePlan(ctx, patient);
     const first = (await episodeTotals(ctx, patient, code, plan, 1))[0];
     const baseline = first && first.id !== total.id ? first.valueInteger : undefined;

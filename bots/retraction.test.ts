@@ -25,7 +25,7 @@ describe('a response entered in error retracts its results', () => {
       { HAVEN_EVENT_POLL_MS: '100', HAVEN_DELIVERY_RETRY_BASE_MS: '50', HAVEN_DELIVERY_MAX_ATTEMPTS: '3' },
       { botSet: { bots: BOTS, module: BOTS_MODULE, config: loadClinicalConfig({ HAVEN_BOT_CONFIG: override }) } },
     );
-    for (const id of ['r1', 'r2', 'r3', 'r4']) {
+    for (const id of ['r1', 'r2', 'r3', 'r4', 'r5', 'r6']) {
       await t.req(`/fhir/Patient/${id}`, { method: 'PUT', json: { resourceType: 'Patient', id } });
     }
     await t.req('/fhir/Goal/g1', {
@@ -132,6 +132,57 @@ describe('a response entered in error retracts its results', () => {
     expect(after.note?.at(-1)?.text).toMatch(new RegExp(`^Source QuestionnaireResponse/${g.id} was marked entered-in-error`));
     // Every step is a recorded version: the note is one more.
     expect((await t.req(`/fhir/Task/${after.id}/_history`)).body.entry).toHaveLength(2);
+  });
+
+  async function remove(qr: QuestionnaireResponse & { id: string }): Promise<void> {
+    const res = await t.req(`/fhir/QuestionnaireResponse/${qr.id}`, { method: 'DELETE' });
+    expect(res.status, res.text).toBeLessThan(300);
+    await t.server.events.dispatcher.idle();
+  }
+  const riskTasks = (patient: string) =>
+    search<Task>(`Task?patient=Patient/${patient}&code=https://haven.health/fhir/CodeSystem/haven-task|suicide-risk-review`);
+
+  it('a deleted response retracts its results like one entered in error', async () => {
+    const h = await submit(phqLikeResponse('phq-9', 'r5', [1, 1, 1, 1, 1, 0, 0, 0, 0])); // 5
+    const before = await derivedFrom(h.id);
+    expect(before.length).toBeGreaterThanOrEqual(3);
+    expect(before.every((o) => o.status === 'final')).toBe(true);
+    await remove(h);
+    const after = await derivedFrom(h.id);
+    expect(after.map((o) => o.id).sort()).toEqual(before.map((o) => o.id).sort());
+    expect(after.map((o) => o.status)).toEqual(after.map(() => 'entered-in-error'));
+    // No longer feeds the score-rise rule: 10 is +5 only against the deleted 5.
+    await submit(phqLikeResponse('phq-9', 'r5', [2, 2, 2, 2, 2, 0, 0, 0, 0])); // 10
+    expect(await riskTasks('r5')).toEqual([]);
+  });
+
+  it('an open risk Task raised by a deleted response gets a note saying so and stays open', async () => {
+    const k = await submit(phqLikeResponse('phq-9', 'r6', [0, 0, 0, 0, 0, 0, 0, 0, 3]));
+    const [before] = await riskTasks('r6');
+    expect(before.status).toBe('requested');
+    await remove(k);
+    const [after] = await riskTasks('r6');
+    expect(after.id).toBe(before.id);
+    expect(after.status).toBe('requested');
+    expect(after.note?.at(-1)?.text).toMatch(new RegExp(`^Source QuestionnaireResponse/${k.id} was deleted`));
+    // A later entered-in-error of another copy or a second delete event does not note it twice.
+    expect(after.note?.filter((n) => n.text?.includes(k.id)).length).toBe(1);
+  });
+
+  it('a deleted total Observation is taken out of the episode (outcomes recomputed)', async () => {
+    await t.req('/fhir/Patient/r7', { method: 'PUT', json: { resourceType: 'Patient', id: 'r7' } });
+    await submit(phqLikeResponse('phq-9', 'r7', [2, 2, 2, 2, 2, 2, 2, 2, 0], { authored: '2026-02-01T10:00:00Z' })); // 16
+    const m = await submit(phqLikeResponse('phq-9', 'r7', [1, 1, 1, 0, 0, 0, 0, 0, 0], { authored: '2026-03-01T10:00:00Z' })); // 3
+    const totalM = await totalId(m.id);
+    const outcomes = async () =>
+      (await search<Observation>(`Observation?subject=Patient/r7&code=${MBC}|response,${MBC}|remission&_count=50`)).filter(
+        (o) => o.derivedFrom?.[0]?.reference === `Observation/${totalM}`,
+      );
+    expect((await outcomes()).map((o) => o.status)).toEqual(['final', 'final']);
+    const res = await t.req(`/fhir/Observation/${totalM}`, { method: 'DELETE' });
+    expect(res.status).toBeLessThan(300);
+    await t.server.events.dispatcher.idle();
+    expect((await outcomes()).map((o) => o.status)).toEqual(['entered-in-error', 'entered-in-error']);
   });
 
   it('marking a response entered-in-error is never refused by the answer check', async () => {

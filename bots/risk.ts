@@ -13,7 +13,7 @@
  *   note, each a recorded version of the Task;
  * - a safety Flag on the patient (created, or its level raised);
  * - where configured, a Communication recording that the patient was given the 988 crisis resources.
- * A response changed to `entered-in-error` does not cancel anything: each open risk Task it raised or added evidence
+ * A response changed to `entered-in-error`, or deleted, does not cancel anything: each open risk Task it raised or added evidence
  * to gets a note (clinical/retraction.ts) and stays open for a clinician to close.
  * The bot reads the response itself (not the score Observations), so the Task exists as fast as the score does.
  */
@@ -35,7 +35,7 @@ import {
   type ActiveEscalation,
 } from './clinical/escalation.ts';
 import { inInstrumentTerms } from './clinical/instrument-match.ts';
-import { needsRetractionNote, noteRetraction } from './clinical/retraction.ts';
+import { needsRetractionNote, noteRetraction, type Withdrawal } from './clinical/retraction.ts';
 import { assessRisk, maxLevel, type RiskAssessment } from './clinical/risk.ts';
 import { activeCareTeamOf, chooseRiskOwner, treatingPractitionerOf, type OwnerChoice } from './clinical/routing.ts';
 import { assessSafetyAnswers, scanSafety } from './clinical/safety-scan.ts';
@@ -220,7 +220,12 @@ async function assess(
 }
 
 /** Notes the retraction on every open risk Task the response raised or added evidence to; cancels nothing. */
-async function noteRetractions(ctx: BotContext, qr: QuestionnaireResponse & { id: string }, patient: string): Promise<BotOutput> {
+async function noteRetractions(
+  ctx: BotContext,
+  qr: QuestionnaireResponse & { id: string },
+  patient: string,
+  how: Withdrawal,
+): Promise<BotOutput> {
   const source = `QuestionnaireResponse/${qr.id}`;
   const open = await ctx.search<Task>(
     'Task',
@@ -230,9 +235,9 @@ async function noteRetractions(ctx: BotContext, qr: QuestionnaireResponse & { id
   return {
     writes: noted.map((task) => ({
       request: { method: 'PUT', url: `Task/${task.id}`, ifMatch: `W/"${task.meta?.versionId}"` },
-      resource: noteRetraction(task, source, ctx.now),
+      resource: noteRetraction(task, source, ctx.now, how),
     })),
-    summary: `entered-in-error: ${noted.length} open risk Task(s) noted, left open`,
+    summary: `${how}: ${noted.length} open risk Task(s) noted, left open`,
   };
 }
 
@@ -243,6 +248,7 @@ export default defineBot({
   triggers: [
     { resourceType: 'QuestionnaireResponse', interactions: ['create', 'update'], criteria: 'status=completed,amended' },
     { resourceType: 'QuestionnaireResponse', interactions: ['update'], criteria: 'status=entered-in-error' },
+    { resourceType: 'QuestionnaireResponse', interactions: ['delete'] },
   ],
   scopes: [
     'system/Observation.rs',
@@ -257,7 +263,8 @@ export default defineBot({
     const qr = event.resource as (QuestionnaireResponse & { id: string }) | undefined;
     const patient = qr?.subject?.reference;
     if (!qr || !patient?.startsWith('Patient/')) return { summary: 'no patient: not assessed' };
-    if (qr.status === 'entered-in-error') return noteRetractions(ctx, qr, patient);
+    if (event.interaction === 'delete') return noteRetractions(ctx, qr, patient, 'deleted');
+    if (qr.status === 'entered-in-error') return noteRetractions(ctx, qr, patient, 'entered-in-error');
     const { assessment, what } = await assess(ctx, qr as QuestionnaireResponse & { id: string; subject: { reference: string } });
     const plan = planEscalation(assessment, ctx.config.escalation, new Date(ctx.now));
     if (!plan.escalate) return { summary: `${what}: no risk` };

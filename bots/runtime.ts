@@ -31,7 +31,7 @@ export interface BotEvent {
   readonly resourceType: string;
   readonly id: string;
   readonly versionId: number;
-  /** The version the event is about (absent for a delete). */
+  /** The version the event is about; for a delete, the last version before it (absent when history has none). */
   readonly resource?: Resource;
 }
 

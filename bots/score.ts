@@ -6,7 +6,7 @@
  * answers: no total, and a review Task for the care team. A response it cannot score is recorded as
  * `not scored: <reason>` in its run (`haven events bot-runs`); the client was told at write time (answer-check).
  *
- * A response changed to `entered-in-error` retracts its results: every score Observation derived from it becomes
+ * A response changed to `entered-in-error`, or deleted, retracts its results: every score Observation derived from it becomes
  * `entered-in-error` through the same conditional-update keys (the outcomes bot then recomputes what rested on the
  * total), and an open score-review Task gets a note and stays for a person to close.
  */
@@ -14,7 +14,7 @@ import type { BundleEntry, Observation, Patient, QuestionnaireResponse, Task } f
 import { INSTRUMENT_LABELS } from './clinical/config.ts';
 import { HAVEN_TASK_SYSTEM } from './clinical/escalation.ts';
 import { inInstrumentTerms } from './clinical/instrument-match.ts';
-import { needsRetractionNote, noteRetraction } from './clinical/retraction.ts';
+import { needsRetractionNote, noteRetraction, type Withdrawal } from './clinical/retraction.ts';
 import { buildScoreTransaction, SCORE_OBSERVATION_SYSTEM } from './clinical/score-observations.ts';
 import { scoreResponse } from './clinical/scoring.ts';
 import { resolveInstrument } from './questionnaire-resolver.ts';
@@ -43,8 +43,8 @@ export function scoreReviewTask(qr: QuestionnaireResponse & { id: string }, miss
   };
 }
 
-/** Writes that retract what a response entered in error produced. */
-async function retract(ctx: BotContext, qr: QuestionnaireResponse & { id: string }): Promise<BotOutput> {
+/** Writes that retract what a response entered in error (or deleted) produced. */
+async function retract(ctx: BotContext, qr: QuestionnaireResponse & { id: string }, how: Withdrawal): Promise<BotOutput> {
   const source = `QuestionnaireResponse/${qr.id}`;
   const derived = await ctx.search<Observation>('Observation', `derived-from=${source}&_count=200`);
   const writes: BundleEntry[] = [];
@@ -65,10 +65,10 @@ async function retract(ctx: BotContext, qr: QuestionnaireResponse & { id: string
   for (const task of noted) {
     writes.push({
       request: { method: 'PUT', url: `Task/${task.id}`, ifMatch: `W/"${task.meta?.versionId}"` },
-      resource: noteRetraction(task, source, ctx.now),
+      resource: noteRetraction(task, source, ctx.now, how),
     });
   }
-  return { writes, summary: `entered-in-error: ${retracted} score Observation(s) retracted, ${noted.length} review Task(s) noted` };
+  return { writes, summary: `${how}: ${retracted} score Observation(s) retracted, ${noted.length} review Task(s) noted` };
 }
 
 export default defineBot({
@@ -79,12 +79,15 @@ export default defineBot({
   triggers: [
     { resourceType: 'QuestionnaireResponse', interactions: ['create', 'update'], criteria: 'status=completed,amended' },
     { resourceType: 'QuestionnaireResponse', interactions: ['update'], criteria: 'status=entered-in-error' },
+    // A deleted response is withdrawn like one entered in error (the event carries the version before the delete).
+    { resourceType: 'QuestionnaireResponse', interactions: ['delete'] },
   ],
   scopes: ['system/Observation.cus', 'system/Task.cus', 'system/Patient.r', 'system/Questionnaire.rs'],
   async handle(event, ctx) {
     const qr = event.resource as (QuestionnaireResponse & { id: string }) | undefined;
     if (!qr) return { summary: 'no response version: not scored' };
-    if (qr.status === 'entered-in-error') return retract(ctx, qr);
+    if (event.interaction === 'delete') return retract(ctx, qr, 'deleted');
+    if (qr.status === 'entered-in-error') return retract(ctx, qr, 'entered-in-error');
     const resolved = await resolveInstrument(qr, ctx, ctx.baseUrl);
     const match = resolved.match;
     if (!match) return { summary: `not scored: ${resolved.reason}` };
