@@ -265,6 +265,8 @@ export async function startServerProcess(opts: {
   storage: BenchStorage;
   cpuProfDir?: string;
   startTimeoutMs?: number;
+  /** Settings over the defaults below (e.g. `HAVEN_AUTH: 'on'` for a run with real sign-in). */
+  env?: NodeJS.ProcessEnv;
 }): Promise<ServerProcess> {
   const port = await freePort();
   const logFile = join(opts.storage.dir, 'server.log');
@@ -276,6 +278,7 @@ export async function startServerProcess(opts: {
     BASE_URL: `http://127.0.0.1:${port}`,
     HAVEN_AUTH: 'off',
     DATA_DIR: opts.storage.dataDir,
+    ...opts.env,
   };
   delete env.DATABASE_URL;
   if (opts.storage.databaseUrl) env.DATABASE_URL = opts.storage.databaseUrl;

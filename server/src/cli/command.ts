@@ -2,7 +2,6 @@
  * The shape of a `haven` command, shared by cli.ts and the command modules that define commands.
  */
 import type { ParseArgsConfig } from 'node:util';
-import type { HavenConfig } from '../config.ts';
 import type { CliIo } from './import-cmd.ts';
 import type { Target } from './target.ts';
 
