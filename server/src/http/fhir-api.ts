@@ -10,6 +10,7 @@ import type { HavenConfig } from '../config.ts';
 import { compilePolicy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type WriteHooks } from '../store/repository.ts';
+import { jsonBodyGuard } from '../fhir/json-guard.ts';
 import { HttpError, errorOutcome, toHttpError } from './outcome.ts';
 import { FHIR_JSON, sendFhirJson, sendFhirResponse } from './respond.ts';
 import { summaryOptions } from './summary.ts';
@@ -99,6 +100,12 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
   });
   api.use(express.json({ type: JSON_TYPES, limit: deps.config.maxBodyBytes, strict: true }));
   api.use(express.urlencoded({ extended: false, limit: deps.config.maxBodyBytes }));
+  // Before anything walks the body: depth, sizes, and keys that name Object.prototype members (400 or 413).
+  api.use(
+    jsonBodyGuard(deps.config.jsonLimits, (req, res, p) =>
+      sendError(req, res, new HttpError(p.status, p.code, p.diagnostics, p.expression), deps.log),
+    ),
+  );
   api.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') {
@@ -171,6 +178,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         // Warnings the write hooks raise for this request (reported by ../http/routes.ts and ./respond.ts).
         warnings: [],
+        limits: deps.config.jsonLimits,
       });
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {

@@ -36,6 +36,7 @@ import {
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/authenticate.ts';
 import { assertNoConditionalReferences } from '../fhir/conditional-references.ts';
+import type { JsonLimits } from '../fhir/json-shape.ts';
 import { assertValidResource } from '../fhir/validate.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
@@ -82,6 +83,8 @@ export interface RepositoryContext {
    * by the request's transaction repositories; absent for callers that do not report warnings.
    */
   readonly warnings?: WriteWarning[];
+  /** Bounds on every written resource's shape (../fhir/json-shape.ts); the defaults when absent. */
+  readonly limits?: JsonLimits;
 }
 
 /** A warning a write hook attaches to a write it allows. It reaches HTTP headers and logs: no PHI. */
@@ -187,7 +190,7 @@ export class HavenRepository extends FhirRepository {
   }
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
-    assertValidResource(resource);
+    assertValidResource(resource, this.ctx.limits);
     assertNoConditionalReferences(resource);
     requireGrant(this.ctx.access, 'c', resource.resourceType);
     // `assignedId` ids come from this repository's generateId() (the batch processor assigns them to POST
@@ -295,7 +298,7 @@ export class HavenRepository extends FhirRepository {
   }
 
   async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
-    assertValidResource(resource);
+    assertValidResource(resource, this.ctx.limits);
     assertNoConditionalReferences(resource);
     if (!resource.id) throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
     requireGrant(this.ctx.access, 'u', resource.resourceType);
@@ -327,7 +330,7 @@ export class HavenRepository extends FhirRepository {
       if (patched.resourceType !== resourceType || patched.id !== id) {
         throw new OperationOutcomeError(badRequest('JSON Patch may not change resourceType or id'));
       }
-      assertValidResource(patched);
+      assertValidResource(patched, this.ctx.limits);
       assertNoConditionalReferences(patched);
       return repo.writeWithLock(patched, id, 'PATCH', current.meta?.versionId, 'u');
     });
