@@ -128,3 +128,73 @@ describe('nesting depth (issue 13 item 6)', () => {
     },
   );
 });
+
+describe('keys named like Object.prototype members (issue 13 item 7)', () => {
+  const names = Object.getOwnPropertyNames(Object.prototype);
+
+  it('refuses each in every FHIR body, at any level, with a 400 naming it, and stores nothing', async () => {
+    const before = await storedState();
+    for (const name of names) {
+      for (const inner of [`[{"family":"x","${name}":1}]`, `[{"family":"x","_${name}":{"x":1}}]`]) {
+        for (const b of bodies(inner)) {
+          const res = await t.req(b.path, { method: b.method, body: b.body, headers: { ...FHIR_JSON, ...b.headers } });
+          expect(res.status, `${b.label} ${name}`).toBe(400);
+          expect(res.body.issue[0].diagnostics, `${b.label} ${name}`).toContain(name);
+        }
+      }
+      const top = await t.req('/fhir/Patient', {
+        method: 'POST',
+        body: `{"resourceType":"Patient","${name}":{"polluted":1}}`,
+        headers: FHIR_JSON,
+      });
+      expect(top.status, name).toBe(400);
+    }
+    expect(await storedState()).toBe(before);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('refuses a JSON Patch whose path goes through them, with a 400', async () => {
+    for (const name of names) {
+      for (const path of [`/${name}`, `/${name}/polluted`, `/name/0/${name}`]) {
+        const res = await t.req(`/fhir/Patient/${existing}`, {
+          method: 'PATCH',
+          body: JSON.stringify([{ op: 'add', path, value: 'x' }]),
+          headers: { 'content-type': 'application/json-patch+json' },
+        });
+        expect(res.status, path).toBe(400);
+      }
+    }
+    expect((await t.req(`/fhir/Patient/${existing}`)).body.meta.versionId).toBe('1');
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('treats them as unknown search parameters, modifiers, chains and sorts (400), in the URL and in a form', async () => {
+    for (const name of names) {
+      const q = encodeURIComponent(name);
+      for (const query of [
+        `Patient?${q}=1`,
+        `Patient?${q}:exact=1`,
+        `Patient?name:${q}=1`,
+        `Patient?_sort=${q}`,
+        `Patient?_include=Patient:${q}`,
+        `Patient?_revinclude=Observation:${q}`,
+        `Observation?subject.${q}=1`,
+        `Observation?subject:Patient.${q}=1`,
+        `Patient?_has:Observation:subject:${q}=1`,
+        `Patient?_has:Observation:${q}:code=1`,
+        `?_type=Patient&${q}=1`,
+      ]) {
+        const res = await t.req(`/fhir/${query}`);
+        expect(res.status, query).toBe(400);
+        expect(res.body.resourceType, query).toBe('OperationOutcome');
+      }
+      const form = await t.req('/fhir/Patient/_search', {
+        method: 'POST',
+        body: `${q}=1`,
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
+      expect(form.status, `form ${name}`).toBe(400);
+    }
+    expect(t.logs.filter((l) => l.level === 'error')).toEqual([]);
+  });
+});

@@ -2,6 +2,7 @@
  * The FHIR REST API of one tenant base (`/fhir` or `/t/{tenant}/fhir`): content negotiation, the
  * authentication hook, `metadata`, then dispatch into the FHIR router with a tenant-bound repository.
  */
+import { parse as parseQuery } from 'node:querystring';
 import { getStatus } from '@medplum/core';
 import type { FhirRequest, FhirRouter } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -99,7 +100,9 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
     }
   });
   api.use(express.json({ type: JSON_TYPES, limit: deps.config.maxBodyBytes, strict: true }));
-  api.use(express.urlencoded({ extended: false, limit: deps.config.maxBodyBytes }));
+  // A POST _search form is read as text and parsed like the URL's query (node:querystring, no prototype), so that
+  // every parameter reaches the search parser: body-parser's form parser drops `__proto__` silently.
+  api.use(express.text({ type: 'application/x-www-form-urlencoded', limit: deps.config.maxBodyBytes }));
   // Before anything walks the body: depth, sizes, and keys that name Object.prototype members (400 or 413).
   api.use(
     jsonBodyGuard(deps.config.jsonLimits, (req, res, p) =>
@@ -183,7 +186,7 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {
         // POST _search: parameters may come in the form body and in the URL; both apply.
-        body = { ...(req.query as object), ...(body && typeof body === 'object' ? body : {}) };
+        body = Object.assign(Object.create(null), req.query, typeof body === 'string' ? parseQuery(body) : {});
       }
       const fhirReq: FhirRequest = {
         method: req.method as FhirRequest['method'],

@@ -149,6 +149,18 @@ function withMeta<T extends Resource>(resource: T, id: string, versionId: number
   return copy;
 }
 
+/**
+ * Applies a JSON Patch (RFC 6902) to `target` in place; returns the operations' errors. Medplum's applyPatch throws a
+ * plain Error for a path it refuses (one through `__proto__` or `constructor`, say): a client error, not a 500.
+ */
+function tryApplyPatch(target: Resource, patch: Operation[]): Error[] {
+  try {
+    return applyPatch(target, patch).filter((e): e is NonNullable<typeof e> => e !== null);
+  } catch (err) {
+    return [err instanceof Error ? err : new Error('invalid operation')];
+  }
+}
+
 /** The FHIR repository for one tenant, bound to the database or to one open transaction. */
 export class HavenRepository extends FhirRepository {
   readonly ctx: RepositoryContext;
@@ -323,7 +335,7 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(preconditionFailed);
       }
       const patched = deepClone(current);
-      const errors = applyPatch(patched, patch).filter((e) => e !== null);
+      const errors = tryApplyPatch(patched, patch);
       if (errors.length > 0) {
         throw new OperationOutcomeError(badRequest(`JSON Patch failed: ${errors.map((e) => e?.message).join('; ')}`));
       }
@@ -375,7 +387,7 @@ export class HavenRepository extends FhirRepository {
     referenceField: string,
     references: string[],
   ): Promise<Record<string, WithId<T>[]>> {
-    const out: Record<string, WithId<T>[]> = {};
+    const out: Record<string, WithId<T>[]> = Object.create(null);
     for (const ref of references) {
       const filters = [...(searchRequest.filters ?? []), { code: referenceField, operator: 'eq' as const, value: ref }];
       out[ref] = await this.searchResources<T>({ ...searchRequest, filters });
