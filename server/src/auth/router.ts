@@ -71,10 +71,12 @@ function jsonDoc(build: (tenant: string) => unknown) {
 /** Turns body-parser and unexpected errors into OAuth JSON (API endpoints) or an error page (forms). */
 function errors(deps: AuthDeps) {
   return (err: unknown, req: Request, res: Response, _next: NextFunction): void => {
-    const e = err as { type?: string; status?: number };
+    const e = err as { type?: string; status?: number; expose?: boolean };
     const tooLarge = e.type === 'entity.too.large';
-    const bodyProblem =
-      (typeof e.type === 'string' && e.type.startsWith('entity.')) || e.type === 'charset.unsupported' || e.type === 'parameters.too.many';
+    // body-parser marks every error the request caused (malformed, too large, an unknown charset or
+    // Content-Encoding, a body that does not decompress) with a 4xx status and `expose`.
+    const bodyProblem = e.expose === true && typeof e.status === 'number' && e.status >= 400 && e.status < 500;
+    const unsupportedEncoding = e.type === 'encoding.unsupported' || e.type === 'charset.unsupported';
     const html = /^\/(authorize|interaction)/.test(req.path);
     if (!bodyProblem) {
       deps.log({
@@ -88,8 +90,14 @@ function errors(deps: AuthDeps) {
       res.destroy();
       return;
     }
-    const status = tooLarge ? 413 : bodyProblem ? 400 : 500;
-    const message = tooLarge ? 'The request is too large' : bodyProblem ? 'The request body is malformed' : 'Internal error';
+    const status = tooLarge ? 413 : unsupportedEncoding ? 415 : bodyProblem ? 400 : 500;
+    const message = tooLarge
+      ? 'The request is too large'
+      : unsupportedEncoding
+        ? 'The request body uses a Content-Encoding or charset this server does not accept (send it uncompressed, UTF-8)'
+        : bodyProblem
+          ? 'The request body is malformed (it could not be read or decompressed as sent)'
+          : 'Internal error';
     if (html) {
       sendErrorPage(res, status, status === 500 ? 'Something went wrong' : 'Bad request', message);
       return;

@@ -216,7 +216,9 @@ function where(f: ImportFailure): string {
 
 /**
  * Imports every file (see {@link listImportFiles}); returns the exit code (0 all files imported cleanly, 1 any file had a failure).
- * Failures go to stderr as `FILE: line N: reason`; the summary goes to stdout.
+ * Failures go to stderr as `FILE: line N: reason`; the summary goes to stdout. A transaction refused with 412 (a
+ * conditional reference that matched nothing yet) is tried once more after every other file: folders such as
+ * Synthea's hold patient bundles that point at Practitioners and Organizations written by later files.
  */
 export async function runImport(
   target: Target,
@@ -233,37 +235,54 @@ export async function runImport(
   let filesOk = 0;
   let filesFailed = 0;
   let interrupted = false;
+  const deferred: number[] = [];
+
+  /** Imports file `i` and reports it; false when the user interrupted. `lastTry`: no deferral. */
+  const importOne = async (i: number, lastTry: boolean): Promise<boolean> => {
+    const path = files[i];
+    const name = relative(process.cwd(), path) || path;
+    tally.file = name;
+    let result: ImportResult;
+    try {
+      result = NDJSON.test(path)
+        ? await importNdjson(target, tenant, path, io, tally, progress)
+        : await importJson(target, tenant, path, io, tally);
+    } catch (err) {
+      if (err instanceof InterruptedError) return false;
+      result = { imported: 0, failures: [{ reason: describeError(err) }] };
+      tally.failed++;
+    }
+    if (!lastTry && result.preconditionFailed && result.imported === 0) {
+      // Not a failure yet: counted when its second try ends.
+      tally.failed -= result.failures.length;
+      deferred.push(i);
+      return true;
+    }
+    if (!deferred.includes(i)) tally.bytesBefore += sizes[i];
+    progress.update(tally.bytesBefore, { resources: tally.imported, failed: tally.failed, file: name });
+    if (result.failures.length === 0) {
+      filesOk++;
+      if (!io.stderr.isTTY)
+        progress.log(`import: ${name}: ${result.imported} resources${lastTry && deferred.includes(i) ? ' (second try)' : ''}`);
+    } else {
+      filesFailed++;
+      progress.log(
+        `import: ${name}: FAILED (${result.imported} resources imported, ${result.failures.length} problem${result.failures.length === 1 ? '' : 's'})`,
+      );
+      for (const f of result.failures.slice(0, MAX_LISTED)) progress.log(`  ${name}: ${where(f)}${f.reason}`);
+      if (result.failures.length > MAX_LISTED) progress.log(`  ${name}: … and ${result.failures.length - MAX_LISTED} more`);
+    }
+    return true;
+  };
+
   try {
-    for (let i = 0; i < files.length; i++) {
-      const path = files[i];
-      const name = relative(process.cwd(), path) || path;
-      tally.file = name;
-      let result: ImportResult;
-      try {
-        result = NDJSON.test(path)
-          ? await importNdjson(target, tenant, path, io, tally, progress)
-          : await importJson(target, tenant, path, io, tally);
-      } catch (err) {
-        if (err instanceof InterruptedError) {
-          interrupted = true;
-          break;
-        }
-        result = { imported: 0, failures: [{ reason: describeError(err) }] };
-        tally.failed++;
-      }
+    for (let i = 0; i < files.length && !interrupted; i++) {
+      interrupted = !(await importOne(i, false));
+    }
+    for (const i of deferred) {
+      if (interrupted) break;
       tally.bytesBefore += sizes[i];
-      progress.update(tally.bytesBefore, { resources: tally.imported, failed: tally.failed, file: name });
-      if (result.failures.length === 0) {
-        filesOk++;
-        if (!io.stderr.isTTY) progress.log(`import: ${name}: ${result.imported} resources`);
-      } else {
-        filesFailed++;
-        progress.log(
-          `import: ${name}: FAILED (${result.imported} resources imported, ${result.failures.length} problem${result.failures.length === 1 ? '' : 's'})`,
-        );
-        for (const f of result.failures.slice(0, MAX_LISTED)) progress.log(`  ${name}: ${where(f)}${f.reason}`);
-        if (result.failures.length > MAX_LISTED) progress.log(`  ${name}: … and ${result.failures.length - MAX_LISTED} more`);
-      }
+      interrupted = !(await importOne(i, true));
     }
   } finally {
     progress.stop();

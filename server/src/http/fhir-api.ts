@@ -15,6 +15,7 @@ import { jsonBodyGuard } from '../fhir/json-guard.ts';
 import { HttpError, errorOutcome, toHttpError } from './outcome.ts';
 import { FHIR_JSON, sendFhirJson, sendFhirResponse } from './respond.ts';
 import { summaryOptions } from './summary.ts';
+import { refuseUnsafeParameters, safeDecode } from './request-text.ts';
 
 /** What the API needs from the process. */
 export interface FhirApiDeps {
@@ -144,9 +145,13 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
       // Relative to the mount point (/fhir or /t/{tenant}/fhir): express strips it from req.url.
       const url = req.url.replace(/^\/+/, '');
       const firstSegment = url.split(/[/?]/)[0];
-      if (firstSegment && !firstSegment.startsWith('$') && !firstSegment.startsWith('_') && !deps.resourceTypes.has(firstSegment)) {
-        throw new HttpError(404, 'not-supported', `Unknown resource type "${decodeURIComponent(firstSegment).slice(0, 64)}"`);
+      if (safeDecode(url.split('?')[0]) === null) {
+        throw new HttpError(400, 'invalid', 'The request path is not valid percent-encoding (RFC 3986 §2.1, UTF-8)');
       }
+      if (firstSegment && !firstSegment.startsWith('$') && !firstSegment.startsWith('_') && !deps.resourceTypes.has(firstSegment)) {
+        throw new HttpError(404, 'not-supported', `Unknown resource type "${(safeDecode(firstSegment) ?? firstSegment).slice(0, 64)}"`);
+      }
+      refuseUnsafeParameters(req.query);
       const baseUrl = fhirBase(deps.config, tenant);
       if (principal.tenant !== tenant) {
         // A token is issued for one FHIR base (its `aud`); it never opens another tenant (RFC 6750 §3.1).
@@ -186,7 +191,9 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {
         // POST _search: parameters may come in the form body and in the URL; both apply.
-        body = Object.assign(Object.create(null), req.query, typeof body === 'string' ? parseQuery(body) : {});
+        const form = typeof body === 'string' ? parseQuery(body) : {};
+        refuseUnsafeParameters(form);
+        body = Object.assign(Object.create(null), req.query, form);
       }
       const fhirReq: FhirRequest = {
         method: req.method as FhirRequest['method'],

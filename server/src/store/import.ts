@@ -9,7 +9,7 @@
  *   chunks that each run in one transaction (one commit per chunk is what makes NDJSON ingest fast).
  * Failures carry a location (line or entry) and the validator's issue text, never resource content.
  */
-import { OperationOutcomeError, isOk } from '@medplum/core';
+import { OperationOutcomeError, getStatus, isOk } from '@medplum/core';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, type JsonLimits } from '../fhir/json-shape.ts';
@@ -30,6 +30,12 @@ export interface ImportResult {
   /** Resources written (created, updated or deleted). */
   imported: number;
   failures: ImportFailure[];
+  /**
+   * The unit was refused as a whole with 412 (a conditional reference such as `Practitioner?identifier=…` matched
+   * nothing, or a precondition failed): it may succeed once other files have been imported (Synthea writes its
+   * patients' bundles before the Practitioner and Organization bundles they point at).
+   */
+  preconditionFailed?: boolean;
 }
 
 /** A resource to upsert and where it came from. */
@@ -236,7 +242,11 @@ async function routeBundle(ctx: ImportContext, bundle: Bundle): Promise<ImportRe
       if (errors.length > 0)
         return { imported: 0, failures: [{ entry: i, reason: outcomeText({ resourceType: 'OperationOutcome', issue: errors }) }] };
     }
-    return { imported: 0, failures: [{ reason: `${bundle.type} refused: ${outcomeText(outcome)}` }] };
+    return {
+      imported: 0,
+      failures: [{ reason: `${bundle.type} refused: ${outcomeText(outcome)}` }],
+      ...(getStatus(outcome) === 412 ? { preconditionFailed: true } : {}),
+    };
   }
   const result: ImportResult = { imported: 0, failures: [] };
   ((response as Bundle | undefined)?.entry ?? []).forEach((r, i) => {

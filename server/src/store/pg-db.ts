@@ -12,6 +12,7 @@ import {
   type MaintenanceListener,
 } from './analyze-schedule.ts';
 import { FIXED_PLAN, type Db, type Tx } from './db.ts';
+import { assertStorableParams } from './text-guard.ts';
 // Type parsers (int8 and numeric as numbers) and plan settings shared with the embedded engine.
 import { PLAN_CACHE_MODE } from './pg-types.ts';
 
@@ -75,6 +76,7 @@ export function openPgDb(url: string, max = 10, onMaintenance?: MaintenanceListe
   return {
     kind: 'pg',
     async query(sql, params) {
+      assertStorableParams(params);
       const on = sql.startsWith(FIXED_PLAN) ? fixedPool : pool;
       const res = await on.query(queryConfig(names, sql, params)).catch((err: unknown) => {
         if ((err as { code?: string }).code !== STALE_PLAN) throw err;
@@ -90,6 +92,7 @@ export function openPgDb(url: string, max = 10, onMaintenance?: MaintenanceListe
         const tx: Tx = {
           inTransaction: true,
           async query(sql, params) {
+            assertStorableParams(params);
             const res = await client.query(queryConfig(names, sql, params)).catch((err: unknown) => {
               // No retry inside a transaction (it is aborted); later runs go unnamed.
               if ((err as { code?: string }).code === STALE_PLAN) names.forget(sql);

@@ -22,6 +22,7 @@ import {
 import type { Db, Tx } from './db.ts';
 import type { FromDbSession, QueryResult, SerializedDbError, ToDbSession } from './pglite-protocol.ts';
 import { PgliteSession } from './pglite-session.ts';
+import { assertStorableParams } from './text-guard.ts';
 
 /** What a request to the session needs, without the id the connection assigns. */
 type Request = ToDbSession extends infer R ? (R extends { id: number } ? Omit<R, 'id'> : never) : never;
@@ -143,6 +144,7 @@ class DbConnection {
   }
 
   async query<R>(sql: string, params: readonly unknown[] | undefined, tx?: number): Promise<{ rows: R[]; rowCount: number }> {
+    assertStorableParams(params);
     const res = await this.call<QueryResult>({ op: 'query', sql, params: params as unknown[] | undefined, tx });
     return toRows<R>(res);
   }

@@ -11,6 +11,7 @@ import type { IndexRows } from './index-rows.ts';
 import { INDEX_KINDS, INDEX_TABLES } from './index-rows.ts';
 import { appendEventsCte, notifySelect, type EventDraft, type EventOrigin } from '../events/outbox.ts';
 import { SqlParams } from './sql.ts';
+import { findUnsafeText, jsonTextHasUnsafeText, unsafeTextError } from './text-guard.ts';
 
 /** Columns of each sp_* table after (tenant, resource_type, id), with their SQL array types. */
 const INDEX_COLUMNS: { [K in keyof IndexRows]: readonly (readonly [keyof IndexRows[K][number] & string, string])[] } = {
@@ -121,6 +122,20 @@ function guardedCurrentRow(t: string, p: SqlParams, guard: WriteGuard): string {
 }
 
 /**
+ * The JSON text of `versions`, or a 400 naming the first element whose text PostgreSQL cannot hold (a NUL or an
+ * unpaired surrogate arrives here escaped, past the parameter check of ./pg-db.ts and ./pglite-db.ts).
+ */
+function storableJson(versions: readonly { resource_type: string; content: unknown }[]): string {
+  const json = JSON.stringify(versions);
+  if (!jsonTextHasUnsafeText(json)) return json;
+  for (const v of versions) {
+    const bad = findUnsafeText(v.content);
+    if (bad) throw unsafeTextError(`${v.resource_type}.${bad.path}`, bad.reason);
+  }
+  throw unsafeTextError('The resource', 'contains text that is not valid Unicode');
+}
+
+/**
  * Returns the statement and parameters that write `writes` (at most one version per resource) for `tenant`
  * atomically, and append `events` when given (they may include events of versions written earlier in the same
  * transaction). With no writes, only the events are appended. With a `guard` (exactly one write), everything the
@@ -149,7 +164,7 @@ export function buildVersionsWrite(
       method: w.method,
       content: w.content,
     }));
-    ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${p.add(JSON.stringify(versions))}::jsonb)
+    ctes.push(`v AS (SELECT * FROM jsonb_to_recordset(${p.add(storableJson(versions))}::jsonb)
            AS v(resource_type text, id text, version_id integer, last_updated timestamptz, deleted boolean, method text, content jsonb))`);
     const replacing = writes.filter((w) => w.replaces);
     ctes.push(
