@@ -198,7 +198,7 @@ export function mergeConfig(base: unknown, override: unknown): unknown {
     // JSON.parse makes "__proto__" an own key; assigning it would swap the merged object's prototype.
     if (key === '__proto__') throw new Error('Invalid bot configuration: "__proto__" is not a configuration key');
     if (value === null) delete out[key];
-    else out[key] = key in base ? mergeConfig(base[key], value) : value;
+    else out[key] = Object.hasOwn(base, key) ? mergeConfig(base[key], value) : value;
   }
   return out;
 }

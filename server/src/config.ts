@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { trustProxyFromEnv, type TrustProxy } from './auth/client-ip.ts';
 import { authLimitsFromEnv, type AuthLimits } from './auth/limits.ts';
 import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
+import { DEFAULT_JSON_LIMITS, type JsonLimits } from './fhir/json-shape.ts';
 import { parseAllowList, type AllowEntry } from './net/outbound-policy.ts';
 import type { EmbeddedThread } from './store/pglite-db.ts';
 
@@ -37,6 +38,11 @@ export interface HavenConfig {
   readonly trustProxy: TrustProxy;
   /** Largest accepted request body in bytes (413 above). */
   readonly maxBodyBytes: number;
+  /**
+   * Bounds on the shape of a JSON body and of every resource (HAVEN_MAX_JSON_DEPTH, HAVEN_MAX_ARRAY_LENGTH,
+   * HAVEN_MAX_RESOURCE_VALUES, HAVEN_MAX_BUNDLE_ENTRIES; ./fhir/json-shape.ts).
+   */
+  readonly jsonLimits: JsonLimits;
   /** Largest `_count` a search may ask for. */
   readonly maxCount: number;
   /** Default page size. */
@@ -137,6 +143,21 @@ function embeddedThreadFromEnv(env: NodeJS.ProcessEnv): EmbeddedThread {
   throw new Error(`HAVEN_EMBEDDED_THREAD must be inline or worker, got "${raw}"`);
 }
 
+/** The JSON shape bounds (HAVEN_MAX_JSON_DEPTH…); each must be at least 1. */
+export function jsonLimitsFromEnv(env: NodeJS.ProcessEnv): JsonLimits {
+  const read = (name: string, fallback: number): number => {
+    const n = intFromEnv(env, name, fallback);
+    if (n < 1) throw new Error(`${name} must be at least 1, got "${env[name]}"`);
+    return n;
+  };
+  return {
+    maxDepth: read('HAVEN_MAX_JSON_DEPTH', DEFAULT_JSON_LIMITS.maxDepth),
+    maxArrayLength: read('HAVEN_MAX_ARRAY_LENGTH', DEFAULT_JSON_LIMITS.maxArrayLength),
+    maxResourceValues: read('HAVEN_MAX_RESOURCE_VALUES', DEFAULT_JSON_LIMITS.maxResourceValues),
+    maxBundleEntries: read('HAVEN_MAX_BUNDLE_ENTRIES', DEFAULT_JSON_LIMITS.maxBundleEntries),
+  };
+}
+
 /** Reads the configuration; throws with a readable message on invalid values. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
   const port = intFromEnv(env, 'PORT', 8080);
@@ -157,6 +178,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
     authLimits: authLimitsFromEnv(env),
     trustProxy: trustProxyFromEnv(env),
     maxBodyBytes: intFromEnv(env, 'HAVEN_MAX_BODY_BYTES', 16 * 1024 * 1024),
+    jsonLimits: jsonLimitsFromEnv(env),
     maxCount: intFromEnv(env, 'HAVEN_MAX_COUNT', 1000),
     defaultCount: intFromEnv(env, 'HAVEN_DEFAULT_COUNT', 20),
     events: {

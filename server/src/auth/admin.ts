@@ -5,6 +5,8 @@
  */
 import express, { type Request, type Response } from 'express';
 import type { HavenConfig } from '../config.ts';
+import { jsonBodyGuard } from '../fhir/json-guard.ts';
+import { DEFAULT_JSON_LIMITS, describeShapeProblem } from '../fhir/json-shape.ts';
 import type { Db } from '../store/db.ts';
 import { ClientValidationError, addClient, describeClient, listClients, removeClient, type NewClient } from './clients.ts';
 import { KeyStore } from './keys.ts';
@@ -67,7 +69,20 @@ function tenantOf(req: Request): string {
 /** Admin-channel routes under `/admin/auth` (mounted after the channel's token check). */
 export function createAuthAdminRouter(admin: AuthAdmin): express.Router {
   const r = express.Router();
-  const json = express.json({ limit: '1mb' });
+  const json = [
+    express.json({ limit: '1mb' }),
+    jsonBodyGuard(DEFAULT_JSON_LIMITS, (_req, res, p) =>
+      res
+        .status(400)
+        .type('application/fhir+json')
+        .send(
+          JSON.stringify({
+            resourceType: 'OperationOutcome',
+            issue: [{ severity: 'error', code: p.code, diagnostics: describeShapeProblem(p) }],
+          }),
+        ),
+    ),
+  ];
   const handle =
     (fn: (req: Request) => Promise<unknown>, status = 200) =>
     (req: Request, res: Response) => {

@@ -38,7 +38,8 @@ export function requestTenant(req: Request): string | undefined {
  * repeated one (an array after parsing) is reported by name.
  */
 export function singleParams(source: unknown): { params: Record<string, string>; repeated?: string } {
-  const params: Record<string, string> = {};
+  // No prototype: a parameter named `__proto__` or `constructor` is just a parameter.
+  const params: Record<string, string> = Object.create(null);
   let repeated: string | undefined;
   if (!source || typeof source !== 'object') return { params };
   for (const [k, v] of Object.entries(source as Record<string, unknown>)) {

@@ -129,7 +129,7 @@ const FIXED: Record<string, string> = {
 
 /** A plain-language description of a scope, for the consent form. */
 export function describeScope(scope: string): string {
-  if (scope in FIXED) return FIXED[scope];
+  if (Object.hasOwn(FIXED, scope)) return FIXED[scope] as string;
   const r = parseResourceScope(scope);
   if (!r) return scope;
   const verbs = [...r.perms].map((p) => PERMS[p]).join(', ');

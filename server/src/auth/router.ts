@@ -9,6 +9,8 @@
  * and /authorize are navigations, not CORS targets.
  */
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { jsonBodyGuard } from '../fhir/json-guard.ts';
+import { describeShapeProblem } from '../fhir/json-shape.ts';
 import { handleAuthorize, sendErrorPage } from './authorize.ts';
 import { requestTenant, type AuthDeps } from './deps.ts';
 import { SMART_STYLE, openidConfiguration, smartConfiguration } from './discovery.ts';
@@ -113,7 +115,17 @@ function errors(deps: AuthDeps) {
 export function createAuthRouter(deps: AuthDeps): express.Router {
   const r = express.Router({ mergeParams: true });
   const form = express.urlencoded({ extended: false, limit: FORM_LIMIT, parameterLimit: 200 });
-  const json = express.json({ limit: FORM_LIMIT });
+  const json = [
+    express.json({ limit: FORM_LIMIT }),
+    // Depth and Object.prototype keys (../fhir/json-shape.ts), before a handler reads the body.
+    jsonBodyGuard(deps.config.jsonLimits, (req, res, p) =>
+      sendOAuthError(
+        res,
+        new OAuthError('invalid_request', `The request body is malformed: ${describeShapeProblem(p)}`, 400),
+        authUrls(deps.config, requestTenant(req) ?? 'default').issuer,
+      ),
+    ),
+  ];
 
   // Per-address limits come before body parsing: a flood costs as little as possible.
   const authorizeLimit = limitByAddress(deps, 'authorizeIp', 'html');

@@ -47,7 +47,7 @@ export function parseResourceScope(scope: string): ResourceScope | undefined {
   const m = RESOURCE.exec(scope);
   if (!m) return undefined;
   const [, context, type, rawPerms, query] = m;
-  const v1 = rawPerms in V1_PERMS;
+  const v1 = Object.hasOwn(V1_PERMS, rawPerms);
   if (!v1 && rawPerms === '') return undefined;
   if (query !== undefined && (v1 || !query.split('&').every((p) => QUERY_PART.test(p)))) return undefined;
   return { context: context as ResourceScope['context'], type, perms: v1 ? V1_PERMS[rawPerms] : rawPerms, ...(query ? { query } : {}) };

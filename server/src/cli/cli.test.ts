@@ -145,6 +145,40 @@ describe('haven import', () => {
     });
   });
 
+  it('refuses JSON nested deeper than the bound in every file kind, per file or line, without a stack overflow', async () => {
+    const s = await scratch();
+    const dir = workDir();
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const deepEntry = `{"resource":{"resourceType":"Patient","name":${deep}},"request":{"method":"POST","url":"Patient"}}`;
+    writeFileSync(join(dir, 'a-resource.json'), `{"resourceType":"Patient","name":${deep}}`);
+    writeFileSync(join(dir, 'b-transaction.json'), `{"resourceType":"Bundle","type":"transaction","entry":[${deepEntry}]}`);
+    writeFileSync(
+      join(dir, 'c-collection.json'),
+      `{"resourceType":"Bundle","type":"collection","entry":[{"fullUrl":"urn:uuid:1","resource":{"resourceType":"Patient","name":${deep}}}]}`,
+    );
+    writeFileSync(
+      join(dir, 'd-lines.ndjson'),
+      [JSON.stringify({ resourceType: 'Patient', id: 'shallow' }), `{"resourceType":"Patient","id":"deep","extension":${deep}}`].join('\n'),
+    );
+    const r = await haven(s, 'import', dir);
+    expect(r.code).toBe(1);
+    expect(r.out).toMatch(/0 files ok, 4 failed; 1 resources imported/);
+    for (const f of [
+      'a-resource.json: Patient.name',
+      'b-transaction.json: Bundle.entry[0].resource.name',
+      'c-collection.json: Bundle.entry[0].resource.name',
+      'd-lines.ndjson: line 2: Patient.extension',
+    ]) {
+      expect(r.err).toContain(f);
+    }
+    expect(r.err.match(/JSON nested more than 64 levels deep/g)).toHaveLength(4);
+    expect(r.err).not.toMatch(/call stack/i);
+    await withDb(s, async (db) => {
+      const { rows } = await db.query<{ id: string }>("SELECT id FROM resources WHERE resource_type = 'Patient'");
+      expect(rows.map((x) => x.id)).toEqual(['shallow']);
+    });
+  });
+
   it('reports the failing entry of a transaction and writes nothing of it', async () => {
     const s = await scratch();
     const dir = workDir();

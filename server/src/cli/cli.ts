@@ -3,7 +3,7 @@
  * Exit codes: 0 done, 1 failed or partly failed, 2 usage or configuration error, 130 interrupted.
  */
 import { parseArgs } from 'node:util';
-import { loadConfig, type HavenConfig } from '../config.ts';
+import { jsonLimitsFromEnv, loadConfig, type HavenConfig } from '../config.ts';
 import { BackupFormatError, RestoreRefusedError } from '../store/backup.ts';
 import { AUTH_COMMANDS } from './auth-cmd.ts';
 import { DOCTOR_COMMANDS } from './doctor-cmd.ts';
@@ -35,7 +35,7 @@ A failing file is reported (file, line or entry, reason) and the import continue
 if any file failed. Resource contents are never printed.`,
     options: tenantOption,
     positionals: [1, Infinity],
-    prepare(pos, values) {
+    prepare(pos, values, env) {
       const tenant = tenantOf(values);
       let files: string[];
       try {
@@ -44,7 +44,7 @@ if any file failed. Resource contents are never printed.`,
         throw new UsageError((err as Error).message);
       }
       if (files.length === 0) throw new UsageError('no importable files (*.json, *.ndjson, *.jsonl, optionally .gz)');
-      return (target, io) => runImport(target, files, tenant, io);
+      return (target, io) => runImport(target, files, tenant, io, jsonLimitsFromEnv(env));
     },
   },
   export: {

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { createGunzip, gunzipSync } from 'node:zlib';
 import type { Bundle } from '@medplum/fhirtypes';
+import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, type JsonLimits } from '../fhir/json-shape.ts';
 import { IMPORT_CHUNK, collectionItems, failureReason, type ImportFailure, type ImportItem, type ImportResult } from '../store/import.ts';
 import { createProgress, type OutStream, type Progress } from './progress.ts';
 import type { Target } from './target.ts';
@@ -109,6 +110,8 @@ interface Tally {
   failed: number;
   bytesBefore: number;
   file: string;
+  /** Bounds on each document's shape, checked here before anything walks or sends it (../fhir/json-shape.ts). */
+  limits: JsonLimits;
 }
 
 function merge(into: ImportResult, r: ImportResult): void {
@@ -147,12 +150,21 @@ async function importNdjson(
   };
   for await (const { n, text } of numberedLines(source as AsyncIterable<Buffer>)) {
     if (text.trim() === '') continue;
+    let resource: unknown;
     try {
-      items.push({ at: n, resource: JSON.parse(text) });
-      bytes += text.length;
+      resource = JSON.parse(text);
     } catch (err) {
       result.failures.push({ line: n, reason: jsonErrorLocation(err, text, true) });
       tally.failed++;
+      continue;
+    }
+    const shape = checkJsonShape(resource, tally.limits);
+    if (shape) {
+      result.failures.push({ line: n, reason: describeShapeProblem(shape) });
+      tally.failed++;
+    } else {
+      items.push({ at: n, resource });
+      bytes += text.length;
     }
     if (items.length >= IMPORT_CHUNK || bytes >= CHUNK_BYTES) await flush();
   }
@@ -171,8 +183,13 @@ async function importJson(target: Target, tenant: string, path: string, io: CliI
     return { imported: 0, failures: [{ reason: jsonErrorLocation(err, text) }] };
   }
   const bundle = doc as Bundle;
+  const chunked = bundle?.resourceType === 'Bundle' && (bundle.type === 'collection' || bundle.type === 'searchset');
+  // Checked before anything walks the document (urn:uuid rewriting, JSON.stringify for the admin channel). A chunked
+  // collection is not one request, so its number of entries is not bounded; each entry still is, as a resource.
+  const shape = checkJsonShape(doc, chunked ? { ...tally.limits, maxBundleEntries: Number.MAX_SAFE_INTEGER } : tally.limits);
+  if (shape) return { imported: 0, failures: [{ reason: describeShapeProblem(shape) }] };
   let result: ImportResult;
-  if (bundle?.resourceType === 'Bundle' && (bundle.type === 'collection' || bundle.type === 'searchset')) {
+  if (chunked) {
     // Sent in chunks (not as one document) so a large collection neither holds one huge transaction
     // nor exceeds the admin channel's body limit.
     result = { imported: 0, failures: [] };
@@ -203,11 +220,17 @@ function where(f: ImportFailure): string {
  * conditional reference that matched nothing yet) is tried once more after every other file: folders such as
  * Synthea's hold patient bundles that point at Practitioners and Organizations written by later files.
  */
-export async function runImport(target: Target, files: readonly string[], tenant: string, io: CliIo): Promise<number> {
+export async function runImport(
+  target: Target,
+  files: readonly string[],
+  tenant: string,
+  io: CliIo,
+  limits: JsonLimits = DEFAULT_JSON_LIMITS,
+): Promise<number> {
   const sizes = files.map((f) => statSync(f).size);
   const total = sizes.reduce((a, b) => a + b, 0);
   const progress = createProgress(io.stderr, 'import', total);
-  const tally: Tally = { imported: 0, failed: 0, bytesBefore: 0, file: '' };
+  const tally: Tally = { imported: 0, failed: 0, bytesBefore: 0, file: '', limits };
   const started = performance.now();
   let filesOk = 0;
   let filesFailed = 0;

@@ -74,6 +74,7 @@ async function openLocal(config: HavenConfig, env: NodeJS.ProcessEnv): Promise<T
       cursorSecret: secret,
       servedTypes,
       hooks,
+      limits: config.jsonLimits,
     });
     return {
       description: config.databaseUrl ? 'PostgreSQL (DATABASE_URL)' : `embedded storage in ${config.dataDir}`,

@@ -277,3 +277,50 @@ describe('assertValidResource', () => {
     expect(() => assertValidResource({ resourceType: 'Nope' } as unknown as Resource)).toThrow(/Unknown resourceType/);
   });
 });
+
+describe('validateFhirResource: properties named like Object.prototype members (issue 13 item 7)', () => {
+  // Every name `key in {}` finds through the prototype, and its `_` (primitive extension) form.
+  const names = Object.getOwnPropertyNames(Object.prototype).flatMap((n) => [n, `_${n}`]);
+  /** Where a client could put an undeclared property: each level and kind of element. */
+  const places: [string, (key: string) => string][] = [
+    ['resource', (k) => `{"resourceType":"Patient","${k}":1}`],
+    ['Meta', (k) => `{"resourceType":"Patient","meta":{"${k}":"x"}}`],
+    ['HumanName in an array', (k) => `{"resourceType":"Patient","name":[{"family":"x","${k}":{"a":1}}]}`],
+    ['BackboneElement', (k) => `{"resourceType":"Patient","contact":[{"gender":"male","${k}":[1]}]}`],
+    [
+      'Quantity in a choice',
+      (k) => `{"resourceType":"Observation","status":"final","code":{"text":"x"},"valueQuantity":{"value":1,"${k}":true}}`,
+    ],
+    ['Extension', (k) => `{"resourceType":"Patient","extension":[{"url":"http://x/e","valueString":"v","${k}":null}]}`],
+    ['primitive extension', (k) => `{"resourceType":"Patient","birthDate":"2000-01-01","_birthDate":{"${k}":"x"}}`],
+    ['contained resource', (k) => `{"resourceType":"Patient","contained":[{"resourceType":"Practitioner","id":"p","${k}":1}]}`],
+  ];
+
+  it('refuses each name at each place, as it refuses any undeclared property', () => {
+    for (const [where, body] of places) {
+      expect(errors(JSON.parse(body('undeclaredName'))).length, `${where}: control`).toBeGreaterThan(0);
+      for (const name of names) {
+        const found = errors(JSON.parse(body(name)));
+        expect(found.length, `${where}: ${name}`).toBeGreaterThan(0);
+        expect(found[0].diagnostics, `${where}: ${name}`).toContain(`"${name}"`);
+      }
+    }
+    // The valid forms of the same places still pass.
+    expect(errors(JSON.parse('{"resourceType":"Patient","meta":{"source":"x"},"birthDate":"2000-01-01","_birthDate":{"id":"b"}}'))).toEqual(
+      [],
+    );
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+
+  it('refuses them with a 400 through assertValidResource, so no write path stores one', () => {
+    for (const name of names) {
+      try {
+        assertValidResource(JSON.parse(`{"resourceType":"Patient","${name}":{"x":1}}`));
+        expect.unreachable(name);
+      } catch (err) {
+        expect(err, name).toBeInstanceOf(OperationOutcomeError);
+        expect(getStatus((err as OperationOutcomeError).outcome), name).toBe(400);
+      }
+    }
+  });
+});

@@ -23,6 +23,7 @@ import type {
   ValueSet,
 } from '@medplum/fhirtypes';
 import { PROFILES_DIR, havenProfiles, loadDefinitions, r4File, readResourceFolder } from './definitions.ts';
+import { DEFAULT_JSON_LIMITS, checkJsonShape, type JsonLimits } from './json-shape.ts';
 
 /** R4 `id` datatype: https://hl7.org/fhir/R4/datatypes.html#id */
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -31,13 +32,17 @@ const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
  * Validates a resource against the R4 base definitions and every `meta.profile` Haven ships in `profiles/`.
  * Returns errors and warnings, each with a FHIRPath `expression` where one can be named. A profile Haven
  * does not know yields a warning: the resource is still checked against R4, the claim is just not verified.
+ * A resource outside `limits` (too deep, too large, a property named like a member of `Object.prototype`) gets that
+ * one error and no further checks: they would walk it recursively.
  */
-export function validateFhirResource(resource: Resource): OperationOutcomeIssue[] {
+export function validateFhirResource(resource: Resource, limits: JsonLimits = DEFAULT_JSON_LIMITS): OperationOutcomeIssue[] {
   loadDefinitions();
   const value: unknown = resource;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return [issue('error', 'structure', 'A resource must be a JSON object')];
   }
+  const shape = checkJsonShape(value, limits);
+  if (shape) return [issue('error', shape.code, shape.diagnostics, shape.expression)];
   const { resourceType } = value as { resourceType?: unknown };
   if (typeof resourceType !== 'string' || resourceType === '') {
     return [issue('error', 'structure', 'Missing resourceType')];
@@ -63,12 +68,15 @@ export function validateFhirResource(resource: Resource): OperationOutcomeIssue[
 }
 
 /**
- * Throws an {@link OperationOutcomeError} (HTTP 400) carrying every error issue when the resource is invalid.
- * Warnings alone never reject a resource.
+ * Throws an {@link OperationOutcomeError} (HTTP 400, or 413 for a resource over a size bound) carrying every error
+ * issue when the resource is invalid. Warnings alone never reject a resource.
  */
-export function assertValidResource(resource: Resource): void {
-  const errors = validateFhirResource(resource).filter((i) => i.severity === 'error' || i.severity === 'fatal');
-  if (errors.length > 0) throw new OperationOutcomeError({ resourceType: 'OperationOutcome', issue: errors });
+export function assertValidResource(resource: Resource, limits: JsonLimits = DEFAULT_JSON_LIMITS): void {
+  const errors = validateFhirResource(resource, limits).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length === 0) return;
+  // Medplum's getStatus answers 413 for this outcome id.
+  const tooLarge = errors.some((i) => i.code === 'too-long');
+  throw new OperationOutcomeError({ resourceType: 'OperationOutcome', ...(tooLarge ? { id: 'content-too-large' } : {}), issue: errors });
 }
 
 function issue(

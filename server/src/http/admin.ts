@@ -14,6 +14,7 @@ import type { FhirRouter } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { removeAdminCredential, writeAdminCredential } from '../cli/owner.ts';
 import type { HavenConfig } from '../config.ts';
+import { describeShapeProblem } from '../fhir/json-shape.ts';
 import { BackupFormatError, RestoreRefusedError, exportLines, exportTypeCounts, restoreBackup, writeBackup } from '../store/backup.ts';
 import type { Db } from '../store/db.ts';
 import type { WriteHooks } from '../store/repository.ts';
@@ -22,6 +23,7 @@ import { listBotRuns } from '../events/bot-runs.ts';
 import { listDeadLetters, requestReplay } from '../events/dead-letters.ts';
 import { knownTenants } from '../events/tenants.ts';
 import { fhirBase } from './fhir-api.ts';
+import { envelopeLimits, jsonBodyGuard } from '../fhir/json-guard.ts';
 import { errorOutcome } from './outcome.ts';
 
 /** What the admin channel needs from the server process. */
@@ -105,7 +107,9 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
     }
     next();
   });
-  const json = express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.config.maxBodyBytes });
+  const parse = express.json({ type: ['application/json', 'application/fhir+json'], limit: deps.config.maxBodyBytes });
+  const guard = jsonBodyGuard(envelopeLimits(deps.config.jsonLimits), (_req, res, p) => fail(res, 400, 'invalid', describeShapeProblem(p)));
+  const json = [parse, guard];
   const ctx = (req: Request): ImportContext => {
     const tenant = tenantParam(req);
     return {
@@ -116,6 +120,7 @@ export function createAdminApp(deps: AdminDeps, token: string): express.Express 
       cursorSecret: deps.cursorSecret,
       servedTypes: deps.servedTypes,
       ...(deps.hooks ? { hooks: deps.hooks } : {}),
+      limits: deps.config.jsonLimits,
     };
   };
   const handle = (fn: (req: Request, res: Response) => Promise<void>) => (req: Request, res: Response) => {

@@ -2,6 +2,7 @@
  * The FHIR REST API of one tenant base (`/fhir` or `/t/{tenant}/fhir`): content negotiation, the
  * authentication hook, `metadata`, then dispatch into the FHIR router with a tenant-bound repository.
  */
+import { parse as parseQuery } from 'node:querystring';
 import { getStatus } from '@medplum/core';
 import type { FhirRequest, FhirRouter } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -10,6 +11,7 @@ import type { HavenConfig } from '../config.ts';
 import { compilePolicy } from '../policy/access.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type WriteHooks } from '../store/repository.ts';
+import { jsonBodyGuard } from '../fhir/json-guard.ts';
 import { HttpError, errorOutcome, toHttpError } from './outcome.ts';
 import { FHIR_JSON, sendFhirJson, sendFhirResponse } from './respond.ts';
 import { summaryOptions } from './summary.ts';
@@ -99,7 +101,15 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
     }
   });
   api.use(express.json({ type: JSON_TYPES, limit: deps.config.maxBodyBytes, strict: true }));
-  api.use(express.urlencoded({ extended: false, limit: deps.config.maxBodyBytes }));
+  // A POST _search form is read as text and parsed like the URL's query (node:querystring, no prototype), so that
+  // every parameter reaches the search parser: body-parser's form parser drops `__proto__` silently.
+  api.use(express.text({ type: 'application/x-www-form-urlencoded', limit: deps.config.maxBodyBytes }));
+  // Before anything walks the body: depth, sizes, and keys that name Object.prototype members (400 or 413).
+  api.use(
+    jsonBodyGuard(deps.config.jsonLimits, (req, res, p) =>
+      sendError(req, res, new HttpError(p.status, p.code, p.diagnostics, p.expression), deps.log),
+    ),
+  );
   api.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
     if (e.type === 'entity.too.large') {
@@ -176,12 +186,14 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         // Warnings the write hooks raise for this request (reported by ../http/routes.ts and ./respond.ts).
         warnings: [],
+        limits: deps.config.jsonLimits,
       });
       let body = req.body as unknown;
       if (req.method === 'POST' && /\/_search$/.test(req.path)) {
         // POST _search: parameters may come in the form body and in the URL; both apply.
-        if (body && typeof body === 'object') refuseUnsafeParameters(body);
-        body = { ...(req.query as object), ...(body && typeof body === 'object' ? body : {}) };
+        const form = typeof body === 'string' ? parseQuery(body) : {};
+        refuseUnsafeParameters(form);
+        body = Object.assign(Object.create(null), req.query, form);
       }
       const fhirReq: FhirRequest = {
         method: req.method as FhirRequest['method'],

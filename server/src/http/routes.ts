@@ -123,7 +123,7 @@ const validate: FhirRouteHandler = async (req, fhirRepo) => {
       badRequest(`Resource type ${String(resource.resourceType)} does not match ${req.params.resourceType}/$validate`),
     );
   }
-  const issues = validateFhirResource(resource as Resource);
+  const issues = validateFhirResource(resource as Resource, (fhirRepo as HavenRepository).ctx.limits);
   const outcome = {
     resourceType: 'OperationOutcome' as const,
     issue:

@@ -40,8 +40,8 @@ function tagged(resource: Resource): Resource {
 }
 
 function pick(resource: Resource, keep: (key: string) => boolean): Resource {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(resource)) if (keep(k)) out[k] = v;
+  // fromEntries defines properties: a stored key can never reach the copy's prototype.
+  const out = Object.fromEntries(Object.entries(resource).filter(([k]) => keep(k)));
   return tagged(out as unknown as Resource);
 }
 

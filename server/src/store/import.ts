@@ -12,6 +12,7 @@
 import { OperationOutcomeError, getStatus, isOk } from '@medplum/core';
 import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { DEFAULT_JSON_LIMITS, checkJsonShape, describeShapeProblem, type JsonLimits } from '../fhir/json-shape.ts';
 import { validateFhirResource } from '../fhir/validate.ts';
 import type { Db } from './db.ts';
 import { INDEX_TABLES } from './index-rows.ts';
@@ -56,6 +57,8 @@ export interface ImportContext {
   servedTypes: ReadonlySet<string>;
   /** The running server's write hooks (Subscription registration, veto bots), when imported through it. */
   hooks?: WriteHooks;
+  /** Bounds on each document's and resource's shape (../fhir/json-shape.ts); the defaults when absent. */
+  limits?: JsonLimits;
 }
 
 /**
@@ -78,6 +81,7 @@ function repository(ctx: ImportContext): HavenRepository {
     lenient: false,
     cursorSecret: ctx.cursorSecret,
     ...(ctx.hooks ? { hooks: ctx.hooks } : {}),
+    ...(ctx.limits ? { limits: ctx.limits } : {}),
   });
 }
 
@@ -107,8 +111,10 @@ function locate(kind: 'line' | 'entry', at: number, reason: string): ImportFailu
   return kind === 'line' ? { line: at, reason } : { entry: at, reason };
 }
 
-function shapeProblem(resource: unknown, servedTypes: ReadonlySet<string>): string | undefined {
+function shapeProblem(resource: unknown, servedTypes: ReadonlySet<string>, limits: JsonLimits): string | undefined {
   if (typeof resource !== 'object' || resource === null || Array.isArray(resource)) return 'not a JSON object';
+  const shape = checkJsonShape(resource, limits);
+  if (shape) return describeShapeProblem(shape);
   const type = (resource as { resourceType?: unknown }).resourceType;
   if (typeof type !== 'string') return 'missing resourceType';
   if (!servedTypes.has(type)) return `resource type "${type.slice(0, 64)}" is not served by Haven`;
@@ -152,7 +158,7 @@ export async function importResources(ctx: ImportContext, items: readonly Import
   const result: ImportResult = { imported: 0, failures: [] };
   const writable: ImportItem[] = [];
   for (const item of items) {
-    const problem = shapeProblem(item.resource, ctx.servedTypes);
+    const problem = shapeProblem(item.resource, ctx.servedTypes, ctx.limits ?? DEFAULT_JSON_LIMITS);
     if (problem) result.failures.push(locate(kind, item.at, problem));
     else writable.push(item);
   }
@@ -232,7 +238,7 @@ async function routeBundle(ctx: ImportContext, bundle: Bundle): Promise<ImportRe
     for (let i = 0; i < entries.length; i++) {
       const resource = entries[i].resource;
       if (!resource || entries[i].request?.method === 'DELETE') continue;
-      const errors = validateFhirResource(resource).filter((x) => x.severity === 'error' || x.severity === 'fatal');
+      const errors = validateFhirResource(resource, ctx.limits).filter((x) => x.severity === 'error' || x.severity === 'fatal');
       if (errors.length > 0)
         return { imported: 0, failures: [{ entry: i, reason: outcomeText({ resourceType: 'OperationOutcome', issue: errors }) }] };
     }
@@ -257,6 +263,9 @@ async function routeBundle(ctx: ImportContext, bundle: Bundle): Promise<ImportRe
  * searchset Bundle (entries upserted keeping ids, in chunks), or a single resource (upserted).
  */
 export async function importDocument(ctx: ImportContext, doc: unknown): Promise<ImportResult> {
+  // Before anything walks the document recursively (the router's Bundle processing, urn:uuid rewriting).
+  const shape = checkJsonShape(doc, ctx.limits ?? DEFAULT_JSON_LIMITS);
+  if (shape) return { imported: 0, failures: [{ reason: describeShapeProblem(shape) }] };
   const bundle = doc as Bundle;
   if (bundle?.resourceType !== 'Bundle') return importResources(ctx, [{ at: 0, resource: doc }], 'entry');
   switch (bundle.type) {

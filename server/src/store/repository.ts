@@ -36,6 +36,7 @@ import {
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
 import type { Principal } from '../auth/authenticate.ts';
 import { assertNoConditionalReferences } from '../fhir/conditional-references.ts';
+import type { JsonLimits } from '../fhir/json-shape.ts';
 import { assertValidResource } from '../fhir/validate.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
 import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
@@ -82,6 +83,8 @@ export interface RepositoryContext {
    * by the request's transaction repositories; absent for callers that do not report warnings.
    */
   readonly warnings?: WriteWarning[];
+  /** Bounds on every written resource's shape (../fhir/json-shape.ts); the defaults when absent. */
+  readonly limits?: JsonLimits;
 }
 
 /** A warning a write hook attaches to a write it allows. It reaches HTTP headers and logs: no PHI. */
@@ -146,6 +149,18 @@ function withMeta<T extends Resource>(resource: T, id: string, versionId: number
   return copy;
 }
 
+/**
+ * Applies a JSON Patch (RFC 6902) to `target` in place; returns the operations' errors. Medplum's applyPatch throws a
+ * plain Error for a path it refuses (one through `__proto__` or `constructor`, say): a client error, not a 500.
+ */
+function tryApplyPatch(target: Resource, patch: Operation[]): Error[] {
+  try {
+    return applyPatch(target, patch).filter((e): e is NonNullable<typeof e> => e !== null);
+  } catch (err) {
+    return [err instanceof Error ? err : new Error('invalid operation')];
+  }
+}
+
 /** The FHIR repository for one tenant, bound to the database or to one open transaction. */
 export class HavenRepository extends FhirRepository {
   readonly ctx: RepositoryContext;
@@ -187,7 +202,7 @@ export class HavenRepository extends FhirRepository {
   }
 
   async createResource<T extends Resource>(resource: T, options?: CreateResourceOptions): Promise<WithId<T>> {
-    assertValidResource(resource);
+    assertValidResource(resource, this.ctx.limits);
     assertNoConditionalReferences(resource);
     requireGrant(this.ctx.access, 'c', resource.resourceType);
     // `assignedId` ids come from this repository's generateId() (the batch processor assigns them to POST
@@ -295,7 +310,7 @@ export class HavenRepository extends FhirRepository {
   }
 
   async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
-    assertValidResource(resource);
+    assertValidResource(resource, this.ctx.limits);
     assertNoConditionalReferences(resource);
     if (!resource.id) throw new OperationOutcomeError(badRequest('Missing id', `${resource.resourceType}.id`));
     requireGrant(this.ctx.access, 'u', resource.resourceType);
@@ -320,14 +335,14 @@ export class HavenRepository extends FhirRepository {
         throw new OperationOutcomeError(preconditionFailed);
       }
       const patched = deepClone(current);
-      const errors = applyPatch(patched, patch).filter((e) => e !== null);
+      const errors = tryApplyPatch(patched, patch);
       if (errors.length > 0) {
         throw new OperationOutcomeError(badRequest(`JSON Patch failed: ${errors.map((e) => e?.message).join('; ')}`));
       }
       if (patched.resourceType !== resourceType || patched.id !== id) {
         throw new OperationOutcomeError(badRequest('JSON Patch may not change resourceType or id'));
       }
-      assertValidResource(patched);
+      assertValidResource(patched, this.ctx.limits);
       assertNoConditionalReferences(patched);
       return repo.writeWithLock(patched, id, 'PATCH', current.meta?.versionId, 'u');
     });
@@ -372,7 +387,7 @@ export class HavenRepository extends FhirRepository {
     referenceField: string,
     references: string[],
   ): Promise<Record<string, WithId<T>[]>> {
-    const out: Record<string, WithId<T>[]> = {};
+    const out: Record<string, WithId<T>[]> = Object.create(null);
     for (const ref of references) {
       const filters = [...(searchRequest.filters ?? []), { code: referenceField, operator: 'eq' as const, value: ref }];
       out[ref] = await this.searchResources<T>({ ...searchRequest, filters });

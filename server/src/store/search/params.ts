@@ -91,8 +91,8 @@ function fromDefinition(lookup: ParamLookup, type: string, sp: SearchParameter, 
  * @param key - the parameter as written, for the diagnostic.
  */
 export function resolveParam(lookup: ParamLookup, types: readonly string[], code: string, key: string): ResolvedParam {
-  const common = COMMON[code];
-  if (common) return common;
+  // Own keys only: `constructor` or `toString` must not find Object.prototype's members.
+  if (Object.hasOwn(COMMON, code)) return COMMON[code] as ResolvedParam;
   let found: ResolvedParam | undefined;
   const targets = new Set<string>();
   let anyTarget = false;
