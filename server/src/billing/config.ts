@@ -74,6 +74,8 @@ export interface BillingConfig {
   };
   readonly generalBhi: { readonly minMinutes: number; readonly countingRoles: readonly CareRole[] };
   readonly g0323: { readonly minMinutes: number; readonly countingRoles: readonly CareRole[] };
+  /** LOINC codes of score Observations that count as a validated rating scale. */
+  readonly validatedScales: readonly string[];
   readonly excludedActivities: readonly string[];
   readonly initiatingVisit: {
     readonly lookbackMonths: number;
@@ -144,6 +146,7 @@ const code: Reader<string> = (v, path) =>
   typeof v === 'string' && /^[A-Z0-9]{5}$/.test(v) ? v : fail(path, 'a 5-character CPT/HCPCS code', v);
 const token: Reader<string> = (v, path) =>
   typeof v === 'string' && /^[a-z0-9][a-z0-9-]*$/.test(v) ? v : fail(path, 'a lower-case token', v);
+const loinc: Reader<string> = (v, path) => (typeof v === 'string' && /^\d{1,7}-\d$/.test(v) ? v : fail(path, 'a LOINC code', v));
 const nullable =
   <T>(r: Reader<T>): Reader<T | null> =>
   (v, path) =>
@@ -219,6 +222,7 @@ export function parseBillingConfig(raw: unknown): BillingConfig {
     'cocm',
     'generalBhi',
     'g0323',
+    'validatedScales',
     'excludedActivities',
     'initiatingVisit',
     'exclusiveFamilies',
@@ -284,6 +288,7 @@ export function parseBillingConfig(raw: unknown): BillingConfig {
       countingRoles: list(role)(bhi.countingRoles, 'generalBhi.countingRoles'),
     },
     g0323: { minMinutes: positive(g.minMinutes, 'g0323.minMinutes'), countingRoles: list(role)(g.countingRoles, 'g0323.countingRoles') },
+    validatedScales: list(loinc)(o.validatedScales, 'validatedScales'),
     excludedActivities: list(token)(o.excludedActivities, 'excludedActivities'),
     initiatingVisit: {
       lookbackMonths: positive(iv.lookbackMonths, 'initiatingVisit.lookbackMonths'),
