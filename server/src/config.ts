@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { trustProxyFromEnv, type TrustProxy } from './auth/client-ip.ts';
 import { authLimitsFromEnv, type AuthLimits } from './auth/limits.ts';
+import { loadBillingConfig, type BillingConfig } from './billing/config.ts';
 import { retryPolicyFromEnv, type RetryPolicy } from './events/backoff.ts';
 import { DEFAULT_JSON_LIMITS, type JsonLimits } from './fhir/json-shape.ts';
 import { parseAllowList, type AllowEntry } from './net/outbound-policy.ts';
@@ -51,6 +52,8 @@ export interface HavenConfig {
   readonly events: EventsConfig;
   /** Requests to URLs someone else chose (server/src/net/: rest-hook endpoints, remote JWKS). */
   readonly outbound: OutboundConfig;
+  /** Billing rules (server/src/billing/defaults.json, overridden by the file HAVEN_BILLING_CONFIG names). */
+  readonly billing: BillingConfig;
 }
 
 /** Operator settings of the outbound guard (server/src/net/outbound-policy.ts). */
@@ -193,5 +196,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): HavenConfig {
       installQuestionnaires: env.HAVEN_QUESTIONNAIRES !== 'off',
     },
     outbound: { allow: parseAllowList(env.HAVEN_OUTBOUND_ALLOW) },
+    billing: loadBillingConfig(env),
   };
 }

@@ -17,6 +17,7 @@ import { registerHavenApps } from './http/app-clients.ts';
 import { smartSecurityBlock } from './auth/discovery.ts';
 import { buildCapabilityStatement } from './http/capability.ts';
 import { createFhirRouter } from './http/routes.ts';
+import { addBillingOperations, BILLING_OPERATIONS } from './billing/operations.ts';
 import { fhirBase } from './http/fhir-api.ts';
 import type { Db } from './store/db.ts';
 import { indexedSearchParameters } from './store/indexer.ts';
@@ -149,6 +150,7 @@ function capabilityStatements(config: HavenConfig, resourceTypes: string[]): (ba
         operations: [
           { name: 'everything', definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything', resourceTypes: ['Patient'] },
           { name: 'validate', definition: 'http://hl7.org/fhir/OperationDefinition/Resource-validate' },
+          ...BILLING_OPERATIONS,
           {
             name: 'status',
             definition: 'http://hl7.org/fhir/uv/subscriptions-backport/OperationDefinition/backport-subscription-status',
@@ -252,6 +254,7 @@ export async function startServer(config: HavenConfig, opts: StartOptions = {}):
     const resourceTypes = servedResourceTypes();
     const router = createFhirRouter(log);
     addSubscriptionOperations(router, () => `${config.baseUrl.replace(/^http/, 'ws')}${WEBSOCKET_PATH}`);
+    addBillingOperations(router, config.billing, log);
     const botSet = opts.botSet ?? defaultBotSet();
     // At every start: a tenant whose risk Tasks could be left without an owner is logged (`haven doctor` fails on it).
     await logConfigProblems(db, config.events.botsEnabled, botSet, log);
