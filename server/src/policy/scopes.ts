@@ -154,6 +154,12 @@ export function parseScope(raw: string): ParsedScope {
   return { kind: 'resource', scope };
 }
 
+/** The clinical scope `raw` is, or undefined when it is another kind of scope or breaks the grammar. */
+export function resourceScope(raw: string): ResourceScope | undefined {
+  const parsed = parseScope(raw);
+  return parsed.kind === 'resource' ? parsed.scope : undefined;
+}
+
 /** Every granted scope sorted into clinical scopes, other scopes and ignored ones (with reasons). */
 export interface ScopeSet {
   resources: ResourceScope[];
