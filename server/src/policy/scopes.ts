@@ -13,9 +13,10 @@
  * are ignored with a reason, never read loosely (§Clinical Scope Syntax: undefined suffixes MAY be ignored).
  */
 
-/** The five SMART v2 permissions, in the order the grammar requires. */
-export const PERMISSIONS = ['c', 'r', 'u', 'd', 's'] as const;
-export type Permission = (typeof PERMISSIONS)[number];
+import { PERMISSIONS, type Permission } from '../model/access.ts';
+
+/** The five SMART v2 permissions (`cruds`), in the order the grammar requires. */
+export { PERMISSIONS, type Permission };
 
 /** Whose data a scope reaches (§Patient-specific scopes, §User-level scopes, §System-level scopes). */
 export const ScopeContext = { Patient: 'patient', User: 'user', System: 'system' } as const;
