@@ -4,7 +4,7 @@
  * (WCAG 2.1: 1.3.1 info and relationships, 3.3.1 error identification, 3.3.2 labels). Every value is
  * HTML-escaped. Field names are documented in auth/README.md.
  */
-import { parseResourceScope } from './scopes.ts';
+import { queryString, resourceScope } from '../policy/scopes.ts';
 
 /** Escapes text for HTML element content and double-quoted attributes. */
 export function esc(value: string): string {
@@ -130,11 +130,11 @@ const FIXED: Record<string, string> = {
 /** A plain-language description of a scope, for the consent form. */
 export function describeScope(scope: string): string {
   if (Object.hasOwn(FIXED, scope)) return FIXED[scope] as string;
-  const r = parseResourceScope(scope);
+  const r = resourceScope(scope);
   if (!r) return scope;
-  const verbs = [...r.perms].map((p) => PERMS[p]).join(', ');
-  const what = r.type === '*' ? 'all kinds of records' : `${r.type} records`;
-  return `${verbs[0].toUpperCase()}${verbs.slice(1)} ${what} ${CONTEXT_WORDS[r.context]}${r.query ? ` (only where ${r.query})` : ''}`;
+  const verbs = r.permissions.map((p) => PERMS[p]).join(', ');
+  const what = r.resourceType === '*' ? 'all kinds of records' : `${r.resourceType} records`;
+  return `${verbs[0].toUpperCase()}${verbs.slice(1)} ${what} ${CONTEXT_WORDS[r.context]}${r.query ? ` (only where ${queryString(r.query)})` : ''}`;
 }
 
 /** The consent form. Fields: csrf_token, scope (one checkbox per scope), action=allow|deny. */

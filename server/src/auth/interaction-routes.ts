@@ -16,7 +16,7 @@ import { createCode, type GrantContext } from './grants.ts';
 import { GateBusyError } from './hash-gate.ts';
 import { consentPage, loginPage, patientPage } from './html.ts';
 import { endInteraction, loadInteraction, setInteractionPatient, setInteractionUser, type Interaction } from './interaction.ts';
-import { parseResourceScope } from './scopes.ts';
+import { resourceScope } from '../policy/scopes.ts';
 import { authUrls } from './urls.ts';
 import { spend } from './throttle.ts';
 import { authenticateUser, getUser, type LoginResult, type User } from './users.ts';
@@ -72,7 +72,7 @@ async function context(deps: AuthDeps, req: Request, res: Response, csrf?: strin
 /** True when the request needs a patient in context that the launch did not provide. */
 function needsPatient(ia: Interaction): boolean {
   if (ia.request.launch?.patient) return false;
-  return ia.request.scopes.some((s) => s === 'launch/patient' || parseResourceScope(s)?.context === 'patient');
+  return ia.request.scopes.some((s) => s === 'launch/patient' || resourceScope(s)?.context === 'patient');
 }
 
 async function deny(ctx: Ctx, res: Response, description: string, reason: string): Promise<void> {
@@ -241,7 +241,7 @@ export async function postConsent(deps: AuthDeps, req: Request, res: Response): 
   }
   const launch = ia.request.launch;
   const patient = launch?.patient ?? ia.patient;
-  const wantsPatient = scopes.some((s) => s === 'launch' || s === 'launch/patient' || parseResourceScope(s)?.context === 'patient');
+  const wantsPatient = scopes.some((s) => s === 'launch' || s === 'launch/patient' || resourceScope(s)?.context === 'patient');
   const ctxOut: GrantContext = {
     ...(patient && wantsPatient ? { patient } : {}),
     ...(launch?.encounter && scopes.includes('launch') ? { encounter: launch.encounter } : {}),

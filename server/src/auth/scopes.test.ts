@@ -1,39 +1,13 @@
 /**
- * SMART scope grammar (App Launch 2.2 scopes-and-launch-context.html) and the coverage relation used for
- * client maximum grants and refresh narrowing.
+ * What the authorization server does with the SMART scope grammar (parsed by ../policy/scopes.ts, whose test
+ * holds the grammar's cases): request checks, and the coverage relation used for client maximum grants and
+ * refresh narrowing.
  */
 import { describe, expect, it } from 'vitest';
-import { allCovered, checkRequestedScopes, coveredScopes, parseResourceScope, scopeCovers } from './scopes.ts';
+import { parseScope } from '../policy/scopes.ts';
+import { allCovered, checkRequestedScopes, coveredScopes, scopeCovers } from './scopes.ts';
 
 const TYPES = new Set(['Patient', 'Observation', 'Condition']);
-
-describe('parseResourceScope', () => {
-  it('parses v2 permissions in order, with query constraints', () => {
-    expect(parseResourceScope('patient/Observation.rs')).toEqual({ context: 'patient', type: 'Observation', perms: 'rs' });
-    expect(parseResourceScope('user/*.cruds')).toEqual({ context: 'user', type: '*', perms: 'cruds' });
-    expect(
-      parseResourceScope('patient/Observation.rs?category=http://terminology.hl7.org/CodeSystem/observation-category|survey'),
-    ).toMatchObject({ perms: 'rs', query: 'category=http://terminology.hl7.org/CodeSystem/observation-category|survey' });
-  });
-  it('maps v1 read/write/* to v2', () => {
-    expect(parseResourceScope('patient/*.read')?.perms).toBe('rs');
-    expect(parseResourceScope('user/Patient.write')?.perms).toBe('cud');
-    expect(parseResourceScope('system/*.*')?.perms).toBe('cruds');
-  });
-  it('rejects out-of-order or empty permissions, queries on v1 scopes, bad contexts', () => {
-    for (const s of [
-      'patient/Observation.dus',
-      'patient/Observation.',
-      'patient/Observation.rr',
-      'patient/*.read?x=1',
-      'group/*.rs',
-      'patient/observation.rs',
-      'patient/Observation.rs?bad',
-    ]) {
-      expect(parseResourceScope(s), s).toBeUndefined();
-    }
-  });
-});
 
 describe('checkRequestedScopes', () => {
   it('keeps known scopes, drops well-formed unknown ones (OIDC profile), refuses malformed ones', () => {
@@ -44,6 +18,24 @@ describe('checkRequestedScopes', () => {
     expect(checkRequestedScopes('patient/Observation.dus', TYPES).ok).toBe(false);
     expect(checkRequestedScopes('patient/Spaceship.rs', TYPES).ok).toBe(false);
     expect(checkRequestedScopes('openid "quoted"', TYPES).ok).toBe(false);
+  });
+  it('refuses exactly the resource scopes the shared grammar refuses (one parser for the server and the policy)', () => {
+    for (const s of [
+      'patient/Observation.rs',
+      'patient/Observation.rs?category=survey',
+      `patient/Observation.rs?category=${encodeURIComponent('http://x|y')}`,
+      'patient/*.read?x=1',
+      'patient/Observation.rs?bad',
+      'patient/Observation.rs?subject.name=x',
+      'patient/Observation.rs?_include=Observation:subject',
+      'patient/Observation.rs?category=%E0%A4%A',
+      'user/Observation.READ',
+    ]) {
+      expect(checkRequestedScopes(s, TYPES).ok, s).toBe(parseScope(s).kind === 'resource');
+    }
+  });
+  it('drops scopes outside the SMART contexts without refusing the request (case matters)', () => {
+    expect(checkRequestedScopes('Patient/Observation.read group/*.rs readonly openid', TYPES)).toEqual({ ok: true, scopes: ['openid'] });
   });
   it('drops duplicates, keeps order', () => {
     expect(checkRequestedScopes('openid  openid patient/*.rs', TYPES)).toEqual({ ok: true, scopes: ['openid', 'patient/*.rs'] });
@@ -60,6 +52,10 @@ describe('coverage', () => {
     expect(scopeCovers('patient/*.rs', 'patient/Observation.c')).toBe(false);
     expect(scopeCovers('openid', 'openid')).toBe(true);
     expect(scopeCovers('launch', 'launch/patient')).toBe(false);
+    // Query constraints compare as decoded parameters, so an encoded and a plain spelling are the same grant.
+    expect(scopeCovers('patient/Observation.rs?category=a%7Cb', 'patient/Observation.r?category=a|b')).toBe(true);
+    expect(scopeCovers('patient/Observation.rs?category=a', 'patient/Observation.r?category=b')).toBe(false);
+    expect(scopeCovers('patient/Observation.rs?category=a', 'patient/Observation.r')).toBe(false);
   });
   it('filters and checks sets', () => {
     expect(coveredScopes(['openid', 'patient/*.rs'], ['openid', 'fhirUser', 'patient/Condition.s'])).toEqual([

@@ -3,10 +3,10 @@
  * granted (its registered maximum), and whether a refresh asks for more than the original grant.
  * Enforcement on FHIR paths lives in policy/, not here.
  *
- * Grammar (SMART App Launch 2.2 scopes-and-launch-context.md): `(patient|user|system)/(Type|*).perms`
- * with v2 `perms` = `c?r?u?d?s?` in that order, optionally `?param=value(&param=value)*`, and v1 `read`,
- * `write`, `*` (permission-v1: `.read` = `.rs`, `.write` = `.cud`, `.*` = `.cruds`).
+ * The grammar itself (SMART App Launch 2.2 §Clinical Scope Syntax, v1 and v2, wildcards, query constraints) is
+ * parsed in one place, ../policy/scopes.ts, which the authorization server and the policy share.
  */
+import { queryString, resourceScope, type ScopeContext } from '../policy/scopes.ts';
 
 /** Context and identity scopes Haven grants (besides resource scopes). */
 export const NON_RESOURCE_SCOPES = [
@@ -22,36 +22,8 @@ export const NON_RESOURCE_SCOPES = [
 ] as const;
 const NON_RESOURCE = new Set<string>(NON_RESOURCE_SCOPES);
 
-/** A parsed resource scope. */
-export interface ResourceScope {
-  context: 'patient' | 'user' | 'system';
-  /** Resource type or '*'. */
-  type: string;
-  /** Normalised v2 permissions, a subset of 'cruds' in that order. */
-  perms: string;
-  /** v2 query constraint without the '?', if any. */
-  query?: string;
-}
-
-const RESOURCE = /^(patient|user|system)\/(\*|[A-Z][A-Za-z]{1,63})\.(read|write|\*|c?r?u?d?s?)(?:\?(.+))?$/;
 // RFC 6749 §3.3 scope-token: printable ASCII except space, '"' and '\'.
 const SCOPE_TOKEN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const QUERY_PART = /^[A-Za-z0-9_.:-]+=[^&=\s]+$/;
-const V1_PERMS: Record<string, string> = { read: 'rs', write: 'cud', '*': 'cruds' };
-
-/**
- * Parses a resource scope; undefined when `scope` is not one (or is malformed: empty or out-of-order
- * permissions, a query on a v1 scope, a malformed query).
- */
-export function parseResourceScope(scope: string): ResourceScope | undefined {
-  const m = RESOURCE.exec(scope);
-  if (!m) return undefined;
-  const [, context, type, rawPerms, query] = m;
-  const v1 = Object.hasOwn(V1_PERMS, rawPerms);
-  if (!v1 && rawPerms === '') return undefined;
-  if (query !== undefined && (v1 || !query.split('&').every((p) => QUERY_PART.test(p)))) return undefined;
-  return { context: context as ResourceScope['context'], type, perms: v1 ? V1_PERMS[rawPerms] : rawPerms, ...(query ? { query } : {}) };
-}
 
 /** True when `scope` looks like a resource scope (has a context prefix), well-formed or not. */
 function looksLikeResourceScope(scope: string): boolean {
@@ -80,9 +52,9 @@ export function checkRequestedScopes(scope: string | undefined, resourceTypes: R
       continue;
     }
     if (!looksLikeResourceScope(s)) continue;
-    const parsed = parseResourceScope(s);
+    const parsed = resourceScope(s);
     if (!parsed) return { ok: false, reason: `Malformed scope "${s.slice(0, 80)}"` };
-    if (parsed.type !== '*' && !resourceTypes.has(parsed.type))
+    if (parsed.resourceType !== '*' && !resourceTypes.has(parsed.resourceType))
       return { ok: false, reason: `Unknown resource type in scope "${s.slice(0, 80)}"` };
     out.push(s);
   }
@@ -92,14 +64,14 @@ export function checkRequestedScopes(scope: string | undefined, resourceTypes: R
 /** True when granting `held` already includes everything `wanted` allows. */
 export function scopeCovers(held: string, wanted: string): boolean {
   if (held === wanted) return true;
-  const h = parseResourceScope(held);
-  const w = parseResourceScope(wanted);
+  const h = resourceScope(held);
+  const w = resourceScope(wanted);
   if (!h || !w) return false;
   if (h.context !== w.context) return false;
-  if (h.type !== '*' && h.type !== w.type) return false;
-  if (![...w.perms].every((p) => h.perms.includes(p))) return false;
-  // A constrained scope only covers the same constraint; an unconstrained one covers any constraint.
-  return h.query === undefined || h.query === w.query;
+  if (h.resourceType !== '*' && h.resourceType !== w.resourceType) return false;
+  if (!w.permissions.every((p) => h.permissions.includes(p))) return false;
+  // A constrained scope only covers the same constraint (compared decoded); an unconstrained one covers any.
+  return h.query === undefined || (w.query !== undefined && queryString(h.query) === queryString(w.query));
 }
 
 /** The scopes of `wanted` that some scope in `held` covers. */
@@ -113,8 +85,8 @@ export function allCovered(held: readonly string[], wanted: readonly string[]): 
 }
 
 /** True when any scope is a resource scope with the given context. */
-export function hasContext(scopes: readonly string[], context: ResourceScope['context']): boolean {
-  return scopes.some((s) => parseResourceScope(s)?.context === context);
+export function hasContext(scopes: readonly string[], context: ScopeContext): boolean {
+  return scopes.some((s) => resourceScope(s)?.context === context);
 }
 
 /** Default maximum grant for `haven clients add` without `--scopes`, by client type. */

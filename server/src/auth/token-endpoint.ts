@@ -136,7 +136,7 @@ async function authorizationCode(c: Call): Promise<Record<string, unknown>> {
   if (!VERIFIER.test(verifier) || !pkceMatches(verifier, rec.codeChallenge))
     throw new OAuthError('invalid_grant', 'code_verifier does not match the code_challenge');
   const user = await getUser(c.deps.db, c.tenant, rec.userId);
-  if (!user) throw new OAuthError('invalid_grant', 'The user no longer exists');
+  if (!user || user.disabled) throw new OAuthError('invalid_grant', 'The user no longer exists or is disabled');
   const scopes = rec.scopes.split(' ');
   const refresh = wantsRefresh(scopes);
   await createGrant(c.deps.db, {
@@ -191,7 +191,7 @@ async function refreshToken(c: Call): Promise<Record<string, unknown>> {
     throw new OAuthError('invalid_grant', 'The refresh token was already used; the grant is revoked');
   }
   const user = rec.grant.userId ? await getUser(c.deps.db, c.tenant, rec.grant.userId) : undefined;
-  if (!user) throw new OAuthError('invalid_grant', 'The user no longer exists');
+  if (!user || user.disabled) throw new OAuthError('invalid_grant', 'The user no longer exists or is disabled');
   // The new refresh token keeps the original scopes (RFC 6749 §6), whatever this access token narrowed to.
   const next = await createRefreshToken(c.deps.db, c.tenant, rec.grant.id, rec.clientId, rec.scopes);
   audit(c.deps.log, AUDIT.refresh, {

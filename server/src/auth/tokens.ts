@@ -153,9 +153,11 @@ export async function verifyAccessToken(
     user_id: string | null;
     uid: string | null;
     roles: string[] | null;
+    disabled: boolean | null;
     cid: string | null;
   }>(
-    `SELECT (g.revoked_at IS NOT NULL OR g.expires_at <= now()) AS revoked, g.user_id, u.id AS uid, u.roles, c.client_id AS cid
+    `SELECT (g.revoked_at IS NOT NULL OR g.expires_at <= now()) AS revoked, g.user_id, u.id AS uid, u.roles,
+            u.disabled_at IS NOT NULL AS disabled, c.client_id AS cid
        FROM auth_grants g
        LEFT JOIN auth_clients c ON c.tenant = g.tenant AND c.client_id = g.client_id
        LEFT JOIN auth_users u ON u.tenant = g.tenant AND u.id = g.user_id
@@ -163,7 +165,7 @@ export async function verifyAccessToken(
     [tenant, claims.grant],
   );
   const r = rows[0];
-  // A removed client or user takes its tokens with it.
-  if (!r || r.revoked || !r.cid || r.cid !== claims.client_id || (r.user_id !== null && !r.uid)) return undefined;
+  // A removed client or user takes its tokens with it; a disabled user's tokens stop working too.
+  if (!r || r.revoked || !r.cid || r.cid !== claims.client_id || (r.user_id !== null && (!r.uid || r.disabled))) return undefined;
   return { claims, roles: r.roles ?? [], ...(r.user_id ? { userId: r.user_id } : {}) };
 }

@@ -1,6 +1,7 @@
 /**
  * Users at rest and at login (auth/users.ts): scrypt hashes with per-user salts, lockout after repeated
- * failures (5 in 15 minutes), TOTP as a second factor with replay refusal; and what the database holds
+ * failures (5 in 15 minutes), TOTP as a second factor with replay refusal; administration (list, disable and
+ * enable, password reset, roles) with the grants it revokes; and what the database holds
  * for clients and keys (hashes and ciphertext only). On the suite's storage (PGlite or PostgreSQL).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,17 @@ import { GateBusyError, PasswordGate } from './hash-gate.ts';
 import { KeyStore } from './keys.ts';
 import { loadKek, type Kek } from './secret.ts';
 import { base32Decode, totp } from './totp.ts';
-import { LOCKOUT, UserValidationError, addUser, authenticateUser } from './users.ts';
+import {
+  LOCKOUT,
+  UserValidationError,
+  addUser,
+  authenticateUser,
+  getUser,
+  listUsers,
+  resetPassword,
+  setRoles,
+  setUserDisabled,
+} from './users.ts';
 
 const PW = 'a long enough password';
 let storage: ScratchStorage;
@@ -187,5 +198,73 @@ describe('secrets at rest', () => {
     // A server started with another secret refuses to use them.
     const wrong = new KeyStore(db, loadKek({ HAVEN_SECRET: 'w'.repeat(40) }, storage.dataDir));
     await expect(wrong.init()).rejects.toThrow(/another key/);
+  });
+});
+
+describe('user administration', () => {
+  const NEW_PW = 'a brand new password';
+  /** A grant of the user, live or revoked, as the token check reads it. */
+  async function grant(id: string, userId: string): Promise<void> {
+    await db.query(
+      `INSERT INTO auth_grants (id, tenant, client_id, user_id, scopes, context, expires_at)
+       VALUES ($1, 'adm', 'app', $2, 'openid', '{}'::jsonb, now() + interval '1 hour')`,
+      [id, userId],
+    );
+  }
+  async function revoked(id: string): Promise<boolean> {
+    const { rows } = await db.query<{ r: boolean }>('SELECT revoked_at IS NOT NULL AS r FROM auth_grants WHERE id = $1', [id]);
+    return rows[0].r;
+  }
+
+  it('lists the users of one tenant by username, with disabled and locked, and no secrets', async () => {
+    await addUser(db, kek, { tenant: 'adm', username: 'zed', password: PW, fhirUser: 'Practitioner/z', roles: ['clinician'] });
+    await addUser(db, kek, { tenant: 'adm', username: 'amy', password: PW, fhirUser: 'Practitioner/a', roles: ['auditor'], totp: true });
+    const users = await listUsers(db, 'adm');
+    expect(users.map((u) => [u.username, u.roles, u.totp, u.disabled, u.locked])).toEqual([
+      ['amy', ['auditor'], true, false, false],
+      ['zed', ['clinician'], false, false, false],
+    ]);
+    expect(JSON.stringify(users)).not.toMatch(/scrypt|password|totp_enc/);
+    expect(await listUsers(db, 'no-such-tenant')).toEqual([]);
+  });
+
+  it('a disabled user cannot sign in, even with the right password, and their grants are revoked; enabling lets them in again', async () => {
+    const zed = (await listUsers(db, 'adm')).find((u) => u.username === 'zed')!;
+    await grant('g-zed-1', zed.id);
+    expect(await setUserDisabled(db, 'adm', 'zed', true)).toMatchObject({ username: 'zed', disabled: true });
+    expect(await revoked('g-zed-1')).toBe(true);
+    expect((await getUser(db, 'adm', zed.id))?.disabled).toBe(true);
+    expect(await authenticateUser(db, kek, 'adm', 'zed', PW, '')).toEqual({ ok: false, reason: 'disabled', userId: zed.id });
+    // A wrong password is still just a wrong password: nothing tells a guesser the account is disabled.
+    expect(await authenticateUser(db, kek, 'adm', 'zed', 'wrong password!', '')).toMatchObject({ reason: 'bad_password' });
+    expect(await setUserDisabled(db, 'adm', 'zed', false)).toMatchObject({ disabled: false });
+    expect(await authenticateUser(db, kek, 'adm', 'zed', PW, '')).toMatchObject({ ok: true });
+    // Old grants stay revoked: enabling brings no token back.
+    expect(await revoked('g-zed-1')).toBe(true);
+    expect(await setUserDisabled(db, 'adm', 'nobody', true)).toBeUndefined();
+  });
+
+  it('a password reset takes a new password, clears a lockout and revokes every grant', async () => {
+    const amy = (await listUsers(db, 'adm')).find((u) => u.username === 'amy')!;
+    await grant('g-amy-1', amy.id);
+    await db.query("UPDATE auth_users SET failed_count = 5, locked_until = now() + interval '10 minutes' WHERE id = $1", [amy.id]);
+    expect((await listUsers(db, 'adm')).find((u) => u.username === 'amy')?.locked).toBe(true);
+    await expect(resetPassword(db, 'adm', 'amy', 'short')).rejects.toThrow(UserValidationError);
+    expect(await revoked('g-amy-1')).toBe(false);
+    expect(await resetPassword(db, 'adm', 'amy', NEW_PW)).toMatchObject({ username: 'amy' });
+    expect(await revoked('g-amy-1')).toBe(true);
+    expect((await listUsers(db, 'adm')).find((u) => u.username === 'amy')?.locked).toBe(false);
+    expect(await authenticateUser(db, kek, 'adm', 'amy', PW, '')).toMatchObject({ reason: 'bad_password' });
+    // amy has TOTP: the password is right once the code is asked for.
+    expect(await authenticateUser(db, kek, 'adm', 'amy', NEW_PW, '000000')).toMatchObject({ reason: 'bad_otp' });
+    expect(await resetPassword(db, 'adm', 'nobody', NEW_PW)).toBeUndefined();
+  });
+
+  it('sets roles (deduplicated), refusing an empty or malformed list', async () => {
+    expect(await setRoles(db, 'adm', 'zed', ['clinician', 'admin', 'clinician'])).toMatchObject({ roles: ['clinician', 'admin'] });
+    await expect(setRoles(db, 'adm', 'zed', [])).rejects.toThrow(/roles/);
+    await expect(setRoles(db, 'adm', 'zed', ['Not A Role'])).rejects.toThrow(/roles/);
+    expect((await listUsers(db, 'adm')).find((u) => u.username === 'zed')?.roles).toEqual(['clinician', 'admin']);
+    expect(await setRoles(db, 'adm', 'nobody', ['clinician'])).toBeUndefined();
   });
 });

@@ -8,10 +8,13 @@
  * counted in the database before each hash so that parallel guesses and several server processes cannot
  * get more than 5 guesses evaluated per window.
  * Optional TOTP (RFC 6238) as a second factor; the seed is sealed with the KEK like the signing keys.
+ * Administration (`haven users list|disable|enable|reset-password|set-roles`): a disabled user cannot sign in, and
+ * disabling or resetting a password revokes every grant the user holds (access and refresh tokens stop working
+ * on their next use; ./tokens.ts also refuses a disabled user's tokens by itself).
  */
 import { randomBytes, randomUUID, scrypt, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
-import type { Db } from '../store/db.ts';
+import type { Db, Queryable } from '../store/db.ts';
 import { DEFAULT_HASH_QUEUE, PasswordGate, defaultHashConcurrency } from './hash-gate.ts';
 import { seal, unseal, type Kek } from './secret.ts';
 import { base32Encode, newTotpSeed, otpauthUri, verifyTotp } from './totp.ts';
@@ -34,6 +37,14 @@ export interface User {
   fhirUser: string;
   roles: string[];
   totp: boolean;
+  /** Disabled by an administrator: no sign-in, no tokens. */
+  disabled: boolean;
+}
+
+/** A user as `haven users list` shows it. */
+export interface UserListing extends User {
+  /** Locked out now by failed sign-ins (./users.ts LOCKOUT). */
+  locked: boolean;
 }
 
 /** A user registration the store refuses. */
@@ -74,11 +85,31 @@ interface UserRow {
   password_hash: string;
   totp_enc: string | null;
   totp_last_step: number | string | null;
+  disabled_at: Date | string | null;
   locked: boolean;
 }
 
 function toUser(r: UserRow): User {
-  return { tenant: r.tenant, id: r.id, username: r.username, fhirUser: r.fhir_user, roles: r.roles, totp: r.totp_enc !== null };
+  return {
+    tenant: r.tenant,
+    id: r.id,
+    username: r.username,
+    fhirUser: r.fhir_user,
+    roles: r.roles,
+    totp: r.totp_enc !== null,
+    disabled: r.disabled_at !== null,
+  };
+}
+
+function checkRoles(roles: readonly string[]): void {
+  if (roles.length === 0 || !roles.every((r) => ROLE.test(r)))
+    throw new UserValidationError('roles: one or more of lower-case words, e.g. clinician,admin');
+}
+
+function checkPassword(password: string): void {
+  if ([...password].length < MIN_PASSWORD_LENGTH)
+    throw new UserValidationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+  if (password.length > 1024) throw new UserValidationError('password is too long');
 }
 
 /** Input of {@link addUser}. */
@@ -99,11 +130,8 @@ export async function addUser(db: Db, kek: Kek, input: NewUser): Promise<{ user:
   if (!USERNAME.test(input.username)) throw new UserValidationError('username: 1-128 of A-Z a-z 0-9 . _ @ -');
   if (!FHIR_USER.test(input.fhirUser))
     throw new UserValidationError('fhir-user must be Practitioner/ID, Patient/ID, RelatedPerson/ID or Person/ID');
-  if (input.roles.length === 0 || !input.roles.every((r) => ROLE.test(r)))
-    throw new UserValidationError('roles: one or more of lower-case words, e.g. clinician,admin');
-  if ([...input.password].length < MIN_PASSWORD_LENGTH)
-    throw new UserValidationError(`password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-  if (input.password.length > 1024) throw new UserValidationError('password is too long');
+  checkRoles(input.roles);
+  checkPassword(input.password);
   const id = randomUUID();
   const seed = input.totp ? newTotpSeed() : undefined;
   const { rowCount } = await db.query(
@@ -127,6 +155,7 @@ export async function addUser(db: Db, kek: Kek, input: NewUser): Promise<{ user:
     fhirUser: input.fhirUser,
     roles: [...new Set(input.roles)],
     totp: !!seed,
+    disabled: false,
   };
   if (!seed) return { user };
   return { user, otpauth: otpauthUri(seed, `${input.username}@${input.tenant}`), totpSecret: base32Encode(seed) };
@@ -138,8 +167,75 @@ export async function getUser(db: Pick<Db, 'query'>, tenant: string, id: string)
   return rows[0] ? toUser(rows[0]) : undefined;
 }
 
+/** Every user of a tenant, by username. */
+export async function listUsers(db: Pick<Db, 'query'>, tenant: string): Promise<UserListing[]> {
+  const { rows } = await db.query<UserRow>(
+    `SELECT *, (locked_until IS NOT NULL AND locked_until > now()) AS locked FROM auth_users WHERE tenant = $1 ORDER BY username`,
+    [tenant],
+  );
+  return rows.map((r) => ({ ...toUser(r), locked: r.locked }));
+}
+
+/** Revokes every grant of a user: their access and refresh tokens stop working (./tokens.ts, ./grants.ts). */
+async function revokeUserGrants(q: Queryable, tenant: string, userId: string): Promise<void> {
+  await q.query('UPDATE auth_grants SET revoked_at = now() WHERE tenant = $1 AND user_id = $2 AND revoked_at IS NULL', [tenant, userId]);
+}
+
+/**
+ * Disables or enables a user by username; undefined when there is none. Disabling revokes every grant the user
+ * holds, so enabling again does not bring old tokens back: the user signs in anew.
+ */
+export async function setUserDisabled(db: Db, tenant: string, username: string, disabled: boolean): Promise<User | undefined> {
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<UserRow>(
+      `UPDATE auth_users SET disabled_at = CASE WHEN $3 THEN coalesce(disabled_at, now()) END
+        WHERE tenant = $1 AND username = $2 RETURNING *, false AS locked`,
+      [tenant, username, disabled],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    if (disabled) await revokeUserGrants(tx, tenant, row.id);
+    return toUser(row);
+  });
+}
+
+/**
+ * Sets a new password, clears a lockout, and revokes every grant the user holds (a reset is what follows a
+ * suspected compromise: no session made with the old password survives it). Undefined when there is no such user.
+ * @throws UserValidationError for a password that is too short or too long.
+ */
+export async function resetPassword(db: Db, tenant: string, username: string, password: string): Promise<User | undefined> {
+  checkPassword(password);
+  const hash = await hashPassword(password);
+  return db.transaction(async (tx) => {
+    const { rows } = await tx.query<UserRow>(
+      `UPDATE auth_users SET password_hash = $3, failed_count = 0, failed_since = NULL, locked_until = NULL
+        WHERE tenant = $1 AND username = $2 RETURNING *, false AS locked`,
+      [tenant, username, hash],
+    );
+    const row = rows[0];
+    if (!row) return undefined;
+    await revokeUserGrants(tx, tenant, row.id);
+    return toUser(row);
+  });
+}
+
+/**
+ * Replaces a user's roles; undefined when there is no such user. Tokens already issued follow at once: the token
+ * check reads the user's current roles on every request (./tokens.ts), so do Subscription deliveries.
+ * @throws UserValidationError for an empty or malformed role list.
+ */
+export async function setRoles(db: Db, tenant: string, username: string, roles: readonly string[]): Promise<User | undefined> {
+  checkRoles(roles);
+  const { rows } = await db.query<UserRow>(
+    'UPDATE auth_users SET roles = $3 WHERE tenant = $1 AND username = $2 RETURNING *, false AS locked',
+    [tenant, username, [...new Set(roles)]],
+  );
+  return rows[0] ? toUser(rows[0]) : undefined;
+}
+
 /** Why a login failed (for audit; the person always sees the same generic message). */
-export type LoginFailure = 'unknown_user' | 'bad_password' | 'bad_otp' | 'locked';
+export type LoginFailure = 'unknown_user' | 'bad_password' | 'bad_otp' | 'locked' | 'disabled';
 
 /** Result of {@link authenticateUser}. */
 export type LoginResult = { ok: true; user: User } | { ok: false; reason: LoginFailure; userId?: string };
@@ -246,6 +342,8 @@ export async function authenticateUser(
     release();
   }
   if (!passwordOk) return { ok: false, reason: 'bad_password', userId: row.id };
+  // Told only after a full hash, like a wrong password: timing does not reveal that an account is disabled.
+  if (row.disabled_at !== null) return { ok: false, reason: 'disabled', userId: row.id };
   if (row.totp_enc) {
     const seed = Buffer.from(unseal(kek, row.totp_enc, `totp:${tenant}:${row.id}`), 'base64');
     const last = row.totp_last_step === null ? undefined : BigInt(row.totp_last_step);

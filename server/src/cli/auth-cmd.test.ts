@@ -1,6 +1,7 @@
 /**
- * `haven clients add|list|remove`, `haven users add`, `haven keys rotate`: on storage directly (both
- * engines), and through a running server's admin channel (embedded storage owned by the server).
+ * `haven clients add|list|remove`, `haven users add|list|disable|enable|reset-password|set-roles`, `haven keys rotate`:
+ * on storage directly (both engines), and through a running server's admin channel (embedded storage owned by the
+ * server).
  */
 import { Readable } from 'node:stream';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -15,6 +16,17 @@ import { createScratchStorage, startTestServer, type ScratchStorage } from '../t
 import { runCli } from './cli.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'haven-auth-cli-'));
+/** The records users are linked to (`users add` refuses a fhirUser that does not exist). */
+const PEOPLE = join(work, 'people.ndjson');
+writeFileSync(
+  PEOPLE,
+  [
+    { resourceType: 'Practitioner', id: '123', name: [{ family: 'Who' }] },
+    { resourceType: 'Patient', id: '1', name: [{ family: 'Doe' }] },
+  ]
+    .map((r) => JSON.stringify(r))
+    .join('\n'),
+);
 let storage: ScratchStorage;
 beforeAll(async () => {
   storage = await createScratchStorage();
@@ -161,6 +173,15 @@ describe('on storage', () => {
   });
 
   it('adds a user with the password from stdin, optionally with TOTP', async () => {
+    const ghost = await haven(
+      storage,
+      ['users', 'add', '--username', 'drwho', '--fhir-user', 'Practitioner/123', '--roles', 'clinician,admin'],
+      'a fine long password\n',
+    );
+    expect(ghost.code).toBe(2);
+    expect(ghost.err).toMatch(/Practitioner\/123 does not exist in tenant default/);
+    const imported = await haven(storage, ['import', PEOPLE]);
+    expect(imported.code, imported.err).toBe(0);
     const r = await haven(
       storage,
       ['users', 'add', '--username', 'drwho', '--fhir-user', 'Practitioner/123', '--roles', 'clinician,admin', '--json'],
@@ -189,6 +210,48 @@ describe('on storage', () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('lists, disables, enables, resets the password of and sets the roles of a user', async () => {
+    const list = await haven(storage, ['users', 'list', '--json']);
+    expect(list.code, list.err).toBe(0);
+    expect((JSON.parse(list.out) as { username: string; disabled: boolean }[]).map((u) => [u.username, u.disabled])).toEqual([
+      ['drwho', false],
+      ['mfa', false],
+    ]);
+    expect(list.out).not.toMatch(/password|scrypt/);
+    const plain = await haven(storage, ['users', 'list']);
+    expect(plain.out).toMatch(/username: drwho\nfhir_user: Practitioner\/123\nroles: clinician admin/);
+
+    const login = async (password: string) => {
+      const db = await openDatabase({ databaseUrl: storage.databaseUrl, dataDir: storage.dataDir });
+      try {
+        return await authenticateUser(db, loadKek({}, storage.dataDir), 'default', 'drwho', password, '');
+      } finally {
+        await db.close();
+      }
+    };
+    const off = await haven(storage, ['users', 'disable', 'drwho']);
+    expect([off.code, off.out]).toEqual([0, 'disabled drwho\n']);
+    expect(await login('a fine long password')).toMatchObject({ ok: false, reason: 'disabled' });
+    expect((await haven(storage, ['users', 'enable', 'drwho', '--json'])).out).toMatch(/"disabled": false/);
+    expect(await login('a fine long password')).toMatchObject({ ok: true });
+
+    const reset = await haven(storage, ['users', 'reset-password', 'drwho'], 'an entirely new password\n');
+    expect(reset.code, reset.err).toBe(0);
+    expect(reset.out + reset.err).not.toContain('an entirely new password');
+    expect(await login('a fine long password')).toMatchObject({ reason: 'bad_password' });
+    expect(await login('an entirely new password')).toMatchObject({ ok: true });
+    expect((await haven(storage, ['users', 'reset-password', 'drwho'], 'short\n')).code).toBe(2);
+
+    const roles = await haven(storage, ['users', 'set-roles', 'drwho', '--roles', 'auditor', '--json']);
+    expect(JSON.parse(roles.out)).toMatchObject({ username: 'drwho', roles: ['auditor'] });
+    expect((await haven(storage, ['users', 'set-roles', 'drwho'])).code).toBe(2);
+    expect((await haven(storage, ['users', 'set-roles', 'drwho', '--roles', 'Bad Role'])).code).toBe(2);
+
+    const missing = await haven(storage, ['users', 'disable', 'nobody']);
+    expect([missing.code, missing.err]).toEqual([1, 'haven: no user "nobody" in tenant default\n']);
+    expect((await haven(storage, ['users', 'disable'])).code).toBe(2);
   });
 
   it('rotates the signing key', async () => {
@@ -222,12 +285,23 @@ describe.skipIf(!!process.env.DATABASE_URL)('through a running server (embedded 
         '--json',
       ]);
       expect(add.code, add.err).toBe(0);
+      expect(
+        (await haven(s, ['users', 'add', '--username', 'u1', '--fhir-user', 'Patient/1', '--roles', 'patient'], 'a fine long password\n'))
+          .code,
+      ).toBe(2);
+      expect((await haven(s, ['import', PEOPLE])).code).toBe(0);
       const user = await haven(
         s,
         ['users', 'add', '--username', 'u1', '--fhir-user', 'Patient/1', '--roles', 'patient'],
         'a fine long password\n',
       );
       expect(user.code, user.err).toBe(0);
+      const disabled = await haven(s, ['users', 'disable', 'u1', '--json']);
+      expect(JSON.parse(disabled.out)).toMatchObject({ username: 'u1', disabled: true });
+      expect(JSON.parse((await haven(s, ['users', 'list', '--json'])).out)).toMatchObject([{ username: 'u1', disabled: true }]);
+      expect((await haven(s, ['users', 'set-roles', 'u1', '--roles', 'patient,auditor'])).code).toBe(0);
+      expect((await haven(s, ['users', 'reset-password', 'u1'], 'another fine password\n')).code).toBe(0);
+      expect((await haven(s, ['users', 'enable', 'nobody'])).code).toBe(1);
       const bad = await haven(s, ['clients', 'add', '--type', 'public', '--redirect-uri', 'ftp://x', '--json']);
       expect(bad.code).toBe(2);
       const rotated = await haven(s, ['keys', 'rotate']);

@@ -1,10 +1,11 @@
 /**
- * `haven clients add|list|remove`, `haven users add`, `haven keys rotate`: administration of the SMART
+ * `haven clients add|list|remove`, `haven users add|list|disable|enable|reset-password|set-roles`, `haven keys rotate`:
+ * administration of the SMART
  * authorization server (see server/src/auth/README.md). Secrets (a client secret, a TOTP seed) are
  * printed once, at creation, and never again.
  */
 import { readFileSync } from 'node:fs';
-import { AuthAdminInputError } from '../auth/admin.ts';
+import { AuthAdminInputError, type UserChange } from '../auth/admin.ts';
 import { CLIENT_TYPES, type ClientType } from '../auth/clients.ts';
 import { UsageError, tenantOf, tenantOption, type Command } from './command.ts';
 import type { CliIo } from './import-cmd.ts';
@@ -68,6 +69,44 @@ export async function readPassword(io: CliIo): Promise<string> {
 }
 
 const jsonOption = { json: { type: 'boolean' } } as const;
+
+function rolesOf(value: string): string[] {
+  return value
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
+}
+
+/**
+ * A `haven users <verb> USERNAME` command that applies one {@link UserChange}. `change` checks the options when the
+ * command is prepared (usage errors before any storage is opened) and returns what reads the change when it runs.
+ */
+function userChangeCommand(
+  spec: Pick<Command, 'summary' | 'usage' | 'details'> & { options?: Command['options'] },
+  change: (v: Record<string, unknown>) => (io: CliIo) => UserChange | Promise<UserChange>,
+  done: string,
+): Command {
+  return {
+    ...spec,
+    options: { ...tenantOption, ...jsonOption, ...spec.options },
+    positionals: [1, 1],
+    prepare(pos, v) {
+      const tenant = tenantOf(v);
+      const username = pos[0];
+      const read = change(v);
+      return guarded(async (target, io) => {
+        const user = await target.auth.changeUser(tenant, username, await read(io));
+        if (!user) {
+          io.stderr.write(`haven: no user "${username}" in tenant ${tenant}\n`);
+          return 1;
+        }
+        if (v.json === true) printRecord(io, user, true);
+        else io.stdout.write(`${done} ${username}\n`);
+        return 0;
+      });
+    },
+  };
+}
 
 export const AUTH_COMMANDS: Record<string, Command> = {
   'clients add': {
@@ -174,8 +213,9 @@ server that only introspects needs no --redirect-uri (e.g. --type confidential-s
     summary: 'Create a user who can sign in (password from standard input)',
     usage:
       'haven users add --username U --fhir-user Practitioner/ID|Patient/ID|RelatedPerson/ID --roles clinician[,admin] [--totp] [--tenant T] [--json]',
-    details: `The password is read from standard input (first line; hidden when typed at a terminal), at
-least 10 characters. Roles: comma-separated, e.g. clinician, admin, patient. With --totp an
+    details: `The fhir-user resource must already exist in the tenant (create or import it first). The password is
+read from standard input (first line; hidden when typed at a terminal), at least 10 characters. Roles:
+comma-separated, e.g. clinician, admin, patient. With --totp an
 authenticator-app seed is created and printed once (as an otpauth:// URI and base32).
 Five wrong passwords within 15 minutes lock the account for 15 minutes.`,
     options: {
@@ -192,10 +232,7 @@ Five wrong passwords within 15 minutes lock the account for 15 minutes.`,
       if (typeof v.username !== 'string') throw new UsageError('--username is required');
       if (typeof v['fhir-user'] !== 'string') throw new UsageError('--fhir-user is required');
       if (typeof v.roles !== 'string') throw new UsageError('--roles is required');
-      const roles = v.roles
-        .split(',')
-        .map((r) => r.trim())
-        .filter(Boolean);
+      const roles = rolesOf(v.roles);
       return guarded(async (target, io) => {
         const password = await readPassword(io);
         const res = await target.auth.addUser({
@@ -212,6 +249,73 @@ Five wrong passwords within 15 minutes lock the account for 15 minutes.`,
       });
     },
   },
+  'users list': {
+    summary: 'List users (username, fhirUser, roles, disabled, locked)',
+    usage: 'haven users list [--tenant T] [--json]',
+    details: 'Prints every user of the tenant. Passwords and TOTP seeds are never shown.',
+    options: { ...tenantOption, ...jsonOption },
+    positionals: [0, 0],
+    prepare(_pos, v) {
+      const tenant = tenantOf(v);
+      return guarded(async (target, io) => {
+        const users = await target.auth.listUsers(tenant);
+        if (v.json === true) io.stdout.write(`${JSON.stringify(users, null, 2)}\n`);
+        else if (users.length === 0) io.stdout.write(`no users in tenant ${tenant}\n`);
+        else
+          users.forEach((u, i) => {
+            if (i > 0) io.stdout.write('\n');
+            printRecord(io, u, false);
+          });
+        return 0;
+      });
+    },
+  },
+  'users disable': userChangeCommand(
+    {
+      summary: 'Disable a user: no sign-in, tokens and Subscriptions stop',
+      usage: 'haven users disable USERNAME [--tenant T] [--json]',
+      details: `The user can no longer sign in. Every grant they hold is revoked: their access tokens are refused
+on the next request (401 invalid_token) and their refresh tokens no longer work. Subscriptions they
+own are turned off at their next delivery. Enabling the user again does not bring old tokens back.`,
+    },
+    () => () => ({ disabled: true }),
+    'disabled',
+  ),
+  'users enable': userChangeCommand(
+    {
+      summary: 'Enable a disabled user',
+      usage: 'haven users enable USERNAME [--tenant T] [--json]',
+      details: 'The user may sign in again and receives new tokens; tokens from before the disable stay revoked.',
+    },
+    () => () => ({ disabled: false }),
+    'enabled',
+  ),
+  'users reset-password': userChangeCommand(
+    {
+      summary: 'Set a new password (from standard input) and sign the user out everywhere',
+      usage: 'haven users reset-password USERNAME [--tenant T] [--json]',
+      details: `The new password is read from standard input (first line; hidden when typed at a terminal), at
+least 10 characters. A lockout from failed sign-ins is cleared, and every grant the user holds is
+revoked: sessions made with the old password do not survive the reset.`,
+    },
+    () => async (io) => ({ password: await readPassword(io) }),
+    'password reset for',
+  ),
+  'users set-roles': userChangeCommand(
+    {
+      summary: "Replace a user's roles",
+      usage: 'haven users set-roles USERNAME --roles clinician[,admin] [--tenant T] [--json]',
+      details: `Roles: comma-separated, e.g. clinician, admin, patient, auditor. Tokens already issued follow at
+once: every request is decided with the user's current roles.`,
+      options: { roles: { type: 'string' } },
+    },
+    (v) => {
+      if (typeof v.roles !== 'string') throw new UsageError('--roles is required');
+      const roles = rolesOf(v.roles);
+      return () => ({ roles });
+    },
+    'roles set for',
+  ),
   'keys rotate': {
     summary: 'Start signing tokens with a new key',
     usage: 'haven keys rotate',

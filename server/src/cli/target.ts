@@ -229,6 +229,13 @@ async function openRemote(cred: AdminCredential): Promise<Target> {
         (await authAnswer<{ removed: boolean }>(await call(cred, 'DELETE', `/admin/auth/clients/${encodeURIComponent(id)}${q(tenant)}`)))
           .removed,
       addUser: async (input) => authAnswer(await call(cred, 'POST', `/admin/auth/users${q(input.tenant)}`, { json: input })),
+      listUsers: async (tenant) => authAnswer(await call(cred, 'GET', `/admin/auth/users${q(tenant)}`)),
+      changeUser: async (tenant, username, change) =>
+        (
+          await authAnswer<{ user: Record<string, unknown> | null }>(
+            await call(cred, 'PATCH', `/admin/auth/users/${encodeURIComponent(username)}${q(tenant)}`, { json: change }),
+          )
+        ).user ?? undefined,
       rotateKeys: async () => authAnswer(await call(cred, 'POST', '/admin/auth/keys/rotate')),
     },
     deadLetters: async (tenant, includeReplayed) =>

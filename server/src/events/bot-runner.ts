@@ -14,6 +14,7 @@ import type { FhirRouter } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { AfterCommitBot, BotEvent, BotTick, ScheduledBot } from '../../../bots/runtime.ts';
 import { compilePolicy, type Policy } from '../policy/access.ts';
+import { CallerAccess } from '../policy/caller.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
 import { mayMatch } from '../store/search/prefilter.ts';
@@ -177,7 +178,11 @@ export function createBotRunner(opts: BotRunnerOptions): BotRunner {
   }
 
   function repoFor(bot: AfterCommitBot | ScheduledBot, tenant: string, depth: number): HavenRepository {
-    return new HavenRepository({ ...opts.repoContext(tenant), access: botPolicy(bot, tenant), origin: { actor: `bot:${bot.id}`, depth } });
+    return new HavenRepository({
+      ...opts.repoContext(tenant),
+      access: new CallerAccess(botPolicy(bot, tenant)),
+      origin: { actor: `bot:${bot.id}`, depth },
+    });
   }
 
   async function triggered(bot: AfterCommitBot, event: HavenEvent, repo: HavenRepository): Promise<Resource | undefined | false> {

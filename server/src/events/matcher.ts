@@ -9,9 +9,8 @@
  */
 import { badRequest, matchesSearchRequest, Operator, OperationOutcomeError, parseSearchRequest, type SearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
-import { rowRule } from '../policy/access.ts';
-import { isRestricted } from '../policy/guard.ts';
-import { resourceAllowed } from '../policy/sql.ts';
+import { isRestricted } from '../model/access.ts';
+import { resourceAllowed } from '../store/access/match.ts';
 import type { Queryable } from '../store/db.ts';
 import type { HavenRepository } from '../store/repository.ts';
 import { mayMatch } from '../store/search/prefilter.ts';
@@ -106,7 +105,7 @@ export async function eventMatches(
   }
   if (!matchesSearchRequest(version, search)) return false;
   const access = repo.ctx.access;
-  return !isRestricted(access) || resourceAllowed(rowRule(access, 'r', event.resourceType), version);
+  return !isRestricted(access) || resourceAllowed(access.rule('r', event.resourceType), version);
 }
 
 /** The last stored version before a delete event. */

@@ -6,9 +6,9 @@
  * delete is decided on the last version before it, so its id reaches only those who could read that resource.
  */
 import type { Resource } from '@medplum/fhirtypes';
+import { isRestricted } from '../model/access.ts';
 import { rowRule, type Policy } from '../policy/access.ts';
-import { isRestricted } from '../policy/guard.ts';
-import { resourceAllowed } from '../policy/sql.ts';
+import { resourceAllowed } from '../store/access/match.ts';
 import type { Queryable } from '../store/db.ts';
 import { fromStored } from '../store/stored.ts';
 import type { NotificationEvent } from './notification.ts';

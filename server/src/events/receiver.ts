@@ -5,8 +5,8 @@
  * time: a rest-hook Subscription's owner (the caller who created or last changed it), a websocket binding's
  * caller (who asked `$get-ws-binding-token`), and the caller of `$events`. What is recorded at creation is the
  * receiver's identity and the scopes its token carried ({@link Receiver}); what is decided at delivery is
- * {@link receiverAccess}: the OAuth client must still be registered, the user must still exist (and, once
- * accounts can be disabled, be enabled: {@link userStanding}), and the scopes are cut to what the client is
+ * {@link receiverAccess}: the OAuth client must still be registered, the user must still exist and be enabled
+ * ({@link userStanding}), and the scopes are cut to what the client is
  * registered for today and compiled with the user's current roles (../policy/access.ts). A removed client or user
  * yields no policy at all; a narrowed registration yields a narrower one.
  */
@@ -115,13 +115,13 @@ export function meetScopes(held: readonly string[], registered: readonly string[
 export type UserStanding = { readonly state: 'active'; readonly roles: readonly string[] } | { readonly state: 'removed' | 'disabled' };
 
 /**
- * Whether a user may still receive data, with their current roles. Accounts can only be removed today; when they
- * can be disabled (issue 14), this is the one place that must answer `disabled` for them, and every delivery
- * path (rest-hook, websocket, `$events`) follows.
+ * Whether a user may still receive data, with their current roles: removed, disabled (`haven users disable`), or
+ * active. This is the one place every delivery path (rest-hook, websocket, `$events`) asks.
  */
 export async function userStanding(q: Queryable, tenant: string, userId: string): Promise<UserStanding> {
   const user = await getUser(q, tenant, userId);
   if (!user) return { state: 'removed' };
+  if (user.disabled) return { state: 'disabled' };
   return { state: 'active', roles: user.roles };
 }
 

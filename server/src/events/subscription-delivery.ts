@@ -18,6 +18,7 @@
  */
 import type { Subscription } from '@medplum/fhirtypes';
 import type { OutboundPolicy } from '../net/outbound-policy.ts';
+import { CallerAccess } from '../policy/caller.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type RepositoryContext } from '../store/repository.ts';
 import { fromStored } from '../store/stored.ts';
@@ -198,7 +199,7 @@ export function createSubscriptionDelivery(opts: DeliveryOptions): ConsumerHandl
       const standing = await ownerStanding(event.tenant, id, search.resourceType);
       if (!standing) return { kind: 'gone' };
       if (!standing.ok) return turnOff(event, consumer.consumer, sub, standing.reason);
-      const repo = new HavenRepository({ ...opts.repoContext(event.tenant), access: standing.policy });
+      const repo = new HavenRepository({ ...opts.repoContext(event.tenant), access: new CallerAccess(standing.policy) });
       const version = await eventSubject(repo.q, event);
       if (!(await eventMatches(repo, event, search, version))) return { kind: 'skipped' };
       const eventNumber = await numberEvent(opts.db, event.tenant, id, event.seq);

@@ -12,11 +12,18 @@
 import { badRequest, OperationOutcomeError, type SearchRequest } from '@medplum/core';
 import type { Subscription } from '@medplum/fhirtypes';
 import type { OutboundPolicy } from '../net/outbound-policy.ts';
+import { callerOf } from '../policy/caller.ts';
 import type { HavenRepository, WriteChange } from '../store/repository.ts';
 import { parseCriteria } from './matcher.ts';
 import { parseChannelHeaders, payloadContentOf } from './notification.ts';
-import { receiverOf } from './receiver.ts';
+import { receiverOf, type Receiver } from './receiver.ts';
 import { checkEndpoint, FHIR_JSON, validateEndpoint } from './rest-hook.ts';
+
+/** The receiver a write's caller is (its principal and policy, ../policy/caller.ts). */
+function ownerOf(repo: HavenRepository): Receiver {
+  const caller = callerOf(repo.ctx.access);
+  return receiverOf(caller.principal, caller.policy);
+}
 
 /** Channel types Haven delivers. */
 export const SUPPORTED_CHANNELS = ['rest-hook', 'websocket'] as const;
@@ -118,7 +125,7 @@ export function subscriptionHook(rules: SubscriptionRules): {
         await repo.q.query(
           `INSERT INTO haven_subscriptions (tenant, id, owner) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (tenant, id) DO UPDATE SET owner = EXCLUDED.owner`,
-          [tenant, change.id, JSON.stringify(receiverOf(repo.ctx.principal, repo.ctx.access))],
+          [tenant, change.id, JSON.stringify(ownerOf(repo))],
         );
       }
       await repo.q.query(

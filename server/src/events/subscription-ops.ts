@@ -14,8 +14,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { allOk, badRequest, OperationOutcomeError, type WithId } from '@medplum/core';
 import type { FhirRequest, FhirRouteHandler, FhirRouter } from '@medplum/fhir-router';
 import type { Subscription } from '@medplum/fhirtypes';
+import { forbidden } from '../model/access.ts';
 import type { Policy } from '../policy/access.ts';
-import { forbidden } from '../policy/guard.ts';
+import { callerOf } from '../policy/caller.ts';
 import type { HavenRepository } from '../store/repository.ts';
 import { parseCriteria } from './matcher.ts';
 import { buildNotificationBundle, buildStatusSearchBundle, payloadContentOf, type PayloadContent } from './notification.ts';
@@ -86,10 +87,11 @@ const status: FhirRouteHandler = async (req, fhirRepo) => {
  * its user's current roles (./receiver.ts). 403 when the caller can no longer receive it at all.
  */
 async function callerAccess(repo: HavenRepository, resourceType: string, what: string): Promise<{ receiver: Receiver; policy: Policy }> {
-  const receiver = receiverOf(repo.ctx.principal, repo.ctx.access);
+  const caller = callerOf(repo.ctx.access);
+  const receiver = receiverOf(caller.principal, caller.policy);
   // A development principal exists only while HAVEN_AUTH=off.
   const standing = await receiverAccessTo(repo.ctx.db, repo.ctx.tenant, receiver, resourceType, 'r', {
-    authOff: repo.ctx.principal?.development === true,
+    authOff: caller.principal?.development === true,
   });
   if (standing.ok) return { receiver, policy: standing.policy };
   throw forbidden(

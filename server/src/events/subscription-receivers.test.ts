@@ -3,13 +3,15 @@
  * - a websocket bound by a caller with less access than the Subscription's owner gets only what that caller may
  *   read (or no token at all), and loses the socket when its client is removed;
  * - `$events` re-checks its caller, deletes included;
- * - a rest-hook Subscription whose owner's client or user is removed, or whose client was re-registered with
+ * - a rest-hook Subscription whose owner's client or user is removed (or the user disabled), or whose client was re-registered with
  *   narrower scopes, stops delivering what the owner may no longer read and is turned off when nothing is left.
  */
 import type { Bundle, Parameters } from '@medplum/fhirtypes';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { removeClient } from '../auth/clients.ts';
+import { addUser, setUserDisabled } from '../auth/users.ts';
+import { loadKek } from '../auth/secret.ts';
 import { as, principalFromTestHeader, type TestToken } from '../policy/test-principal.ts';
 import { startTestServer, type TestServer } from '../test-support/harness.ts';
 import { OWNER_REVOKED_ERROR } from './subscription-delivery.ts';
@@ -253,6 +255,31 @@ describe('rest-hook: the owner must still exist and hold the grant at every deli
     await t.server.db.query(`DELETE FROM auth_users WHERE tenant = 'default' AND id = 'u-doc'`);
     const obs = await writeFor('pc');
     await expectTurnedOff(id, 'pc', obs, 'user-removed');
+  });
+
+  it('a disabled user (haven users disable): the same, decided at delivery', async () => {
+    await t.req('/fhir/Patient/pe', { method: 'PUT', json: { resourceType: 'Patient', id: 'pe' }, headers: as(ADMIN) });
+    await appClient(t.server.db, 'clinic-app-2', 'openid fhirUser user/*.cruds');
+    const { user } = await addUser(t.server.db, loadKek({ HAVEN_SECRET: 'a test secret of at least thirty-two characters' }, ''), {
+      tenant: 'default',
+      username: 'nurse',
+      password: 'a long enough password',
+      fhirUser: 'Practitioner/nurse',
+      roles: ['clinician'],
+    });
+    const nurse: TestToken = {
+      clientId: 'clinic-app-2',
+      subject: user.id,
+      roles: ['clinician'],
+      fhirUser: 'Practitioner/nurse',
+      scopes: 'user/Observation.rs user/Subscription.cruds',
+    };
+    const id = await live(nurse, 'pe');
+    const before = await writeFor('pe');
+    await until(() => delivered(before), 'delivery while the user is enabled');
+    await setUserDisabled(t.server.db, 'default', 'nurse', true);
+    const obs = await writeFor('pe');
+    await expectTurnedOff(id, 'pe', obs, 'user-disabled');
   });
 
   it('a client re-registered with narrower scopes: only what the new registration reaches, then off when nothing', async () => {

@@ -8,7 +8,7 @@ import type { FhirRequest, FhirRouter } from '@medplum/fhir-router';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Authenticator } from '../auth/authenticate.ts';
 import type { HavenConfig } from '../config.ts';
-import { compilePolicy } from '../policy/access.ts';
+import { accessOf } from '../policy/caller.ts';
 import type { Db } from '../store/db.ts';
 import { HavenRepository, type WriteHooks } from '../store/repository.ts';
 import { jsonBodyGuard } from '../fhir/json-guard.ts';
@@ -180,9 +180,8 @@ export function createFhirApi(deps: FhirApiDeps): express.Router {
         defaultCount: deps.config.defaultCount,
         lenient: /handling=lenient/.test(req.get('prefer') ?? ''),
         cursorSecret: deps.cursorSecret,
-        // The caller's SMART grants, enforced on every path below (../policy).
-        access: compilePolicy(principal),
-        principal,
+        // The caller's SMART grants as decided by ../policy, applied by the store on every path below.
+        access: accessOf(principal),
         ...(deps.hooks ? { hooks: deps.hooks } : {}),
         // Warnings the write hooks raise for this request (reported by ../http/routes.ts and ./respond.ts).
         warnings: [],

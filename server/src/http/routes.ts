@@ -9,8 +9,7 @@ import { OperationOutcomeError, allOk, badRequest, conflict, created, isOk } fro
 import { FhirRouter, type FhirRequest, type FhirResponse, type FhirRouteHandler } from '@medplum/fhir-router';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue, Parameters, Resource } from '@medplum/fhirtypes';
 import { validateFhirResource } from '../fhir/validate.ts';
-import { grantsAny } from '../policy/access.ts';
-import { forbidden, isRestricted } from '../policy/guard.ts';
+import { forbidden, isRestricted, reachesAny } from '../model/access.ts';
 import { readEverythingPage } from '../store/everything.ts';
 import { parseHistoryInstant, readHistoryPage } from '../store/history.ts';
 import { pageLinks, requestedCount, requestedOffset, single, type PageRequest } from '../store/paging.ts';
@@ -109,7 +108,7 @@ const everything: FhirRouteHandler = async (req, fhirRepo) => {
 const validate: FhirRouteHandler = async (req, fhirRepo) => {
   const access = (fhirRepo as HavenRepository).ctx.access;
   const type = req.params.resourceType;
-  if (isRestricted(access) && !grantsAny(access, type)) {
+  if (isRestricted(access) && !reachesAny(access, type)) {
     throw forbidden(`Insufficient scope: $validate on ${type} needs some scope on ${type} (e.g. patient/${type}.c or user/${type}.r)`);
   }
   let resource = req.body as Resource | Parameters | undefined;

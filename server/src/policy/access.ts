@@ -1,7 +1,7 @@
 /**
  * Access decisions from a {@link Principal}: which interactions on which types its scopes grant, and which
- * rows of a type each grant reaches. Pure; ./sql.ts compiles a {@link RowRule} to SQL and ./guard.ts applies
- * it on every path of the repository.
+ * rows of a type each grant reaches. Pure; the decision reaches the store as a value (./caller.ts, an
+ * `Access` of ../model/access.ts), which compiles each {@link RowRule} to SQL (../store/access) on every path.
  *
  * SMART App Launch 2.2, Scopes and Launch Context:
  * - §Clinical Scope Syntax: `c` create, `r` read (read, vread, instance history), `u` update (update, patch,
@@ -15,9 +15,12 @@
  *   resource (the g10 kit reads it with only `patient/*.rs` granted).
  */
 import type { Principal } from '../auth/authenticate.ts';
-import { compartmentReach } from './compartment.ts';
+import { PERMISSIONS, VISIBLE, type Need, type Permission, type RowBranch, type RowRule } from '../model/access.ts';
+import { compartmentReach } from '../model/compartment.ts';
 import { capsOf } from './roles.ts';
-import { parseScopes, PERMISSIONS, type Permission, type ResourceScope, type ScopeContext } from './scopes.ts';
+import { parseScopes, type ResourceScope, type ScopeContext } from './scopes.ts';
+
+export { VISIBLE, type Need, type RowBranch, type RowRule };
 
 /** A FHIR interaction (R4 restful-interaction, plus the two operations Haven serves). */
 export type Interaction =
@@ -81,22 +84,6 @@ export interface Policy {
   /** Scopes that granted nothing, with why (invalid syntax, no patient in context, cut by role…). */
   ignored: readonly { scope: string; reason: string }[];
 }
-
-/** One way a row may qualify; the fields that are set are ANDed. An empty branch admits every row. */
-export interface RowBranch {
-  patient?: string;
-  /** Writes: the row must be in no other patient's compartment either (./compartment.ts `inCompartment`). */
-  exclusive?: boolean;
-  ids?: readonly string[];
-  query?: readonly (readonly [string, string])[];
-}
-
-/** Which rows of one type a permission reaches: all, none, or those passing any branch. */
-export type RowRule = { kind: 'all' } | { kind: 'none' } | { kind: 'some'; branches: readonly RowBranch[] };
-
-/** `r` or `s`: what is needed to see a row that arrives beside a match (includes, chains, `_has`, $everything). */
-export const VISIBLE = 'visible' as const;
-export type Need = Permission | typeof VISIBLE;
 
 /** Full access: the development principal and admin system clients. */
 export const UNRESTRICTED: Policy = { unrestricted: true, grants: [], ignored: [] };

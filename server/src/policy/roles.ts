@@ -16,7 +16,7 @@
  * fhirUser) is not cut: its `system/` scopes were pre-authorised for that client (SMART Backend Services).
  * A user with no known role gets nothing from `user/`, `patient/` or `system/` scopes.
  */
-import type { Permission } from './scopes.ts';
+import type { Permission } from '../model/access.ts';
 
 /** One entry of a role's maximum. */
 export interface RoleCap {

@@ -13,9 +13,10 @@
  * are ignored with a reason, never read loosely (§Clinical Scope Syntax: undefined suffixes MAY be ignored).
  */
 
-/** The five SMART v2 permissions, in the order the grammar requires. */
-export const PERMISSIONS = ['c', 'r', 'u', 'd', 's'] as const;
-export type Permission = (typeof PERMISSIONS)[number];
+import { PERMISSIONS, type Permission } from '../model/access.ts';
+
+/** The five SMART v2 permissions (`cruds`), in the order the grammar requires. */
+export { PERMISSIONS, type Permission };
 
 /** Whose data a scope reaches (§Patient-specific scopes, §User-level scopes, §System-level scopes). */
 export const ScopeContext = { Patient: 'patient', User: 'user', System: 'system' } as const;
@@ -152,6 +153,12 @@ export function parseScope(raw: string): ParsedScope {
     scope.query = parsed.pairs;
   }
   return { kind: 'resource', scope };
+}
+
+/** The clinical scope `raw` is, or undefined when it is another kind of scope or breaks the grammar. */
+export function resourceScope(raw: string): ResourceScope | undefined {
+  const parsed = parseScope(raw);
+  return parsed.kind === 'resource' ? parsed.scope : undefined;
 }
 
 /** Every granted scope sorted into clinical scopes, other scopes and ignored ones (with reasons). */

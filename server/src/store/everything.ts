@@ -5,29 +5,15 @@
  *
  * Access policy: the patient itself must be readable by the caller (403 without a Patient read grant, 404
  * when that patient is outside the grants), and every returned row must be visible to the caller (a read
- * or search grant reaching it, ../policy/sql.ts `multiTypeSql`), in the count as in the page.
+ * or search grant reaching it, ./access/sql.ts `multiTypeSql`), in the count as in the page.
  */
-import { readFileSync } from 'node:fs';
-import type { CompartmentDefinition } from '@medplum/fhirtypes';
-import { r4File } from '../fhir/definitions.ts';
-import { VISIBLE } from '../policy/access.ts';
-import { isRestricted } from '../policy/guard.ts';
-import { multiTypeSql } from '../policy/sql.ts';
+import { isRestricted, VISIBLE } from '../model/access.ts';
+import { patientCompartmentParams } from '../model/compartment.ts';
+import { multiTypeSql } from './access/sql.ts';
 import type { HavenRepository } from './repository.ts';
 import { allResourceTypes } from './search/params.ts';
 import { SqlParams } from './sql.ts';
 import { fromStored } from './stored.ts';
-
-let compartmentParams: string[] | undefined;
-
-/** `Type:param` pairs whose reference puts a resource in a patient's compartment. */
-export function patientCompartmentParams(): string[] {
-  if (!compartmentParams) {
-    const def = JSON.parse(readFileSync(r4File('compartmentdefinition-patient.json'), 'utf8')) as CompartmentDefinition;
-    compartmentParams = (def.resource ?? []).flatMap((r) => (r.param ?? []).map((p) => `${r.code}:${p}`));
-  }
-  return compartmentParams;
-}
 
 /** Options of one $everything page. */
 export interface EverythingQuery {

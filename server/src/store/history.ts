@@ -2,16 +2,17 @@
  * History at type and system level, and instance history with `_since`/`_at` (FHIR R4 §3.1.0.4 history).
  * Newest first; deletes appear as entries without a resource.
  *
- * Restricted callers (SMART grants that filter rows, ../policy) see a version only when the resource as
+ * Restricted callers (an Access that filters rows, decided by ../policy) see a version only when the resource as
  * it is now is live and within their grants (SQL, on the current row's index) and the version's own
- * content is within them too (in memory, ../policy/sql.ts `resourceAllowed`); types they hold no grant for
+ * content is within them too (in memory, ./access/match.ts `resourceAllowed`); types they hold no grant for
  * are left out. Totals and paging count only what they see. See ../policy/README.md.
  */
 import { OperationOutcomeError, badRequest, notFound } from '@medplum/core';
 import type { Bundle, Resource } from '@medplum/fhirtypes';
-import { rowRule, type Policy, type RowRule } from '../policy/access.ts';
-import { forbidden, isRestricted, requireGrant } from '../policy/guard.ts';
-import { multiTypeSql, resourceAllowed } from '../policy/sql.ts';
+import { forbidden, isRestricted, type Access, type RowRule } from '../model/access.ts';
+import { requireGrant } from './access/guard.ts';
+import { resourceAllowed } from './access/match.ts';
+import { multiTypeSql } from './access/sql.ts';
 import type { HavenRepository } from './repository.ts';
 import { allResourceTypes } from './search/params.ts';
 import { SqlParams } from './sql.ts';
@@ -66,14 +67,14 @@ interface HistoryRow {
  * their current row is live and within the grants, the rest left out. Returns the rules of the restricted
  * types (their versions are then checked one by one), or undefined when nothing is restricted.
  */
-function policyWhere(policy: Policy, q: HistoryQuery, p: SqlParams, tenant: string, where: string[]): Map<string, RowRule> | undefined {
+function policyWhere(access: Access, q: HistoryQuery, p: SqlParams, tenant: string, where: string[]): Map<string, RowRule> | undefined {
   const need = q.id ? 'r' : 's';
-  if (q.resourceType) requireGrant(policy, need, q.resourceType, q.id ? 'history' : 'type history');
+  if (q.resourceType) requireGrant(access, need, q.resourceType, q.id ? 'history' : 'type history');
   const types = q.resourceType ? [q.resourceType] : allResourceTypes();
   const free: string[] = [];
   const restricted = new Map<string, RowRule>();
   for (const type of types) {
-    const rule = rowRule(policy, need, type);
+    const rule = access.rule(need, type);
     if (rule.kind === 'all') free.push(type);
     else if (rule.kind === 'some') restricted.set(type, rule);
   }
@@ -83,7 +84,7 @@ function policyWhere(policy: Policy, q: HistoryQuery, p: SqlParams, tenant: stri
   const parts: string[] = [];
   if (free.length > 0) parts.push(`h.resource_type = ANY(${p.add(free)}::text[])`);
   if (restricted.size > 0) {
-    const live = multiTypeSql(policy, need, 'cr', [...restricted.keys()], p, tenant) ?? 'true';
+    const live = multiTypeSql(access, need, 'cr', [...restricted.keys()], p, tenant) ?? 'true';
     parts.push(
       `EXISTS (SELECT 1 FROM resources cr WHERE cr.tenant = h.tenant AND cr.resource_type = h.resource_type AND cr.id = h.id AND NOT cr.deleted AND ${live})`,
     );

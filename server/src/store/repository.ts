@@ -7,9 +7,10 @@
  * Every write refuses a conditional reference (`Patient?identifier=…`) still in the resource: they are resolved
  * only in transaction and batch Bundles, before the repository sees them (../fhir/conditional-references.ts).
  *
- * Access policy (../policy): every method checks the caller's SMART grants before touching a row (403 when
- * the interaction is not granted on the type, 404 when the row is outside the grants), and every write
- * re-checks the written row inside its transaction (403 and rollback when the result leaves the grants).
+ * Access: every method checks the caller's {@link Access} (decided by ../policy, handed in by the caller as a value,
+ * applied by ./access) before touching a row (403 when the interaction is not granted on the type, 404 when the row
+ * is outside the grants), and every write re-checks the written row inside its transaction (403 and rollback when
+ * the result leaves the grants).
  */
 import { randomUUID } from 'node:crypto';
 import {
@@ -34,14 +35,13 @@ import {
   type UpdateResourceOptions,
 } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Reference, Resource } from '@medplum/fhirtypes';
-import type { Principal } from '../auth/authenticate.ts';
 import { assertNoConditionalReferences } from '../fhir/conditional-references.ts';
 import type { JsonLimits } from '../fhir/json-shape.ts';
 import { assertValidResource } from '../fhir/validate.ts';
-import { rowRule, type Policy } from '../policy/access.ts';
-import { assertRow, assertWritten, isRestricted, requireGrant } from '../policy/guard.ts';
-import { resourceAllowed } from '../policy/sql.ts';
+import { isRestricted, type Access } from '../model/access.ts';
 import type { EventDraft, EventInteraction, EventOrigin } from '../events/outbox.ts';
+import { assertRow, assertWritten, requireGrant } from './access/guard.ts';
+import { resourceAllowed } from './access/match.ts';
 import { FIXED_PLAN, type Db, type Queryable } from './db.ts';
 import { extractIndexRows, unchangedIndexKinds } from './indexer.ts';
 import { INDEX_KINDS, type IndexRows } from './index-rows.ts';
@@ -65,15 +65,11 @@ export interface RepositoryContext {
   /** Secret that signs paging cursors. */
   readonly cursorSecret: string;
   /**
-   * The caller's compiled SMART grants (../policy/access.ts). The FHIR API always sets it; only trusted
-   * internal callers (import, the local admin channel) leave it undefined, which means full access.
+   * The caller's access, as decided by ../policy (../model/access.ts). The FHIR API always sets it; only trusted
+   * internal callers (import, the local admin channel) leave it undefined, which means full access. Write hooks
+   * read who the caller is from it (../policy/caller.ts), never the store.
    */
-  readonly access?: Policy;
-  /**
-   * The caller `access` was compiled from (the FHIR API sets both). Recorded where a write outlives the request:
-   * a Subscription delivers to its owner, re-checked at every delivery (../events/receiver.ts).
-   */
-  readonly principal?: Principal;
+  readonly access?: Access;
   /** Who causes these writes (a bot and its cascade depth); absent for people and clients. */
   readonly origin?: EventOrigin;
   /** Checks that run inside every write's transaction (veto bots, Subscription registration). */
@@ -272,7 +268,7 @@ export class HavenRepository extends FhirRepository {
     if (row.deleted || !row.content) throw new OperationOutcomeError(gone);
     const version = fromStored<WithId<T>>(row.content);
     const access = this.ctx.access;
-    if (isRestricted(access) && !resourceAllowed(rowRule(access, 'r', resourceType), version)) throw new OperationOutcomeError(notFound);
+    if (isRestricted(access) && !resourceAllowed(access.rule('r', resourceType), version)) throw new OperationOutcomeError(notFound);
     return version;
   }
 
@@ -496,7 +492,7 @@ export class HavenRepository extends FhirRepository {
    */
   private canWriteGuarded(resourceType: string, permission: 'c' | 'u'): boolean {
     if (this.inTransaction || this.ctx.hooks?.applies(resourceType)) return false;
-    return !isRestricted(this.ctx.access) || rowRule(this.ctx.access, permission, resourceType).kind === 'all';
+    return !isRestricted(this.ctx.access) || this.ctx.access.rule(permission, resourceType).kind === 'all';
   }
 
   /**

@@ -4,12 +4,12 @@
  *
  * Access policy: the searched types need a search grant (403 otherwise), and the caller's row restriction
  * goes into the compiler's `restrict` hook, so the page, `_total`, paging, chains, `_has` and includes
- * all run over the same permitted rows (../policy/sql.ts `searchRestrict`).
+ * all run over the same permitted rows (./access/sql.ts `searchRestrict`).
  */
 import type { SearchRequest } from '@medplum/core';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
-import { requireGrant } from '../policy/guard.ts';
-import { searchRestrict } from '../policy/sql.ts';
+import { requireGrant } from './access/guard.ts';
+import { searchRestrict } from './access/sql.ts';
 import { pageLinks, requestedOffset, type PageRequest, type QueryParams } from './paging.ts';
 import { indexedSearchParameters } from './indexer.ts';
 import type { HavenRepository } from './repository.ts';

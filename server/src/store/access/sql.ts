@@ -1,26 +1,21 @@
 /**
- * A {@link RowRule} as SQL over a `resources` alias, and the same rule evaluated on a resource body.
+ * A {@link RowRule} (the policy's decision, ../../model/access.ts) as SQL over a `resources` alias.
  *
  * SQL is built from the same index rows and the same search compiler as FHIR search, so "rows a scope
  * reaches" means exactly "rows a search would return": the patient compartment is an `EXISTS` over
  * `sp_reference` (the compartment's reference parameters pointing at `Patient/{id}`), a scope's query
  * constraint is compiled by the search compiler's own `keyCondition`. Values are always bound parameters.
- *
- * The in-memory check ({@link resourceAllowed}) serves history versions, whose content is not indexed: the
- * compartment through the indexer's own reference rows, the query through @medplum/core's
- * `matchesSearchRequest` (FHIRPath over the search parameter expressions).
+ * The same rule on a resource body (history versions): ./match.ts.
  */
-import { matchesSearchRequest, parseSearchRequest } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
-import { indexedSearchParameters } from '../store/indexer.ts';
-import { INDEX_TABLES } from '../store/index-rows.ts';
-import { keyCondition } from '../store/search/chain.ts';
-import { SearchError } from '../store/search/errors.ts';
-import { parseFilterKey } from '../store/search/params.ts';
-import { ownerOf, type Build, type SearchContext } from '../store/search/types.ts';
-import type { SqlParams } from '../store/sql.ts';
-import { compartmentCodes, inCompartment } from './compartment.ts';
-import { rowRule, VISIBLE, type Policy, type RowBranch, type RowRule } from './access.ts';
+import { isRestricted, VISIBLE, type Access, type RowBranch, type RowRule } from '../../model/access.ts';
+import { compartmentCodes } from '../../model/compartment.ts';
+import { indexedSearchParameters } from '../indexer.ts';
+import { INDEX_TABLES } from '../index-rows.ts';
+import { keyCondition } from '../search/chain.ts';
+import { SearchError } from '../search/errors.ts';
+import { parseFilterKey } from '../search/params.ts';
+import { ownerOf, type Build, type SearchContext } from '../search/types.ts';
+import type { SqlParams } from '../sql.ts';
 
 const REF = INDEX_TABLES.reference;
 
@@ -108,16 +103,10 @@ export function ruleSql(rule: RowRule, alias: string, resourceType: string, p: S
  * search `r` (compile.ts) and every other `resources` alias differently (`t`, `tN`, `sN`): matches need `s`,
  * rows reached beside them (chains, `_has`, `_include`, `_revinclude`) need `r` or `s` ({@link VISIBLE}).
  */
-export function searchRestrict(policy: Policy | undefined, tenant: string): SearchContext['restrict'] {
-  if (!policy || policy.unrestricted) return undefined;
-  const rules = new Map<string, RowRule>();
-  return (alias, resourceType, params) => {
-    const need = alias === 'r' ? 's' : VISIBLE;
-    const key = `${need}:${resourceType}`;
-    let rule = rules.get(key);
-    if (!rule) rules.set(key, (rule = rowRule(policy, need, resourceType)));
-    return ruleSql(rule, alias, resourceType, params, tenant);
-  };
+export function searchRestrict(access: Access | undefined, tenant: string): SearchContext['restrict'] {
+  if (!isRestricted(access)) return undefined;
+  return (alias, resourceType, params) =>
+    ruleSql(access.rule(alias === 'r' ? 's' : VISIBLE, resourceType), alias, resourceType, params, tenant);
 }
 
 /**
@@ -126,50 +115,22 @@ export function searchRestrict(policy: Policy | undefined, tenant: string): Sear
  * when every type is fully granted.
  */
 export function multiTypeSql(
-  policy: Policy,
+  access: Access,
   need: 's' | 'r' | typeof VISIBLE,
   alias: string,
   types: readonly string[],
   p: SqlParams,
   tenant: string,
 ): string | undefined {
-  if (policy.unrestricted) return undefined;
+  if (access.unrestricted) return undefined;
   const free: string[] = [];
   const parts: string[] = [];
   for (const type of types) {
-    const rule = rowRule(policy, need, type);
+    const rule = access.rule(need, type);
     if (rule.kind === 'all') free.push(type);
     else if (rule.kind === 'some') parts.push(`(${alias}.resource_type = ${p.add(type)} AND ${ruleSql(rule, alias, type, p, tenant)})`);
   }
   if (free.length === types.length) return undefined;
   if (free.length > 0) parts.unshift(`${alias}.resource_type = ANY(${p.add(free)}::text[])`);
   return parts.length === 0 ? 'false' : `(${parts.join(' OR ')})`;
-}
-
-function queryMatches(resource: Resource, query: NonNullable<RowBranch['query']>): boolean {
-  const search = new URLSearchParams(query.map(([k, v]) => [k, v]));
-  try {
-    return matchesSearchRequest(resource, parseSearchRequest(`${resource.resourceType}?${search.toString()}`));
-  } catch {
-    return false;
-  }
-}
-
-/** True when `rule` reaches `resource` (a stored version's content). */
-export function resourceAllowed(rule: RowRule, resource: Resource): boolean {
-  switch (rule.kind) {
-    case 'all':
-      return true;
-    case 'none':
-      return false;
-    case 'some':
-      return rule.branches.some(
-        (br) =>
-          (br.patient === undefined || inCompartment(resource, br.patient, br.exclusive === true)) &&
-          (!br.ids || (resource.id !== undefined && br.ids.includes(resource.id))) &&
-          (!br.query || queryMatches(resource, br.query)),
-      );
-    default:
-      return rule satisfies never;
-  }
 }

@@ -1,5 +1,5 @@
 /**
- * The enforcement points the repository, history, $everything and routes call. Every check either
+ * Where the store applies a caller's {@link Access} (decided by ../../policy, received as a value). Every check either
  * throws (403 / 404) or returns SQL that the caller puts into its one statement, so a path either asks
  * here or cannot see rows at all when the policy is restricted.
  *
@@ -13,37 +13,15 @@
  *   and the transaction rolls back.
  */
 import { notFound, OperationOutcomeError } from '@medplum/core';
-import type { OperationOutcome } from '@medplum/fhirtypes';
-import type { Queryable } from '../store/db.ts';
-import { SqlParams } from '../store/sql.ts';
-import { missingScopeMessage, rowRule, VISIBLE, type Policy } from './access.ts';
-import type { Permission } from './scopes.ts';
+import { forbidden, isRestricted, VISIBLE, type Access, type Permission } from '../../model/access.ts';
+import type { Queryable } from '../db.ts';
+import { SqlParams } from '../sql.ts';
 import { ruleSql } from './sql.ts';
 
-/** The outcome of a refusal: HTTP 403 through @medplum/core's `getStatus` (id `forbidden`). */
-export function forbiddenOutcome(diagnostics: string): OperationOutcome {
-  return {
-    resourceType: 'OperationOutcome',
-    id: 'forbidden',
-    issue: [{ severity: 'error', code: 'forbidden', details: { text: diagnostics }, diagnostics }],
-  };
-}
-
-/** A 403 error with `diagnostics`. */
-export function forbidden(diagnostics: string): OperationOutcomeError {
-  return new OperationOutcomeError(forbiddenOutcome(diagnostics));
-}
-
-/** True when the policy filters anything at all (undefined: an internal caller such as import). */
-export function isRestricted(policy: Policy | undefined): policy is Policy {
-  return policy !== undefined && !policy.unrestricted;
-}
-
 /** 403 unless some grant gives `permission` on some rows of `resourceType`. */
-export function requireGrant(policy: Policy | undefined, permission: Permission, resourceType: string, what?: string): void {
-  if (!isRestricted(policy)) return;
-  if (rowRule(policy, permission, resourceType).kind === 'none')
-    throw forbidden(missingScopeMessage(policy, permission, resourceType, what));
+export function requireGrant(access: Access | undefined, permission: Permission, resourceType: string, what?: string): void {
+  if (!isRestricted(access)) return;
+  if (access.rule(permission, resourceType).kind === 'none') throw forbidden(access.refusal(permission, resourceType, what));
 }
 
 /** What a principal may do with one existing row. */
@@ -57,17 +35,17 @@ export type RowVerdict = 'allowed' | 'forbidden' | 'hidden';
 export async function rowVerdict(
   q: Queryable,
   tenant: string,
-  policy: Policy | undefined,
+  access: Access | undefined,
   permission: Permission,
   resourceType: string,
   id: string,
 ): Promise<RowVerdict> {
-  if (!isRestricted(policy)) return 'allowed';
-  const rule = rowRule(policy, permission, resourceType);
+  if (!isRestricted(access)) return 'allowed';
+  const rule = access.rule(permission, resourceType);
   if (rule.kind === 'all') return 'allowed';
   const p = new SqlParams();
   const allowed = ruleSql(rule, 'r', resourceType, p, tenant) ?? 'true';
-  const visible = ruleSql(rowRule(policy, VISIBLE, resourceType), 'r', resourceType, p, tenant) ?? 'true';
+  const visible = ruleSql(access.rule(VISIBLE, resourceType), 'r', resourceType, p, tenant) ?? 'true';
   const { rows } = await q.query<{ allowed: boolean; visible: boolean }>(
     `SELECT (${allowed}) AS allowed, (${visible}) AS visible FROM resources r
      WHERE r.tenant = ${p.add(tenant)} AND r.resource_type = ${p.add(resourceType)} AND r.id = ${p.add(id)}`,
@@ -90,13 +68,13 @@ function hiddenError(): OperationOutcomeError {
 export async function assertRow(
   q: Queryable,
   tenant: string,
-  policy: Policy | undefined,
+  access: Access | undefined,
   permission: Permission,
   resourceType: string,
   id: string,
   what: string,
 ): Promise<void> {
-  const verdict = await rowVerdict(q, tenant, policy, permission, resourceType, id);
+  const verdict = await rowVerdict(q, tenant, access, permission, resourceType, id);
   if (verdict === 'allowed') return;
   if (verdict === 'forbidden') throw forbidden(`Insufficient scope: the granted scopes do not allow ${what} of this ${resourceType}`);
   throw hiddenError();
@@ -109,13 +87,13 @@ export async function assertRow(
 export async function assertWritten(
   q: Queryable,
   tenant: string,
-  policy: Policy | undefined,
+  access: Access | undefined,
   permission: 'c' | 'u',
   resourceType: string,
   id: string,
 ): Promise<void> {
-  if (!isRestricted(policy)) return;
-  const rule = rowRule(policy, permission, resourceType);
+  if (!isRestricted(access)) return;
+  const rule = access.rule(permission, resourceType);
   if (rule.kind === 'all') return;
   const p = new SqlParams();
   const cond = ruleSql(rule, 'r', resourceType, p, tenant) ?? 'true';

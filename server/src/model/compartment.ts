@@ -1,4 +1,7 @@
 /**
+ * Facts about the FHIR R4 patient compartment that the policy (which rows a patient scope reaches) and the store
+ * (how to find those rows, `$everything`) both need.
+ *
  * Which rows a `patient/` scope reaches (SMART App Launch 2.2, Scopes and Launch Context, §Patient-specific
  * scopes: "the set of resources in the patient compartment"; FHIR R4 CompartmentDefinition `patient`).
  *
@@ -11,9 +14,20 @@
  * - Every other type outside the compartment (Binary, Bundle, Subscription, Linkage, MessageHeader…): out
  *   of reach of patient scopes, because it may hold anyone's data and has no patient link to check.
  */
-import type { Resource } from '@medplum/fhirtypes';
-import { patientCompartmentParams } from '../store/everything.ts';
-import { extractIndexRows } from '../store/indexer.ts';
+import { readFileSync } from 'node:fs';
+import type { CompartmentDefinition } from '@medplum/fhirtypes';
+import { r4File } from '../fhir/definitions.ts';
+
+let compartmentParams: string[] | undefined;
+
+/** `Type:param` pairs whose reference puts a resource in a patient's compartment (R4 CompartmentDefinition). */
+export function patientCompartmentParams(): string[] {
+  if (!compartmentParams) {
+    const def = JSON.parse(readFileSync(r4File('compartmentdefinition-patient.json'), 'utf8')) as CompartmentDefinition;
+    compartmentParams = (def.resource ?? []).flatMap((r) => (r.param ?? []).map((p) => `${r.code}:${p}`));
+  }
+  return compartmentParams;
+}
 
 /** Types readable through any `patient/` scope that names them (see the module comment). */
 export const SHARED_TYPES: ReadonlySet<string> = new Set([
@@ -78,30 +92,4 @@ export type CompartmentReach = 'compartment' | 'shared' | 'outside';
 export function compartmentReach(resourceType: string): CompartmentReach {
   if (resourceType === 'Patient' || compartmentCodes(resourceType).length > 0) return 'compartment';
   return SHARED_TYPES.has(resourceType) ? 'shared' : 'outside';
-}
-
-/** Patients a resource's compartment links point at, from the same index rows search uses. */
-export function compartmentPatients(resource: Resource): Set<string> {
-  const codes = compartmentCodes(resource.resourceType);
-  const out = new Set<string>();
-  if (resource.resourceType === 'Patient' && resource.id) out.add(resource.id);
-  if (codes.length === 0) return out;
-  for (const row of extractIndexRows(resource).reference) {
-    if (row.target_type === 'Patient' && row.target_id && codes.includes(row.code)) out.add(row.target_id);
-  }
-  return out;
-}
-
-/**
- * True when `resource` is in `patientId`'s compartment. With `exclusive` (writes), it must also be in no
- * other patient's compartment: a patient app may not file data under someone else as well.
- */
-export function inCompartment(resource: Resource, patientId: string, exclusive: boolean): boolean {
-  const reach = compartmentReach(resource.resourceType);
-  if (reach === 'shared') return !exclusive;
-  if (reach === 'outside') return false;
-  const patients = compartmentPatients(resource);
-  if (!patients.has(patientId)) return false;
-  if (resource.resourceType === 'Patient' && exclusive && resource.id !== patientId) return false;
-  return !exclusive || patients.size === 1;
 }
