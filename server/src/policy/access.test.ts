@@ -7,7 +7,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import type { Principal } from '../auth/authenticate.ts';
 import { developmentAuthenticator } from '../auth/authenticate.ts';
 import { loadDefinitions } from '../fhir/definitions.ts';
-import { compilePolicy, grantsAny, missingScopeMessage, permissionOf, rowRule, VISIBLE, type Need, type RowRule } from './access.ts';
+import { reachesAny } from '../model/access.ts';
+import { compilePolicy, missingScopeMessage, permissionOf, rowRule, UNRESTRICTED, VISIBLE, type Need, type RowRule } from './access.ts';
+import { accessOf, CallerAccess, callerOf } from './caller.ts';
 
 beforeAll(() => {
   loadDefinitions();
@@ -182,8 +184,23 @@ describe('compilePolicy', () => {
     expect(text).not.toContain('secret-patient-id');
   });
 
-  it('grantsAny: $validate needs any permission on the type', () => {
-    expect(grantsAny(compilePolicy(principal('patient/Observation.c', { patient: 'A' })), 'Observation')).toBe(true);
-    expect(grantsAny(compilePolicy(principal('patient/Condition.rs', { patient: 'A' })), 'Observation')).toBe(false);
+  it('reachesAny: $validate needs any permission on the type', () => {
+    expect(reachesAny(new CallerAccess(compilePolicy(principal('patient/Observation.c', { patient: 'A' }))), 'Observation')).toBe(true);
+    expect(reachesAny(new CallerAccess(compilePolicy(principal('patient/Condition.rs', { patient: 'A' }))), 'Observation')).toBe(false);
+  });
+
+  it('CallerAccess hands the store the same rules and refusals the policy decides, and is traced back by callerOf', () => {
+    const p = principal('patient/Observation.rs', { patient: 'A' });
+    const access = accessOf(p);
+    const policy = compilePolicy(p);
+    for (const need of ['r', 's', 'c', VISIBLE] as Need[]) {
+      for (const type of ['Observation', 'Patient', 'Practitioner'])
+        expect(access.rule(need, type), `${need} ${type}`).toEqual(rowRule(policy, need, type));
+    }
+    expect(access.refusal('c', 'Observation')).toBe(missingScopeMessage(policy, 'c', 'Observation'));
+    expect(callerOf(access)).toEqual({ policy, principal: p });
+    expect(callerOf(undefined)).toEqual({ policy: UNRESTRICTED });
+    expect(callerOf(new CallerAccess(policy))).toEqual({ policy });
+    expect(() => callerOf({ unrestricted: true, rule: () => ({ kind: 'all' }), refusal: () => '' })).toThrow(/not built by policy/);
   });
 });

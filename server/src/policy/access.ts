@@ -208,11 +208,6 @@ function narrows(narrow: RowBranch, wide: RowBranch): boolean {
   return (Object.keys(wide) as (keyof RowBranch)[]).every((k) => JSON.stringify(wide[k]) === JSON.stringify(narrow[k]));
 }
 
-/** True when some grant reaches some row of `resourceType` with any of `permissions`. */
-export function grantsAny(policy: Policy, resourceType: string, permissions: readonly Permission[] = PERMISSIONS): boolean {
-  return permissions.some((p) => rowRule(policy, p, resourceType).kind !== 'none');
-}
-
 const VERBS: Readonly<Record<Permission, string>> = { c: 'create', r: 'read', u: 'update', d: 'delete', s: 'search' };
 
 /**
