@@ -129,22 +129,20 @@ function tenantOf(req: Request): string {
   return t;
 }
 
+/** Sends a one-issue error OperationOutcome. */
+function sendOutcome(res: Response, status: number, code: string, diagnostics: string): void {
+  res
+    .status(status)
+    .type('application/fhir+json')
+    .send(JSON.stringify({ resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, diagnostics }] }));
+}
+
 /** Admin-channel routes under `/admin/auth` (mounted after the channel's token check). */
 export function createAuthAdminRouter(admin: AuthAdmin): express.Router {
   const r = express.Router();
   const json = [
     express.json({ limit: '1mb' }),
-    jsonBodyGuard(DEFAULT_JSON_LIMITS, (_req, res, p) =>
-      res
-        .status(400)
-        .type('application/fhir+json')
-        .send(
-          JSON.stringify({
-            resourceType: 'OperationOutcome',
-            issue: [{ severity: 'error', code: p.code, diagnostics: describeShapeProblem(p) }],
-          }),
-        ),
-    ),
+    jsonBodyGuard(DEFAULT_JSON_LIMITS, (_req, res, p) => sendOutcome(res, 400, p.code, describeShapeProblem(p))),
   ];
   const handle =
     (fn: (req: Request) => Promise<unknown>, status = 200) =>
@@ -153,15 +151,7 @@ export function createAuthAdminRouter(admin: AuthAdmin): express.Router {
         .then((body) => res.status(status).json(body))
         .catch((err: unknown) => {
           if (err instanceof AuthAdminInputError) {
-            res
-              .status(400)
-              .type('application/fhir+json')
-              .send(
-                JSON.stringify({
-                  resourceType: 'OperationOutcome',
-                  issue: [{ severity: 'error', code: 'invalid', diagnostics: err.message }],
-                }),
-              );
+            sendOutcome(res, 400, 'invalid', err.message);
           } else {
             res
               .status(500)
